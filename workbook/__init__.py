@@ -1,0 +1,3 @@
+"""Models Workbook: the helper package behind the "Working with Models" notebooks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,2 @@
+"""One module per provider. Import them through the factory, not directly: the factory
+imports each lazily so that unused SDKs never load."""

@@ -1,0 +1,62 @@
+"""``mock``: scripted replies with a configurable latency model, no network at all."""
+
+from __future__ import annotations
+
+import time
+from typing import AsyncIterator, Callable
+
+from ..scripted import Pace, paced, scripted_answer
+from ..settings import AISettings
+from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+
+ReplyFunction = Callable[[list[Message]], str]
+
+
+class MockProvider:
+    """Deterministic replies streamed word by word.
+
+    ``AI__MOCK_TTFT_S`` and ``AI__MOCK_TOKENS_PER_S`` set the pace. ``reply`` replaces the
+    scripted reply with your own function of the messages (like pydantic-ai's FunctionModel).
+    """
+
+    name = "mock"
+
+    def __init__(self, settings: AISettings | None = None, *, reply: ReplyFunction | None = None):
+        settings = settings or AISettings(provider="mock")
+        self.model = settings.model or "mock-1"
+        self.pace = Pace(settings.mock_ttft_s, settings.mock_tokens_per_s)
+        self._reply = reply
+
+    def __repr__(self) -> str:
+        return f"MockProvider(model={self.model!r}, ttft_s={self.pace.ttft_s}, tokens_per_s={self.pace.tokens_per_s})"
+
+    def _answer(self, messages, max_tokens):
+        reply = self._reply(list(messages)) if self._reply else None
+        return scripted_answer(messages, max_tokens, reply)
+
+    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
+                   temperature: float = 0.7) -> ChatResponse:
+        messages = validate_request(messages, max_tokens, temperature)
+        started = time.perf_counter()
+        answer = self._answer(messages, max_tokens)
+        async for _ in paced(answer.tokens, self.pace):
+            pass
+        return ChatResponse(
+            content=answer.text, model=self.model, provider=self.name,
+            usage=Usage(answer.input_tokens, answer.output_tokens),
+            finish_reason=answer.finish_reason, latency_s=time.perf_counter() - started,
+        )
+
+    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
+                    temperature: float = 0.7) -> AsyncIterator[str]:
+        messages = validate_request(messages, max_tokens, temperature)
+
+        async def produce(stream: ChatStream):
+            answer = self._answer(messages, max_tokens)
+            stream.model = self.model
+            async for token in paced(answer.tokens, self.pace):
+                yield token
+            stream.usage = Usage(answer.input_tokens, answer.output_tokens)
+            stream.finish_reason = answer.finish_reason
+
+        return ChatStream(produce, provider=self.name)

@@ -1,0 +1,115 @@
+"""The deterministic responder shared by the ``mock`` provider and the emulator.
+
+A reply is derived from the prompt alone (same prompt, same reply), split into word
+tokens, and paced by a latency model: the first token after ``ttft_s``, then one token
+every ``1 / tokens_per_s`` seconds, on an absolute schedule so that measured rates match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Iterable
+
+_TOKEN = re.compile(r"\s*\S+")
+
+_SENTENCES = (
+    "A scripted backend answers instantly and identically, which makes tests repeatable.",
+    "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
+    "Time to first token and tokens per second here come from the mock latency model.",
+    "Nothing left this machine to produce this reply.",
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Word tokens that keep their leading whitespace: ``"".join(tokenize(t)) == t.strip()``."""
+    return _TOKEN.findall(text)
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def scripted_reply(messages: Iterable) -> str:
+    """A deterministic reply to the last user message (``Message`` objects or dicts)."""
+    items = list(messages)
+    last_user = ""
+    for message in reversed(items):
+        role = message["role"] if isinstance(message, dict) else message.role
+        if role == "user":
+            last_user = message["content"] if isinstance(message, dict) else message.content
+            break
+    digest = hashlib.sha256(
+        "\x1e".join(
+            (m["content"] if isinstance(m, dict) else m.content) for m in items
+        ).encode()
+    ).digest()
+    asked = " ".join(last_user.split()[:12]) or "(nothing)"
+    first, second = _SENTENCES[digest[0] % 4], _SENTENCES[digest[1] % 4]
+    tail = second if second != first else _SENTENCES[(digest[1] + 1) % 4]
+    return f'Scripted reply to "{asked}". {first} {tail}'
+
+
+def count_input_tokens(messages: Iterable) -> int:
+    return sum(
+        count_tokens(m["content"] if isinstance(m, dict) else m.content) + 1 for m in messages
+    )
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The latency model: time to first token and steady tokens per second."""
+
+    ttft_s: float = 0.05
+    tokens_per_s: float = 200.0
+
+    def due(self, index: int) -> float:
+        """Seconds after the start at which token ``index`` (0-based) is due."""
+        return self.ttft_s + index / self.tokens_per_s
+
+
+@dataclass(frozen=True)
+class ScriptedAnswer:
+    tokens: list[str]
+    finish_reason: str  # "stop", or "length" when max_tokens cut it
+    input_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.tokens)
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.tokens)
+
+
+def scripted_answer(messages: Iterable, max_tokens: int, reply: str | None = None) -> ScriptedAnswer:
+    items = list(messages)
+    tokens = tokenize(reply if reply is not None else scripted_reply(items))
+    finish = "stop"
+    if len(tokens) > max_tokens:
+        tokens, finish = tokens[:max_tokens], "length"
+    return ScriptedAnswer(tokens, finish, count_input_tokens(items))
+
+
+async def paced(tokens: list[str], pace: Pace, *, extra_delay_s: float = 0.0) -> AsyncIterator[str]:
+    """Yield ``tokens`` on the pace's schedule (asyncio)."""
+    start = time.perf_counter() + extra_delay_s
+    for index, token in enumerate(tokens):
+        wait = start + pace.due(index) - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        yield token
+
+
+def paced_blocking(tokens: list[str], pace: Pace, *, extra_delay_s: float = 0.0):
+    """The same schedule for threads (the emulator's synchronous handlers)."""
+    start = time.perf_counter() + extra_delay_s
+    for index, token in enumerate(tokens):
+        wait = start + pace.due(index) - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        yield token

@@ -1,0 +1,218 @@
+"""Settings from ``AI__*`` environment variables and ``.env``.
+
+Field names are the variable names lower-cased without ``AI__``: ``AI__OLLAMA_BASE_URL``
+is ``settings.ollama_base_url``. Secrets are ``SecretStr``: masked in ``repr``/``str``.
+Invalid values raise ``ConfigurationError`` naming the variable; values a provider
+*needs* but nobody set are reported when that provider is built (see ``factory``).
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigurationError
+
+PREFIX = "AI__"
+
+
+class ProviderType(str, Enum):
+    AZURE_OPENAI = "azure_openai"
+    OPENAI = "openai"
+    BEDROCK = "bedrock"
+    OLLAMA = "ollama"
+    LMSTUDIO = "lmstudio"
+    VLLM = "vllm"
+    LOCAL = "local"
+    MOCK = "mock"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def env_name(field_name: str) -> str:
+    """``ollama_base_url`` -> ``AI__OLLAMA_BASE_URL``."""
+    return PREFIX + field_name.upper()
+
+
+class AISettings(BaseModel):
+    """Everything a provider needs; see ``.env.example`` for what each field means."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    provider: str = ProviderType.LOCAL.value
+    model: str | None = None
+    max_tokens: int = Field(512, gt=0)
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_key: SecretStr | None = None
+    azure_openai_deployment: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    aws_region: str | None = None
+    bedrock_endpoint_url: str | None = None
+
+    ollama_base_url: str = "http://localhost:11434"
+
+    local_model_path: str | None = None
+    local_threads: int = Field(1, ge=1, le=64)
+
+    mock_ttft_s: float = Field(0.05, ge=0.0, le=60.0)
+    mock_tokens_per_s: float = Field(200.0, gt=0.0)
+
+    def __init__(self, **data: Any):
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _configuration_error(error) from None
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _known_provider(cls, value: Any) -> str:
+        from .registry import provider_names
+
+        name = value.value if isinstance(value, ProviderType) else str(value).strip().lower()
+        if name not in provider_names():
+            raise ValueError(
+                f"unknown provider {value!r}; valid names: {', '.join(provider_names())}"
+            )
+        return name
+
+    @field_validator("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url",
+                     "ollama_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL starting with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("model", "azure_openai_deployment", "aws_region", "local_model_path",
+                     "azure_openai_api_key", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as error:
+            raise _configuration_error(error) from None
+
+    def with_(self, **changes: Any) -> "AISettings":
+        """A validated copy with some fields changed: ``settings.with_(provider="mock")``."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update(changes)
+        return AISettings(**values)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Field values for display: secrets shown only as set/unset, never their value."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            shown[name] = value
+        return shown
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+SECRET_FIELDS = tuple(
+    name for name, info in AISettings.model_fields.items()
+    if "SecretStr" in str(info.annotation)
+)
+
+
+def _configuration_error(error: ValidationError) -> ConfigurationError:
+    # Never echo the input: it may be a key pasted into the wrong variable.
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        variable = env_name(field) if field in AISettings.model_fields else field
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{field} is not a setting")
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}")
+    return ConfigurationError(
+        "invalid settings: " + "; ".join(problems),
+        provider="config",
+        hint="Fix the named variable in your environment or .env (see .env.example).",
+    )
+
+
+def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
+    """Build settings from ``AI__*`` variables in a mapping; other keys are ignored.
+
+    An ``AI__`` variable that is not a setting is an error naming it (likely a typo).
+    """
+    fields: dict[str, Any] = {}
+    unknown = []
+    for key, value in values.items():
+        if not key.startswith(PREFIX) or value is None:
+            continue
+        name = key[len(PREFIX):].lower()
+        if name in AISettings.model_fields:
+            fields[name] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown variable(s): {', '.join(sorted(unknown))}",
+            provider="config",
+            hint="Check the spelling against .env.example (note the double underscore).",
+        )
+    # An empty variable (``AI__MODEL=``) means "not set", as in most .env tools.
+    return AISettings(**{k: v for k, v in fields.items() if str(v).strip() != ""})
+
+
+def find_env_file(start: Path | None = None) -> Path | None:
+    """The nearest ``.env`` in the working directory or above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(env_file: str | os.PathLike | None = None, *, environ: Mapping[str, str] | None = None,
+                  override: bool = False) -> AISettings:
+    """Settings from the environment, then ``.env`` (python-dotenv).
+
+    ``env_file``: a specific file (a profile such as ``profiles/ollama.env``); by default the
+    nearest ``.env`` at or above the working directory. Environment variables win over the
+    file unless ``override=True`` (then the file wins, which is what a profile wants).
+    ``environ`` replaces ``os.environ`` (tests, notebooks showing two configurations).
+    """
+    from dotenv import dotenv_values
+
+    environment = dict(os.environ if environ is None else environ)
+    path = Path(env_file) if env_file is not None else find_env_file()
+    file_values: dict[str, str] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigurationError(
+                f"settings file {path} does not exist", provider="config",
+                hint="Copy .env.example to .env, or pass the right path.",
+            )
+        file_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    merged = {**environment, **file_values} if override else {**file_values, **environment}
+    return settings_from_mapping(merged)

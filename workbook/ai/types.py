@@ -1,0 +1,160 @@
+"""Plain data and the provider protocol: the whole contract a provider has to meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable, Literal, Protocol, runtime_checkable
+
+from .errors import InvalidRequestError
+
+Role = Literal["system", "user", "assistant"]
+ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+    @classmethod
+    def system(cls, content: str) -> "Message":
+        return cls("system", content)
+
+    @classmethod
+    def user(cls, content: str) -> "Message":
+        return cls("user", content)
+
+    @classmethod
+    def assistant(cls, content: str) -> "Message":
+        return cls("assistant", content)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the backend reported them; ``None`` where it reported none."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    content: str
+    model: str
+    provider: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    latency_s: float = 0.0
+
+
+@runtime_checkable
+class AIProvider(Protocol):
+    """What every provider -- built-in or a student's -- implements.
+
+    ``chat_stream`` yields pieces of the answer as they arrive. A class with just these
+    two methods works everywhere in the workbook.
+    """
+
+    async def chat(
+        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.7
+    ) -> ChatResponse: ...
+
+    def chat_stream(
+        self, messages: list[Message], *, max_tokens: int = 512, temperature: float = 0.7
+    ) -> AsyncIterator[str]: ...
+
+
+class ChatStream(AsyncIterator[str]):
+    """The async iterator the built-in providers return from ``chat_stream``.
+
+    Iterate it for text pieces; once it is exhausted, ``usage``, ``finish_reason`` and
+    ``model`` hold what the backend reported at the end of the stream. The producer is
+    an async generator function that receives this object to fill in.
+    """
+
+    def __init__(self, produce: Callable[["ChatStream"], AsyncIterator[str]], *, provider: str):
+        self.provider = provider
+        self.usage: Usage = Usage()
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self._pieces = produce(self)
+
+    def __aiter__(self) -> "ChatStream":
+        return self
+
+    async def __anext__(self) -> str:
+        return await self._pieces.__anext__()
+
+    async def aclose(self) -> None:
+        await self._pieces.aclose()
+
+
+def coerce_messages(messages) -> list[Message]:
+    """Accept ``Message`` objects or ``{"role", "content"}`` dicts, and check them.
+
+    Raises ``InvalidRequestError`` naming the offending field, before any network call.
+    """
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, (list, tuple)):
+        raise InvalidRequestError(
+            f"messages must be a list of Message, got {type(messages).__name__}",
+            hint='Pass [Message("user", "your question")].',
+        )
+    if not messages:
+        raise InvalidRequestError(
+            "messages is empty: a chat needs at least one message",
+            hint='Pass [Message("user", "your question")].',
+        )
+    checked: list[Message] = []
+    for index, message in enumerate(messages):
+        if isinstance(message, dict):
+            role, content = message.get("role"), message.get("content")
+        else:
+            role, content = getattr(message, "role", None), getattr(message, "content", None)
+        if role not in ROLES:
+            raise InvalidRequestError(
+                f"messages[{index}].role is {role!r}; it must be one of {', '.join(ROLES)}",
+                hint="Use role 'system', 'user' or 'assistant'.",
+            )
+        if not isinstance(content, str):
+            raise InvalidRequestError(
+                f"messages[{index}].content must be a str, got {type(content).__name__}",
+                hint="Convert the content to text before sending it.",
+            )
+        checked.append(message if isinstance(message, Message) else Message(role, content))
+    return checked
+
+
+def check_limits(max_tokens, temperature) -> None:
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
+        raise InvalidRequestError(
+            f"max_tokens must be a positive integer, got {max_tokens!r}",
+            hint="Pass max_tokens=1 or more.",
+        )
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+        0.0 <= float(temperature) <= 2.0
+    ):
+        raise InvalidRequestError(
+            f"temperature must be between 0 and 2, got {temperature!r}",
+            hint="Use 0 for repeatable answers, around 0.7 for varied ones.",
+        )
+
+
+def validate_request(messages, max_tokens, temperature) -> list[Message]:
+    """Check a request the way every built-in provider does, before any I/O."""
+    checked = coerce_messages(messages)
+    check_limits(max_tokens, temperature)
+    return checked
+
+
+def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:
+    """System prompts joined into one string, and the conversation without them."""
+    system = [m.content for m in messages if m.role == "system"]
+    rest = [m for m in messages if m.role != "system"]
+    return ("\n\n".join(system) if system else None), rest
+
