@@ -1,0 +1,12 @@
+"""Keep secrets out of error messages: servers sometimes echo the key they refused."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,47 @@
+"""``azure_openai``: Azure OpenAI through ``openai.AsyncAzureOpenAI``.
+
+Azure routes by *deployment* (the name you gave a model when deploying it), not by model
+name: ``/openai/deployments/{deployment}/chat/completions?api-version=...``. Setting
+``AI__AZURE_OPENAI_API_VERSION=v1`` uses the newer ``/openai/v1`` path instead.
+"""
+
+from __future__ import annotations
+
+import openai
+
+from ..settings import AISettings
+from .openai import OpenAIProvider
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    name = "azure_openai"
+    hints = {
+        "auth": "Check AI__AZURE_OPENAI_API_KEY: Azure portal -> your resource -> Keys and Endpoint.",
+        "not_found": "The Azure deployment name is not the model name: set AI__AZURE_OPENAI_DEPLOYMENT "
+                     "to the name under Deployments in Azure AI Foundry.",
+        "unavailable": "Check AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com) and your network.",
+    }
+
+    def _model_name(self, settings: AISettings) -> str:
+        return settings.azure_openai_deployment
+
+    def _build_client(self, settings: AISettings, http_client):
+        key = settings.secret("azure_openai_api_key")
+        self.base_url = settings.azure_openai_endpoint
+        if settings.azure_openai_api_version == "v1":
+            return openai.AsyncOpenAI(
+                api_key=key, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
+                default_headers={"api-key": key}, timeout=settings.timeout_s,
+                max_retries=settings.max_retries, http_client=http_client,
+            )
+        # The key is passed explicitly: left out, the SDK would silently read
+        # AZURE_OPENAI_API_KEY from the environment instead.
+        return openai.AsyncAzureOpenAI(
+            api_key=key, azure_endpoint=settings.azure_openai_endpoint,
+            api_version=settings.azure_openai_api_version,
+            timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client,
+        )
+
+    def __repr__(self) -> str:
+        return (f"AzureOpenAIProvider(deployment={self.model!r}, endpoint={self.base_url!r}, "
+                f"api_version={self.settings.azure_openai_api_version!r})")

@@ -1,0 +1,232 @@
+"""``bedrock``: AWS Bedrock's Converse and ConverseStream APIs through boto3.
+
+Credentials come from the normal AWS chain (environment, profile, SSO); there is no API
+key setting. boto3 blocks, so every call runs on a dedicated thread pool sized together
+with botocore's connection pool: concurrent calls overlap instead of queueing behind
+asyncio's small default executor. Retries are botocore's own (standard mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from .. import errors
+from ..settings import AISettings
+from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
+
+DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+_POOL_SIZE = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="bedrock")
+        return _pool
+
+
+_AUTH_CODES = {"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception",
+               "missingauthenticationtokenexception", "incompletesignatureexception",
+               "invalidclienttokenid", "signaturedoesnotmatch"}
+_THROTTLE_CODES = {"throttlingexception", "toomanyrequestsexception", "servicequotaexceededexception",
+                   "throttling"}
+_UNAVAILABLE_CODES = {"serviceunavailableexception", "internalserverexception", "modelnotreadyexception",
+                      "modeltimeoutexception", "internalfailure", "serviceunavailable"}
+
+
+class BedrockProvider:
+    name = "bedrock"
+
+    def __init__(self, settings: AISettings | None = None, *, session: boto3.Session | None = None):
+        settings = settings or AISettings(provider=self.name)
+        if not settings.aws_region:
+            raise errors.ConfigurationError(
+                "bedrock needs AI__AWS_REGION (Bedrock models are enabled per region)",
+                provider=self.name, hint="Set AI__AWS_REGION, e.g. us-east-1, where you enabled model access.")
+        self.settings = settings
+        self.model = settings.model or DEFAULT_MODEL
+        self.region = settings.aws_region
+        config = Config(
+            region_name=settings.aws_region,
+            retries={"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
+            connect_timeout=min(settings.timeout_s, 10.0),
+            read_timeout=settings.timeout_s,
+            max_pool_connections=_POOL_SIZE,
+        )
+        session = session or boto3.Session()
+        self._client = session.client(
+            "bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url, config=config)
+
+    def __repr__(self) -> str:
+        where = self.settings.bedrock_endpoint_url or f"region {self.region}"
+        return f"BedrockProvider(model={self.model!r}, {where})"
+
+    async def aclose(self) -> None:
+        self._client.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
+        system, conversation = split_system(messages)
+        request = {
+            "modelId": self.model,
+            "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in conversation],
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": temperature},
+        }
+        if system is not None:
+            request["system"] = [{"text": system}]
+        return request
+
+    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
+                   temperature: float = 0.7) -> ChatResponse:
+        messages = validate_request(messages, max_tokens, temperature)
+        request = self._request(messages, max_tokens, temperature)
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))
+        except Exception as error:
+            raise self._translate(error) from None
+        blocks = result.get("output", {}).get("message", {}).get("content", [])
+        usage = result.get("usage", {})
+        return ChatResponse(
+            content="".join(block.get("text", "") for block in blocks), model=self.model,
+            provider=self.name, usage=Usage(usage.get("inputTokens"), usage.get("outputTokens")),
+            finish_reason=result.get("stopReason"), latency_s=time.perf_counter() - started,
+        )
+
+    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
+                    temperature: float = 0.7) -> AsyncIterator[str]:
+        messages = validate_request(messages, max_tokens, temperature)
+        request = self._request(messages, max_tokens, temperature)
+        return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
+
+    async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+        _END = object()
+
+        def pump() -> None:
+            # Runs on the pool: reads boto3's blocking event stream, hands events to the loop.
+            try:
+                response = self._client.converse_stream(**request)
+                events = response["stream"]
+                try:
+                    for event in events:
+                        loop.call_soon_threadsafe(queue.put_nowait, event)
+                        if stop.is_set():
+                            break
+                finally:
+                    events.close()
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+            except BaseException as error:  # handed to the consumer, translated there
+                loop.call_soon_threadsafe(queue.put_nowait, error)
+
+        loop.run_in_executor(_threads(), pump)
+        received, stopped = 0, False
+        try:
+            while True:
+                event = await queue.get()
+                if event is _END:
+                    break
+                if isinstance(event, BaseException):
+                    if received:
+                        raise errors.IncompleteResponseError(
+                            f"the stream broke after {received} chunks: {self._translate(event).message}",
+                            provider=self.name) from None
+                    raise self._translate(event) from None
+                if "contentBlockDelta" in event:
+                    text = event["contentBlockDelta"].get("delta", {}).get("text", "")
+                    if text:
+                        received += 1
+                        yield text
+                elif "messageStop" in event:
+                    stopped = True
+                    stream.finish_reason = event["messageStop"].get("stopReason")
+                elif "metadata" in event:
+                    usage = event["metadata"].get("usage", {})
+                    stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
+            stream.model = self.model
+        finally:
+            stop.set()  # a consumer that stopped early lets the pump thread finish
+        if not stopped:
+            # boto3's event stream ends silently when the connection drops.
+            raise errors.IncompleteResponseError(
+                f"the stream ended after {received} chunks without messageStop", provider=self.name)
+
+    def _translate(self, error: BaseException) -> errors.ProviderError:
+        name = self.name
+        if isinstance(error, errors.ProviderError):
+            return error
+        if isinstance(error, (botocore.exceptions.NoCredentialsError,
+                              botocore.exceptions.PartialCredentialsError)):
+            return errors.ConfigurationError(
+                f"no AWS credentials found ({type(error).__name__})", provider=name,
+                hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE "
+                     "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+        if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+            return errors.ProviderUnavailableError(
+                f"Bedrock did not answer within {self.settings.timeout_s:g} s", provider=name,
+                hint="Raise AI__TIMEOUT_S, or check your network to AWS.")
+        if isinstance(error, botocore.exceptions.EndpointConnectionError):
+            return errors.ProviderUnavailableError(
+                f"cannot reach Bedrock at {error.kwargs.get('endpoint_url', 'its endpoint')}",
+                provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
+        if isinstance(error, botocore.exceptions.ClientError):
+            return self._client_error(error)
+        if isinstance(error, botocore.exceptions.BotoCoreError) or "eventstream" in type(error).__module__:
+            return errors.ProviderError(
+                f"unreadable answer from Bedrock: {type(error).__name__}: {error}", provider=name,
+                hint="The response was corrupted in transit; retry the request.")
+        return errors.ProviderError(f"{type(error).__name__}: {error}", provider=name)
+
+    def _client_error(self, error: botocore.exceptions.ClientError) -> errors.ProviderError:
+        info = error.response.get("Error", {})
+        code = str(info.get("Code", "")).strip()
+        message = info.get("Message") or str(error)
+        text = f"{code}: {message} (model {self.model}, region {self.region})"
+        low = code.lower()
+        name = self.name
+        if low == "accessdeniedexception":
+            return errors.AuthenticationError(
+                text, provider=name,
+                hint=f"Request model access for {self.model} in the Bedrock console for {self.region}, "
+                     "and check the IAM policy allows bedrock:InvokeModel.")
+        if low in _AUTH_CODES:
+            return errors.AuthenticationError(
+                text, provider=name,
+                hint="Your AWS credentials were refused: check the keys / AWS_PROFILE, or `aws sso login` again.")
+        if low in _THROTTLE_CODES:
+            return errors.RateLimitError(
+                text, provider=name,
+                hint="Bedrock throttled the call: slow down, raise AI__MAX_RETRIES, or request a quota increase.")
+        if low == "resourcenotfoundexception" or "model identifier is invalid" in message.lower():
+            return errors.ModelNotFoundError(
+                text, provider=name,
+                hint=f"Check AI__MODEL is a Bedrock model id available in {self.region} "
+                     "(`aws bedrock list-foundation-models`).")
+        if low == "validationexception" and "on-demand throughput" in message.lower():
+            return errors.ModelNotFoundError(
+                text, provider=name,
+                hint="This model needs an inference profile id: prefix AI__MODEL with the region "
+                     "group, e.g. us.anthropic.claude-3-5-haiku-20241022-v1:0.")
+        if low in _UNAVAILABLE_CODES:
+            return errors.ProviderUnavailableError(
+                text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")
+        return errors.ProviderError(text, provider=name, hint="Bedrock rejected the request; read its message.")

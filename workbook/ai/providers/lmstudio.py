@@ -1,0 +1,16 @@
+"""``lmstudio``: LM Studio's local server, OpenAI-compatible (default http://localhost:1234/v1)."""
+
+from __future__ import annotations
+
+from .openai import OpenAIProvider
+
+
+class LMStudioProvider(OpenAIProvider):
+    name = "lmstudio"
+    default_base_url = "http://localhost:1234/v1"
+    default_model = "local-model"  # LM Studio answers with whichever model is loaded
+    hints = {
+        "auth": "LM Studio needs no key unless you enabled one; check AI__OPENAI_API_KEY.",
+        "not_found": "Load a model in LM Studio, or set AI__MODEL to a loaded model's id.",
+        "unavailable": "Start LM Studio's server (Developer tab -> Start Server) on port 1234.",
+    }

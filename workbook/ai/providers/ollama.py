@@ -1,0 +1,195 @@
+"""``ollama``: Ollama's native ``/api/chat`` over ``httpx.AsyncClient``.
+
+Streaming is NDJSON: one JSON object per line, the last with ``"done": true`` and the
+token counts (``prompt_eval_count``, ``eval_count``). httpx has no retry policy of its
+own for 429/5xx, so this module retries those itself, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import httpx
+
+from .. import errors
+from ..settings import AISettings
+from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_MAX_BACKOFF_S = 8.0
+
+
+class OllamaProvider:
+    name = "ollama"
+    default_model = "llama3.2"
+
+    def __init__(self, settings: AISettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
+        settings = settings or AISettings(provider=self.name)
+        self.settings = settings
+        self.model = settings.model or self.default_model
+        self.base_url = settings.ollama_base_url
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(settings.timeout_s), transport=transport)
+
+    def __repr__(self) -> str:
+        return f"OllamaProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool) -> dict:
+        return {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": stream,
+            "options": {"num_predict": max_tokens, "temperature": temperature},
+        }
+
+    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
+                   temperature: float = 0.7) -> ChatResponse:
+        messages = validate_request(messages, max_tokens, temperature)
+        started = time.perf_counter()
+        async with self._post(self._body(messages, max_tokens, temperature, stream=False)) as response:
+            data = _json(await response.aread(), self.name)
+        if "error" in data:
+            raise errors.ProviderError(f"Ollama error: {data['error']}", provider=self.name)
+        message = data.get("message") or {}
+        return ChatResponse(
+            content=message.get("content", ""), model=data.get("model", self.model),
+            provider=self.name,
+            usage=Usage(data.get("prompt_eval_count"), data.get("eval_count")),
+            finish_reason=data.get("done_reason"), latency_s=time.perf_counter() - started,
+        )
+
+    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
+                    temperature: float = 0.7) -> AsyncIterator[str]:
+        messages = validate_request(messages, max_tokens, temperature)
+        body = self._body(messages, max_tokens, temperature, stream=True)
+        return ChatStream(lambda stream: self._stream(stream, body), provider=self.name)
+
+    async def _stream(self, stream: ChatStream, body: dict) -> AsyncIterator[str]:
+        received, done = 0, False
+        async with self._post(body) as response:
+            try:
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    data = _json(line, self.name)
+                    if "error" in data:  # Ollama reports mid-stream failures as a line
+                        raise errors.ProviderError(f"Ollama error: {data['error']}", provider=self.name)
+                    stream.model = data.get("model", stream.model)
+                    piece = (data.get("message") or {}).get("content", "")
+                    if piece:
+                        received += 1
+                        yield piece
+                    if data.get("done"):
+                        done = True
+                        stream.finish_reason = data.get("done_reason", "stop")
+                        stream.usage = Usage(data.get("prompt_eval_count"), data.get("eval_count"))
+                        break
+            except httpx.HTTPError as error:
+                raise errors.IncompleteResponseError(
+                    f"the stream broke after {received} chunks: {type(error).__name__}",
+                    provider=self.name) from None
+        if not done:
+            raise errors.IncompleteResponseError(
+                f"the stream ended after {received} chunks without its final \"done\": true line",
+                provider=self.name)
+
+    @asynccontextmanager
+    async def _post(self, body: dict):
+        """POST /api/chat with retries for 429/5xx/connection failures; yields a 200 response."""
+        attempt = 0
+        while True:
+            try:
+                request = self._client.build_request("POST", "/api/chat", json=body)
+                response = await self._client.send(request, stream=True)
+            except httpx.TimeoutException:
+                error = errors.ProviderUnavailableError(
+                    f"no answer from Ollama at {self.base_url} within {self.settings.timeout_s:g} s",
+                    provider=self.name,
+                    hint="Raise AI__TIMEOUT_S (a model's first load can take a while).")
+                retry_after = None
+            except httpx.HTTPError as exc:
+                error = errors.ProviderUnavailableError(
+                    f"cannot reach Ollama at {self.base_url}: {type(exc).__name__}",
+                    provider=self.name,
+                    hint="Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.")
+                retry_after = None
+            else:
+                if response.status_code == 200:
+                    try:
+                        yield response
+                    finally:
+                        await response.aclose()
+                    return
+                await response.aread()
+                await response.aclose()
+                error = self._status_error(response)
+                if response.status_code not in _RETRY_STATUSES:
+                    raise error
+                retry_after = _retry_after(response)
+            if attempt >= self.settings.max_retries:
+                raise error
+            attempt += 1
+            await asyncio.sleep(_backoff(attempt, retry_after))
+
+    def _status_error(self, response: httpx.Response) -> errors.ProviderError:
+        status = response.status_code
+        try:
+            message = response.json().get("error") or response.text
+        except (ValueError, AttributeError):
+            message = response.text or response.reason_phrase
+        text = f"HTTP {status} from Ollama: {message}"
+        if status == 404:
+            return errors.ModelNotFoundError(
+                text, provider=self.name,
+                hint=f"Run `ollama pull {self.model}` (or set AI__MODEL to a model you have: `ollama list`).")
+        if status in (401, 403):
+            return errors.AuthenticationError(
+                text, provider=self.name, hint="A proxy in front of Ollama refused the request; check its credentials.")
+        if status == 429:
+            return errors.RateLimitError(
+                f"{text} (after {self.settings.max_retries} retries)", provider=self.name,
+                retry_after=_retry_after(response))
+        if status >= 500:
+            return errors.ProviderUnavailableError(
+                f"{text} (after {self.settings.max_retries} retries)", provider=self.name,
+                hint="Ollama failed; check `ollama ps` and its log, then retry.")
+        return errors.ProviderError(text, provider=self.name, hint="Ollama rejected the request; read its message.")
+
+
+def _json(raw: bytes | str, provider: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise errors.ProviderError(
+            "Ollama sent a body that is not JSON", provider=provider,
+            hint="Is AI__OLLAMA_BASE_URL pointing at Ollama and not another server?") from None
+    if not isinstance(data, dict):
+        raise errors.ProviderError("Ollama sent JSON that is not an object", provider=provider)
+    return data
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, _MAX_BACKOFF_S)
+    return min(0.5 * 2 ** (attempt - 1), _MAX_BACKOFF_S) * (0.5 + random.random() / 2)

@@ -1,0 +1,19 @@
+"""``vllm``: a vLLM server's OpenAI-compatible API (default http://localhost:8000/v1).
+
+vLLM serves exactly the model it was started with, so ``AI__MODEL`` must name it.
+"""
+
+from __future__ import annotations
+
+from .openai import OpenAIProvider
+
+
+class VLLMProvider(OpenAIProvider):
+    name = "vllm"
+    default_base_url = "http://localhost:8000/v1"
+    default_model = ""  # required: the factory reports AI__MODEL when it is missing
+    hints = {
+        "auth": "The server was started with --api-key: set AI__OPENAI_API_KEY to it.",
+        "not_found": "AI__MODEL must be the model vLLM serves (see GET /v1/models).",
+        "unavailable": "Start it: `vllm serve MODEL` (or set AI__OPENAI_BASE_URL).",
+    }
