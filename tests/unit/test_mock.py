@@ -1,0 +1,64 @@
+import asyncio
+import time
+
+from workbook.ai import AIProvider, AISettings, Message, create_ai_provider
+from workbook.ai.providers.mock import MockProvider
+from workbook.ai.scripted import scripted_reply
+
+QUESTION = [Message("system", "Be brief."), Message("user", "What is the capital of France?")]
+
+
+async def test_reply_is_deterministic_and_derived_from_the_prompt():
+    p = create_ai_provider(provider="mock", mock_ttft_s=0, mock_tokens_per_s=10_000)
+    first, second = await p.chat(QUESTION), await p.chat(QUESTION)
+    other = await p.chat([Message("user", "Something else entirely")])
+    assert first.content == second.content == scripted_reply(QUESTION)
+    assert other.content != first.content
+    assert "capital of France" in first.content
+    assert first.provider == "mock" and first.finish_reason == "stop"
+
+
+async def test_stream_pieces_join_to_the_reply_and_report_usage():
+    p = create_ai_provider(provider="mock", mock_ttft_s=0, mock_tokens_per_s=10_000)
+    stream = p.chat_stream(QUESTION)
+    pieces = [piece async for piece in stream]
+    assert len(pieces) > 5
+    assert "".join(pieces) == scripted_reply(QUESTION)
+    assert stream.usage.output_tokens == len(pieces)
+    assert stream.usage.input_tokens > 0
+    assert stream.finish_reason == "stop"
+
+
+async def test_max_tokens_cuts_with_length():
+    p = MockProvider(AISettings(provider="mock", mock_ttft_s=0))
+    reply = await p.chat(QUESTION, max_tokens=3)
+    assert reply.usage.output_tokens == 3 and reply.finish_reason == "length"
+
+
+async def test_latency_model_is_honoured():
+    p = create_ai_provider(provider="mock", mock_ttft_s=0.2, mock_tokens_per_s=50)
+    started = time.perf_counter()
+    stream = p.chat_stream(QUESTION)
+    first = None
+    count = 0
+    async for _ in stream:
+        count += 1
+        first = first or time.perf_counter() - started
+    total = time.perf_counter() - started
+    assert 0.19 <= first <= 0.3
+    rate = (count - 1) / (total - first)
+    assert 45 <= rate <= 52
+
+
+async def test_concurrent_calls_overlap():
+    p = create_ai_provider(provider="mock", mock_ttft_s=0.2, mock_tokens_per_s=1000)
+    started = time.perf_counter()
+    replies = await asyncio.gather(*(p.chat([Message("user", f"q{i}")]) for i in range(8)))
+    assert time.perf_counter() - started < 0.8  # eight 0.2 s calls, not 1.6 s in a row
+    assert len({r.content for r in replies}) == 8
+
+
+async def test_reply_function_like_a_function_model():
+    p = MockProvider(reply=lambda messages: "forty-two")
+    assert (await p.chat([Message("user", "meaning of life?")])).content == "forty-two"
+    assert isinstance(p, AIProvider)

@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import pytest
+
+from workbook.ai import AISettings, ConfigurationError, ProviderType, load_settings
+from workbook.ai.settings import SECRET_FIELDS, env_name
+
+DESIGN_VARIABLES = """AI__PROVIDER AI__MODEL AI__MAX_TOKENS AI__TEMPERATURE AI__TIMEOUT_S AI__MAX_RETRIES
+AI__AZURE_OPENAI_ENDPOINT AI__AZURE_OPENAI_API_KEY AI__AZURE_OPENAI_DEPLOYMENT AI__AZURE_OPENAI_API_VERSION
+AI__OPENAI_API_KEY AI__OPENAI_BASE_URL AI__AWS_REGION AI__BEDROCK_ENDPOINT_URL AI__OLLAMA_BASE_URL
+AI__LOCAL_MODEL_PATH AI__LOCAL_THREADS AI__MOCK_TTFT_S AI__MOCK_TOKENS_PER_S""".split()
+
+
+def test_every_design_variable_is_a_field_named_after_it():
+    assert sorted(env_name(f) for f in AISettings.model_fields) == sorted(DESIGN_VARIABLES)
+
+
+def test_env_example_documents_every_variable():
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    missing = [v for v in DESIGN_VARIABLES if v not in text]
+    assert not missing, missing
+    for provider in ProviderType:
+        assert f"---- {provider.value}:" in text, f"no block for {provider.value}"
+
+
+def test_keyword_arguments_and_environment_mean_the_same():
+    from_kwargs = AISettings(provider="ollama", model="phi3")
+    from_env = load_settings(environ={"AI__PROVIDER": "ollama", "AI__MODEL": "phi3"}, env_file=None)
+    assert from_kwargs == from_env
+    assert from_env.provider == ProviderType.OLLAMA
+
+
+def test_environment_wins_over_dotenv_unless_override(tmp_path):
+    profile = tmp_path / "profile.env"
+    profile.write_text("AI__PROVIDER=mock\nAI__MOCK_TTFT_S=0.3\n")
+    env = {"AI__PROVIDER": "ollama"}
+    assert load_settings(profile, environ=env).provider == "ollama"
+    assert load_settings(profile, environ=env).mock_ttft_s == 0.3
+    assert load_settings(profile, environ=env, override=True).provider == "mock"
+
+
+def test_dotenv_is_found_from_a_subfolder(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("AI__PROVIDER=mock\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert load_settings(environ={}).provider == "mock"
+
+
+def test_nothing_configured_means_local(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).provider == "local"
+
+
+def test_unknown_provider_lists_valid_names():
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"AI__PROVIDER": "gemini"})
+    message = str(caught.value)
+    assert "AI__PROVIDER" in message
+    for provider in ProviderType:
+        assert provider.value in message
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("AI__MAX_TOKENS", "lots"), ("AI__MAX_TOKENS", "0"), ("AI__TEMPERATURE", "3"),
+    ("AI__TIMEOUT_S", "-1"), ("AI__LOCAL_THREADS", "0"), ("AI__OLLAMA_BASE_URL", "localhost:11434"),
+    ("AI__MOCK_TOKENS_PER_S", "0"),
+])
+def test_invalid_value_names_the_variable(variable, value):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={variable: value})
+    assert variable in str(caught.value)
+
+
+def test_all_invalid_values_are_reported_at_once():
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"AI__MAX_TOKENS": "x", "AI__TEMPERATURE": "hot"})
+    assert "AI__MAX_TOKENS" in str(caught.value) and "AI__TEMPERATURE" in str(caught.value)
+
+
+def test_misspelt_variable_is_reported():
+    with pytest.raises(ConfigurationError, match="AI__OLAMA_BASE_URL"):
+        load_settings(environ={"AI__OLAMA_BASE_URL": "http://x"})
+
+
+def test_secrets_never_shown():
+    key = "sk-test-THIS-IS-SECRET-0123456789"
+    settings = AISettings(openai_api_key=key, azure_openai_api_key=key)
+    for shown in (repr(settings), str(settings), str(settings.public_dict())):
+        assert key not in shown
+    assert settings.secret("openai_api_key") == key
+    assert set(SECRET_FIELDS) == {"openai_api_key", "azure_openai_api_key"}
+
+
+def test_an_invalid_secret_value_is_not_echoed():
+    key = "sk-leaky-0123456789"
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"AI__MAX_TOKENS": key})
+    assert key not in str(caught.value)
+
+
+def test_assignment_is_validated():
+    settings = AISettings()
+    with pytest.raises(ConfigurationError, match="AI__TEMPERATURE"):
+        settings.temperature = 5
+    assert settings.with_(provider="mock").provider == "mock"
+
+
+def test_empty_values_mean_unset():
+    settings = load_settings(environ={"AI__MODEL": "", "AI__PROVIDER": ""})
+    assert settings.model is None and settings.provider == "local"
+
+
+def test_missing_profile_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "nope.env", environ={})
