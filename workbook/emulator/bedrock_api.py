@@ -1,0 +1,142 @@
+"""AWS Bedrock Converse and ConverseStream, as boto3's ``bedrock-runtime`` client sees them.
+
+Errors are AWS REST-JSON: the code in the ``x-amzn-ErrorType`` header, ``{"message"}`` in
+the body. A stream is binary ``vnd.amazon.eventstream`` frames (see ``eventstream``); an
+error after the stream started is an exception frame that boto3 raises while iterating.
+
+An unknown model id answers 400 ValidationException "The provided model identifier is
+invalid." -- what Bedrock returns for ids it does not know (ResourceNotFoundException is
+for models that exist but are not available to the account).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import eventstream
+from .exchange import Exchange, broken_body, json_response, text_of
+from .faults import Fault
+
+EVENTSTREAM = "application/vnd.amazon.eventstream"
+DEFAULT_MAX_TOKENS = 4096
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+
+# fault -> (status, error type, message); the stream form uses the lower-camel event name.
+_THROTTLED = (429, "ThrottlingException", "Too many requests, please wait before trying again.")
+_INTERNAL = (500, "InternalServerException",
+             "The server encountered an internal error while processing the request.")
+_UNAVAILABLE = (503, "ServiceUnavailableException", "Bedrock is unable to process your request.")
+_BAD_TOKEN = (403, "UnrecognizedClientException",
+              "The security token included in the request is invalid.")
+_NO_TOKEN = (403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+_BAD_MODEL = (400, "ValidationException", "The provided model identifier is invalid.")
+
+
+def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> Response:
+    status, kind, message = spec
+    return json_response({"message": message}, status, {
+        "x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
+
+
+def _fault_spec(fault: Fault) -> tuple[int, str, str] | None:
+    if fault.name == "rate_limit":
+        return _THROTTLED
+    if fault.name == "server_error":
+        return _INTERNAL if fault["status"] == 500 else _UNAVAILABLE
+    if fault.name == "auth":  # AWS answers 403 for bad credentials, never 401
+        return _BAD_TOKEN
+    if fault.name == "model_not_found":
+        return _BAD_MODEL
+    return None
+
+
+def _usage(reply) -> dict:
+    inp, out = reply.usage.input_tokens or 0, reply.usage.output_tokens or 0
+    return {"inputTokens": inp, "outputTokens": out, "totalTokens": inp + out}
+
+
+async def _frames(ex: Exchange, reply, fault, started: float):
+    yield eventstream.event("messageStart", {"role": "assistant"})
+    if fault is not None and fault.name == "malformed":
+        yield eventstream.corrupt(eventstream.event(
+            "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "broken"}}))
+        return
+    if fault is not None and fault.name in ("rate_limit", "server_error"):  # in_stream=True
+        _, kind, message = _fault_spec(fault)
+        yield eventstream.exception(kind[0].lower() + kind[1:], message)
+        return
+    async for piece in ex.pieces(reply, fault):
+        yield eventstream.event("contentBlockDelta",
+                                {"contentBlockIndex": 0, "delta": {"text": piece}})
+    if ex.cut:  # no contentBlockStop, messageStop or metadata
+        return
+    yield eventstream.event("contentBlockStop", {"contentBlockIndex": 0})
+    yield eventstream.event("messageStop", {"stopReason": STOP_REASONS[reply.finish_reason]})
+    yield eventstream.event("metadata", {
+        "usage": _usage(reply),
+        "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)}})
+
+
+def routes(state) -> list[Route]:
+    async def converse(request: Request, *, stream: bool):
+        started = time.perf_counter()
+        ex = await Exchange.begin(state, request, "bedrock")
+        auth = request.headers.get("authorization")
+        if not auth:
+            return ex.respond(error(_NO_TOKEN))
+        if not auth.startswith("AWS4-HMAC-SHA256"):
+            return ex.respond(error(_BAD_TOKEN))
+        model_id = unquote(request.path_params["model_id"])
+        body = ex.body
+        fault = ex.take_fault()
+        if fault is not None and not (fault.name in ("rate_limit", "server_error")
+                                      and fault["in_stream"] and stream):
+            spec = _fault_spec(fault)
+            if spec is not None:
+                headers = {"retry-after": str(fault["retry_after"])} if fault.name == "rate_limit" else None
+                return ex.respond(error(spec, headers))
+        if model_id not in state.models:
+            return ex.respond(error(_BAD_MODEL))
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return ex.respond(error((400, "ValidationException", "1 validation error detected: "
+                                     "Value null at 'messages' failed to satisfy constraint: "
+                                     "Member must not be null")))
+        config = body.get("inferenceConfig") or {}
+        messages = [{"role": "system", "content": text_of(body.get("system"))}] if body.get("system") else []
+        messages += [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
+                     for m in body["messages"] if isinstance(m, dict)]
+        reply = state.backend.generate(messages, max_tokens=config.get("maxTokens") or DEFAULT_MAX_TOKENS,
+                                       temperature=config.get("temperature", 1.0))
+        request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
+        if stream:
+            return ex.stream(_frames(ex, reply, fault, started), EVENTSTREAM, headers=request_id)
+        text = "".join([piece async for piece in ex.pieces(reply, fault)])
+        raw = json.dumps({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": STOP_REASONS[reply.finish_reason], "usage": _usage(reply),
+            "metrics": {"latencyMs": int((time.perf_counter() - started) * 1000)},
+        }, separators=(",", ":")).encode()
+        if fault is not None and fault.name == "malformed":
+            raw = raw[: len(raw) // 2]
+        elif fault is not None and fault.name == "cut_stream":
+            return broken_body(ex, raw, "application/json", request_id)
+        return ex.respond(Response(raw, media_type="application/json", headers=request_id))
+
+    async def converse_json(request: Request):
+        return await converse(request, stream=False)
+
+    async def converse_stream(request: Request):
+        return await converse(request, stream=True)
+
+    return [
+        Route("/model/{model_id:path}/converse", converse_json, methods=["POST"]),
+        Route("/model/{model_id:path}/converse-stream", converse_stream, methods=["POST"]),
+    ]
