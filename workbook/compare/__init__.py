@@ -1,0 +1,41 @@
+"""Compare providers side by side: time to first token, latency, throughput, quality, cost.
+
+```python
+from workbook.ai import create_ai_provider
+from workbook.compare import compare, run_comparison
+
+df = compare({"fast": create_ai_provider(provider="mock", mock_ttft_s=0.05),
+              "slow": create_ai_provider(provider="mock", mock_ttft_s=0.5)}, runs=2)
+
+result = run_comparison({...})      # or: await run_comparison_async({...}) in a notebook
+result.summary; result.records; result.quality_by_check; result.figures(); result.save("out")
+```
+
+``compare`` returns the summary DataFrame (per-call records in ``df.attrs["records"]``);
+``run_comparison`` returns the whole ``ComparisonResult``. In a notebook prefer the
+``await …_async`` forms. ``measure_concurrency`` sizes a single server. The command line:
+``python -m workbook compare --provider mock --provider local``.
+
+Modules: ``cases`` (the JSONL format and the checks), ``runner`` (timed calls),
+``metrics`` (percentiles and the summary), ``prices`` (illustrative price table),
+``plots`` (figures), ``result`` (saving and display), ``cli`` (the command).
+"""
+
+from .api import (
+    compare, compare_async, measure_concurrency, measure_concurrency_async, run_comparison,
+    run_comparison_async,
+)
+from .cases import CHECKS, Case, CaseError, check_answer, default_cases, load_cases
+from .metrics import SUMMARY_COLUMNS, percentile
+from .plots import concurrency_figure, latency_figure, quality_figure, speed_figure
+from .prices import DEFAULT_PRICES, Price, price_table
+from .result import ComparisonResult
+from .runner import CallRecord, decode_rate, estimate_tokens
+
+__all__ = [
+    "compare", "compare_async", "run_comparison", "run_comparison_async",
+    "measure_concurrency", "measure_concurrency_async", "ComparisonResult", "CallRecord",
+    "Case", "CaseError", "CHECKS", "check_answer", "load_cases", "default_cases",
+    "DEFAULT_PRICES", "Price", "price_table", "SUMMARY_COLUMNS", "percentile", "decode_rate",
+    "estimate_tokens", "latency_figure", "speed_figure", "quality_figure", "concurrency_figure",
+]

@@ -1,0 +1,211 @@
+"""The entry points: ``compare`` / ``run_comparison`` and ``measure_concurrency``.
+
+Each comes twice: ``await …_async(...)`` for code that already runs an event loop (a
+notebook cell with top-level ``await``), and a plain function for scripts. The plain one
+also works inside Jupyter -- it then runs the comparison in a worker thread with its own
+event loop -- but a provider holding an async client tied to the notebook's loop is safer
+with the ``await`` form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import platform
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .cases import Case, load_cases
+from .metrics import errors_by_type, percentile, quality_by_check, summarize
+from .prices import normalise_prices, price_table
+from .result import ComparisonResult, records_frame
+from .runner import (
+    _Progress, check_positive, check_providers, measure_call, run_provider, run_sync,
+)
+
+DEFAULT_MAX_TOKENS = 128
+
+
+def _cases(cases: Any) -> list[Case]:
+    return load_cases(cases)
+
+
+async def run_comparison_async(
+    providers: Mapping[str, Any], cases: "str | Iterable[Case | dict] | None" = None, *,
+    runs: int = 3, concurrency: int = 1, progress: bool = True, warmup: int = 1,
+    prices: Any = None, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0,
+    timeout_s: float | None = 120.0,
+) -> ComparisonResult:
+    """Run every case ``runs`` times against every provider; return a ``ComparisonResult``.
+
+    ``providers``: ``{label: provider}`` -- any object with ``chat_stream`` (a student's own
+    class too). ``cases``: a JSONL path, a list of ``Case``/dicts, or ``None`` for the
+    built-in set. ``concurrency``: calls in flight at once *per provider* (providers are
+    measured one after another). ``warmup``: calls per provider made first and left out of
+    the summary (they pay for model loading, connection set-up, caches). ``prices``: your
+    own entries over ``DEFAULT_PRICES``. ``timeout_s``: a call taking longer fails with
+    ``TimeoutError`` (``None``: no limit). Temperature defaults to 0 for repeatable answers.
+    """
+    providers = check_providers(providers)
+    case_list = _cases(cases)
+    check_positive(runs=runs, warmup=warmup)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+    price_map = normalise_prices(prices)
+    total = len(providers) * (warmup + runs * len(case_list))
+    bar = _Progress(total, progress)
+    all_records, busy = [], {}
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        for label, provider in providers.items():
+            bar.describe(label)
+            records, busy[label] = await run_provider(
+                provider, case_list, label=label, runs=runs, concurrency=concurrency,
+                warmup=warmup, max_tokens=max_tokens, temperature=temperature,
+                timeout_s=timeout_s, progress=bar)
+            all_records += records
+    finally:
+        bar.close()
+    frame = records_frame(all_records)
+    labels = list(providers)
+    summary = summarize(frame, labels, prices=price_map, providers=providers, busy_s=busy)
+    settings = {
+        "started_at": started_at, "runs": runs, "concurrency": concurrency, "warmup": warmup,
+        "cases": len(case_list), "case_ids": [c.id for c in case_list],
+        "max_tokens": max_tokens, "temperature": temperature, "timeout_s": timeout_s,
+        "providers": {label: _describe(p) for label, p in providers.items()},
+        "python": platform.python_version(), "machine": platform.machine(),
+        "tokens_per_s": "(output_tokens - 1) / (latency_s - ttft_s)",
+    }
+    return ComparisonResult(
+        summary=summary, records=frame, quality_by_check=quality_by_check(frame, labels),
+        errors_by_type=errors_by_type(frame, labels), settings=settings,
+        prices=price_table(price_map),
+    )
+
+
+def run_comparison(providers: Mapping[str, Any], cases=None, **options: Any) -> ComparisonResult:
+    """``run_comparison_async`` for sync code (scripts; Jupyter via a worker thread)."""
+    return run_sync(lambda: run_comparison_async(providers, cases, **options))
+
+
+async def compare_async(providers: Mapping[str, Any], cases=None, *, runs: int = 3,
+                        concurrency: int = 1, progress: bool = True, warmup: int = 1,
+                        prices: Any = None, **options: Any) -> pd.DataFrame:
+    """Like ``compare``, awaitable (use it in notebooks: ``await compare_async(...)``)."""
+    result = await run_comparison_async(providers, cases, runs=runs, concurrency=concurrency,
+                                        progress=progress, warmup=warmup, prices=prices,
+                                        **options)
+    return _summary_with_attrs(result)
+
+
+def compare(providers: Mapping[str, Any], cases=None, *, runs: int = 3, concurrency: int = 1,
+            progress: bool = True, warmup: int = 1, prices: Any = None,
+            **options: Any) -> pd.DataFrame:
+    """Compare providers side by side; one row per provider label.
+
+    Returns the summary DataFrame (columns in ``workbook.compare.metrics``). The per-call
+    records are in ``df.attrs["records"]`` and quality per check type in
+    ``df.attrs["quality_by_check"]``; for saving and plots use ``run_comparison``, which
+    returns the whole ``ComparisonResult``. Options: see ``run_comparison_async``.
+    """
+    result = run_comparison(providers, cases, runs=runs, concurrency=concurrency,
+                            progress=progress, warmup=warmup, prices=prices, **options)
+    return _summary_with_attrs(result)
+
+
+def _summary_with_attrs(result: ComparisonResult) -> pd.DataFrame:
+    summary = result.summary.copy()
+    summary.attrs["records"] = result.records
+    summary.attrs["quality_by_check"] = result.quality_by_check
+    summary.attrs["settings"] = result.settings
+    return summary
+
+
+def _describe(provider: Any) -> str:
+    name = getattr(provider, "name", None) or type(provider).__name__
+    model = getattr(provider, "model", None)
+    return f"{name} ({model})" if model else str(name)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+async def measure_concurrency_async(
+    provider: Any, cases: "str | Iterable[Case | dict] | None" = None, *,
+    levels: Sequence[int] = (1, 4, 8), requests: int | None = None, warmup: int = 1,
+    max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 0.0,
+    timeout_s: float | None = 120.0, progress: bool = True, label: str = "provider",
+) -> pd.DataFrame:
+    """Throughput and latency of one provider at each concurrency level.
+
+    At each level N, ``requests`` calls (default: twice the highest level, the same count
+    at every level so the rows compare) go out with at most N in flight. Returns one row
+    per N (index ``concurrency``): ``requests``, ``errors``, ``wall_s``, ``requests_per_s``
+    (completed calls / wall time), ``latency_s_p50/p95``, ``ttft_s_p50/p95`` and
+    ``output_tokens_per_s`` (all output tokens / wall time: the server's aggregate rate).
+    A server that batches (vLLM) gains requests/s as N grows with little extra latency;
+    one that serves a request at a time (llama.cpp server) keeps requests/s flat while
+    latency grows with N. Per-call records are in ``.attrs["records"]``.
+    """
+    case_list = _cases(cases)
+    levels = [int(n) for n in levels]
+    if not levels or any(n < 1 for n in levels):
+        raise ValueError(f"levels must be whole numbers >= 1, got {levels!r}")
+    count = requests if requests is not None else 2 * max(levels)
+    check_positive(requests=count, warmup=warmup)
+    bar = _Progress(warmup + count * len(levels), progress, desc=f"concurrency {label}")
+    options = dict(label=label, max_tokens=max_tokens, temperature=temperature,
+                   timeout_s=timeout_s)
+    rows, all_records = {}, []
+    try:
+        for index in range(warmup):
+            record = await measure_call(provider, case_list[index % len(case_list)], warmup=True,
+                                        **options)
+            all_records.append(record)
+            bar.update(record)
+        for level in levels:
+            bar.describe(f"{label} x{level}")
+            gate = asyncio.Semaphore(level)
+            origin = time.perf_counter()
+
+            async def one(index: int):
+                async with gate:
+                    record = await measure_call(provider, case_list[index % len(case_list)],
+                                                run=index, origin=origin, concurrency=level,
+                                                **options)
+                bar.update(record)
+                return record
+
+            records = await asyncio.gather(*(one(i) for i in range(count)))
+            wall = time.perf_counter() - origin
+            all_records += records
+            ok = [r for r in records if r.error is None]
+            rows[level] = {
+                "requests": count,
+                "errors": count - len(ok),
+                "wall_s": wall,
+                "requests_per_s": len(ok) / wall if wall > 0 else math.nan,
+                "latency_s_p50": percentile([r.latency_s for r in ok], 50),
+                "latency_s_p95": percentile([r.latency_s for r in ok], 95),
+                "ttft_s_p50": percentile([r.ttft_s for r in ok], 50),
+                "ttft_s_p95": percentile([r.ttft_s for r in ok], 95),
+                "output_tokens_per_s": sum(r.output_tokens for r in ok) / wall if wall > 0 else math.nan,
+            }
+    finally:
+        bar.close()
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "concurrency"
+    table.attrs["records"] = records_frame(all_records)
+    return table
+
+
+def measure_concurrency(provider: Any, cases=None, **options: Any) -> pd.DataFrame:
+    """``measure_concurrency_async`` for sync code (scripts; Jupyter via a worker thread)."""
+    return run_sync(lambda: measure_concurrency_async(provider, cases, **options))
+
+
+__all__ = ["compare", "compare_async", "measure_concurrency", "measure_concurrency_async",
+           "run_comparison", "run_comparison_async"]

@@ -1,0 +1,280 @@
+"""Test cases for a comparison: a prompt, an expected answer, and how to check it.
+
+A cases file is JSON Lines, one case per line::
+
+    {"id": "capital-fr", "prompt": "What is the capital of France?", "check": "contains", "expected": "Paris"}
+
+Fields: ``prompt`` (required), ``system`` (optional system message), ``id`` (optional,
+default ``case-<line>``), ``category`` (optional, for your own grouping), ``check`` and
+``expected``; ``choices`` for ``choice``; ``tolerance`` for ``number``.
+
+Checks (all applied to the whole answer text):
+
+``exact``     the answer, stripped of surrounding whitespace, equals ``expected``.
+``contains``  ``expected`` (or any of a list of alternatives) appears, ignoring case.
+``regex``     ``re.search(expected, answer)`` finds a match (use ``(?i)`` for no case).
+``json``      the answer holds a JSON object (bare, in a ```json fence, or amid text)
+              whose keys include every key of the ``expected`` dict with equal values
+              (nested dicts are compared the same way, as subsets).
+``number``    the *first* number in the answer equals ``expected`` within ``tolerance``
+              (absolute, default 1e-6). ``1,234`` reads as 1234.
+``choice``    the answer names ``expected`` and no other entry of ``choices``
+              (whole words, ignoring case): "negative" passes, "positive or negative" fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any, Iterable
+
+CHECKS = ("exact", "contains", "regex", "json", "number", "choice")
+DEFAULT_TOLERANCE = 1e-6
+
+
+class CaseError(ValueError):
+    """A case (or a line of a cases file) is malformed; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Case:
+    prompt: str
+    check: str
+    expected: Any
+    id: str = ""
+    system: str | None = None
+    category: str = ""
+    choices: tuple[str, ...] = ()
+    tolerance: float = DEFAULT_TOLERANCE
+
+    def __post_init__(self) -> None:
+        where = f"case {self.id!r}" if self.id else "case"
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise CaseError(f"{where}: prompt must be a non-empty string")
+        if self.check not in CHECKS:
+            raise CaseError(f"{where}: check {self.check!r} is not one of {', '.join(CHECKS)}")
+        expected = self.expected
+        if self.check in ("exact", "regex") and not isinstance(expected, str):
+            raise CaseError(f"{where}: a {self.check} check needs a string 'expected'")
+        if self.check == "contains" and not (
+            isinstance(expected, str)
+            or (isinstance(expected, (list, tuple)) and expected
+                and all(isinstance(item, str) for item in expected))
+        ):
+            raise CaseError(f"{where}: a contains check needs a string (or list of strings) 'expected'")
+        if self.check == "regex":
+            try:
+                re.compile(expected)
+            except re.error as error:
+                raise CaseError(f"{where}: bad regex {expected!r}: {error}") from None
+        if self.check == "json" and not isinstance(expected, dict):
+            raise CaseError(f"{where}: a json check needs an object 'expected' (key -> value)")
+        if self.check == "number" and (
+            isinstance(expected, bool) or not isinstance(expected, (int, float))
+        ):
+            raise CaseError(f"{where}: a number check needs a numeric 'expected'")
+        if self.check == "choice":
+            if len(self.choices) < 2:
+                raise CaseError(f"{where}: a choice check needs 'choices' with two or more labels")
+            if expected not in self.choices:
+                raise CaseError(f"{where}: expected {expected!r} is not among choices {list(self.choices)}")
+        if self.tolerance < 0:
+            raise CaseError(f"{where}: tolerance must be >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, default_id: str = "") -> "Case":
+        if not isinstance(data, dict):
+            raise CaseError(f"a case must be a JSON object, got {type(data).__name__}")
+        known = {"id", "prompt", "system", "category", "check", "expected", "choices", "tolerance"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CaseError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        for required in ("prompt", "check", "expected"):
+            if required not in data:
+                raise CaseError(f"missing field {required!r}")
+        return cls(
+            prompt=data["prompt"], check=data["check"], expected=data["expected"],
+            id=str(data.get("id") or default_id), system=data.get("system"),
+            category=str(data.get("category") or ""),
+            choices=tuple(data.get("choices") or ()),
+            tolerance=float(data.get("tolerance", DEFAULT_TOLERANCE)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "prompt": self.prompt}
+        if self.system is not None:
+            out["system"] = self.system
+        if self.category:
+            out["category"] = self.category
+        out["check"], out["expected"] = self.check, self.expected
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.tolerance != DEFAULT_TOLERANCE:
+            out["tolerance"] = self.tolerance
+        return out
+
+    def messages(self):
+        from ..ai.types import Message
+
+        system = [Message("system", self.system)] if self.system else []
+        return [*system, Message("user", self.prompt)]
+
+    def passes(self, answer: str) -> bool:
+        return check_answer(self, answer)
+
+
+# --------------------------------------------------------------------------- loading
+
+def parse_cases(lines: Iterable[str], *, source: str = "cases") -> list[Case]:
+    """Cases from JSON Lines text; blank lines and lines starting with ``#`` are skipped."""
+    cases: list[Case] = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CaseError(f"{source} line {number}: not valid JSON ({error.msg})") from None
+        try:
+            cases.append(Case.from_dict(data, default_id=f"case-{number}"))
+        except CaseError as error:
+            raise CaseError(f"{source} line {number}: {error}") from None
+    ids = [case.id for case in cases]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise CaseError(f"{source}: duplicate id(s) {', '.join(duplicates)}")
+    if not cases:
+        raise CaseError(f"{source}: no cases found")
+    return cases
+
+
+def load_cases(source: "str | PathLike | Iterable[Case | dict] | None" = None) -> list[Case]:
+    """Cases from a JSONL path, from a list of ``Case``/dicts, or (``None``) the built-in set."""
+    if source is None:
+        return default_cases()
+    if isinstance(source, (str, PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise CaseError(f"cases file {path} does not exist")
+        with path.open(encoding="utf-8") as handle:
+            return parse_cases(handle, source=path.name)
+    cases = []
+    for index, item in enumerate(source):
+        if isinstance(item, Case):
+            cases.append(item)
+        else:
+            try:
+                cases.append(Case.from_dict(item, default_id=f"case-{index + 1}"))
+            except CaseError as error:
+                raise CaseError(f"cases[{index}]: {error}") from None
+    if not cases:
+        raise CaseError("no cases given")
+    return cases
+
+
+def default_cases() -> list[Case]:
+    """The built-in set shipped as ``workbook/data/compare_cases.jsonl`` (about 20 cases)."""
+    text = resources.files("workbook").joinpath("data/compare_cases.jsonl").read_text("utf-8")
+    return parse_cases(text.splitlines(), source="compare_cases.jsonl")
+
+
+# --------------------------------------------------------------------------- checks
+
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def first_number(text: str) -> float | None:
+    """The first number written in ``text`` (``"1,234.5"`` -> 1234.5), or ``None``."""
+    match = _NUMBER.search(text)
+    if match is None:
+        return None
+    return float(match.group().replace(",", ""))
+
+
+def extract_json_object(text: str) -> dict | None:
+    """The first JSON object in ``text``: the whole text, a fenced block, or a ``{...}`` span."""
+    candidates = [text.strip()]
+    candidates += [block.strip() for block in _FENCE.findall(text)]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except (json.JSONDecodeError, ValueError):
+            continue
+        if isinstance(value, dict):
+            return value
+    for start in (i for i, ch in enumerate(text) if ch == "{"):
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and _subset(value, actual[key]) for key, value in expected.items()
+        )
+    if isinstance(expected, str) and isinstance(actual, str):
+        return expected.strip().casefold() == actual.strip().casefold()
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        if isinstance(actual, str):  # "34" for 34: the value is right, the type lenient
+            try:
+                actual = float(actual)
+            except ValueError:
+                return False
+        return (isinstance(actual, (int, float)) and not isinstance(actual, bool)
+                and math.isclose(float(actual), float(expected), abs_tol=DEFAULT_TOLERANCE))
+    return expected == actual
+
+
+def named_choices(choices: Iterable[str], answer: str) -> list[str]:
+    """Which choices the answer names, longest first so "not spam" is not also "spam"."""
+    text, named = answer, []
+    for label in sorted(choices, key=len, reverse=True):
+        pattern = re.compile(rf"(?<!\w){re.escape(label)}(?!\w)", re.IGNORECASE)
+        if pattern.search(text):
+            named.append(label)
+            text = pattern.sub(" ", text)
+    return named
+
+
+def check_answer(case: Case, answer: str) -> bool:
+    """Does ``answer`` pass ``case``'s check? (See the module docstring for each check.)"""
+    if not isinstance(answer, str):
+        return False
+    expected = case.expected
+    if case.check == "exact":
+        return answer.strip() == expected.strip()
+    if case.check == "contains":
+        options = [expected] if isinstance(expected, str) else list(expected)
+        folded = answer.casefold()
+        return any(option.casefold() in folded for option in options)
+    if case.check == "regex":
+        return re.search(expected, answer) is not None
+    if case.check == "json":
+        found = extract_json_object(answer)
+        return found is not None and _subset(expected, found)
+    if case.check == "number":
+        value = first_number(answer)
+        return value is not None and math.isclose(value, float(expected), rel_tol=0.0,
+                                                  abs_tol=case.tolerance)
+    if case.check == "choice":
+        return named_choices(case.choices, answer) == [expected]
+    raise CaseError(f"unknown check {case.check!r}")  # unreachable: Case validates it
+
+
+__all__ = [
+    "CHECKS", "Case", "CaseError", "check_answer", "default_cases", "extract_json_object",
+    "first_number", "load_cases", "named_choices", "parse_cases",
+]

@@ -1,0 +1,165 @@
+"""Figures for a comparison; each function returns a matplotlib ``Figure``.
+
+Figures are built with the object-oriented API (``matplotlib.figure.Figure``), not
+``pyplot``: nothing global changes, nothing is shown twice, and they can be drawn from
+any thread. In Jupyter a returned ``Figure`` is displayed inline (we make sure the inline
+backend's display hook is set up); elsewhere they render with Agg, e.g. in ``savefig``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from .result import ComparisonResult
+
+
+def in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except Exception:  # noqa: BLE001
+        return False
+    return ip is not None and hasattr(ip, "kernel")
+
+
+def _ready_for_display() -> None:
+    # In a kernel, importing pyplot activates the inline backend, which registers the
+    # PNG formatter that displays a returned Figure. Outside a notebook: nothing to do,
+    # a bare Figure renders through Agg.
+    if in_notebook():
+        import matplotlib.pyplot  # noqa: F401
+
+
+def _figure(width: float, height: float) -> Figure:
+    _ready_for_display()
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def latency_figure(result: "ComparisonResult") -> Figure:
+    """Box plots per provider: time to first token (left) and total latency (right)."""
+    records = result.measured_records()
+    labels = list(result.summary.index)
+    fig = _figure(max(6.0, 1.6 * len(labels) + 3), 3.6)
+    axes = fig.subplots(1, 2)
+    for ax, column, title in ((axes[0], "ttft_s", "Time to first token"),
+                              (axes[1], "latency_s", "Total latency")):
+        data = [records.loc[records["provider"] == label, column].dropna().to_numpy()
+                for label in labels]
+        shown = [(label, values) for label, values in zip(labels, data) if len(values)]
+        if shown:
+            ax.boxplot([v for _, v in shown], tick_labels=[label for label, _ in shown],
+                       showmeans=True, whis=(5, 95))
+        ax.set_title(title)
+        ax.set_ylabel("seconds")
+        ax.set_ylim(0, _top([v for _, v in shown]))
+        ax.grid(axis="y", alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.suptitle("Latency per call (box: p25-p75, whiskers: p5-p95, triangle: mean)", fontsize=10)
+    return fig
+
+
+def speed_figure(result: "ComparisonResult") -> Figure:
+    """Time to first token against tokens/s: every call faint, the p50 of each provider bold.
+
+    Top-left is best for both a chat UI (quick first word) and a batch job (fast stream);
+    a chat UI cares most about the x axis, a batch job about the y axis.
+    """
+    records = result.measured_records()
+    fig = _figure(6.4, 4.4)
+    ax = fig.subplots()
+    colors = _colors(len(result.summary))
+    for color, (label, row) in zip(colors, result.summary.iterrows()):
+        mine = records[records["provider"] == label]
+        ax.scatter(mine["ttft_s"], mine["tokens_per_s"], s=14, alpha=0.25, color=color)
+        if not (math.isnan(row["ttft_s_p50"]) or math.isnan(row["tokens_per_s_p50"])):
+            ax.scatter([row["ttft_s_p50"]], [row["tokens_per_s_p50"]], s=90, color=color,
+                       edgecolor="black", label=label, zorder=3)
+            ax.annotate(label, (row["ttft_s_p50"], row["tokens_per_s_p50"]),
+                        textcoords="offset points", xytext=(6, 6), fontsize=9)
+    ax.set_xlabel("time to first token, s (lower feels snappier)")
+    ax.set_ylabel("output tokens/s after the first (higher streams faster)")
+    ax.set_xlim(0, _top([records["ttft_s"]]))
+    ax.set_ylim(0, _top([records["tokens_per_s"]]))
+    ax.grid(alpha=0.3)
+    if len(result.summary):
+        ax.legend(loc="best", fontsize=8)
+    ax.set_title("Responsiveness vs throughput (dots: calls; circles: p50)", fontsize=10)
+    return fig
+
+
+def quality_figure(result: "ComparisonResult") -> Figure:
+    """Fraction of answers passing, grouped by check type, one bar per provider."""
+    table = result.quality_by_check
+    labels = list(table.index)
+    checks = list(table.columns)
+    fig = _figure(max(6.4, 0.9 * len(checks) * max(1, len(labels)) / 2 + 3), 3.8)
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(labels))
+    for index, (label, color) in enumerate(zip(labels, _colors(len(labels)))):
+        values = [0.0 if pd.isna(v) else float(v) for v in table.loc[label]]
+        positions = [i + (index - (len(labels) - 1) / 2) * width for i in range(len(checks))]
+        ax.bar(positions, values, width=width, label=label, color=color)
+    ax.set_xticks(range(len(checks)), checks)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction passed")
+    n_cases = result.records.loc[~result.records["warmup"], "case_id"].nunique() if len(result.records) else 0
+    ax.set_title(f"Quality by check type ({n_cases} cases; small samples: differences of one "
+                 "case are noise)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "") -> Figure:
+    """Requests/s and latency p50/p95 against concurrency, from ``measure_concurrency``.
+
+    Pass one table, or ``{label: table}`` to draw several providers on the same axes.
+    """
+    frames = tables if isinstance(tables, dict) else {"": tables}
+    fig = _figure(8.0, 3.4)
+    left, right = fig.subplots(1, 2)
+    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
+        suffix = f" {label}" if label else ""
+        levels = list(frame.index)
+        left.plot(levels, frame["requests_per_s"], marker="o", color=color,
+                  label=f"requests/s{suffix}")
+        right.plot(levels, frame["latency_s_p50"], marker="o", color=color, label=f"p50{suffix}")
+        right.plot(levels, frame["latency_s_p95"], marker="^", linestyle="--", color=color,
+                   label=f"p95{suffix}")
+    tops = {left: _top([f["requests_per_s"] for f in frames.values()]),
+            right: _top([f["latency_s_p95"] for f in frames.values()])}
+    for ax, ylabel in ((left, "requests per second"), (right, "latency, s")):
+        ax.set_xlabel("concurrent requests")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, tops[ax])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Throughput and latency under concurrent load", fontsize=10)
+    return fig
+
+
+def _top(groups) -> float:
+    """An axis top with head-room above the largest finite value (1 if there is none)."""
+    values = [float(v) for group in groups for v in group if v is not None and math.isfinite(float(v))]
+    return max(values) * 1.2 if values and max(values) > 0 else 1.0
+
+
+def _colors(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+FIGURES = {"latency": latency_figure, "speed": speed_figure, "quality": quality_figure}
+
+__all__ = ["FIGURES", "concurrency_figure", "in_notebook", "latency_figure", "quality_figure",
+           "speed_figure"]
