@@ -148,8 +148,8 @@ class ComparisonResult:
                          "reported no usage.")
         lines.append("tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate "
                      "after the first token.")
-        lines.append("cost: illustrative prices (see workbook.compare.prices); "
-                     + "; ".join(f"{label}: {p}" for label, p in self.summary["price"].items()))
+        lines.append("cost $: estimated from ILLUSTRATIVE prices (workbook.compare.prices): "
+                     + "; ".join(f"{label} <- {p}" for label, p in self.summary["price"].items()))
         return "\n".join(lines)
 
     def __str__(self) -> str:
