@@ -1,0 +1,136 @@
+"""Lifecycle, env(), settings(), the fault queue, the request log and the control routes."""
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+
+from workbook.ai import AISettings
+from workbook.emulator import Emulator
+
+OPENAI = {"authorization": "Bearer secret-key"}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_start_and_stop_are_quick_and_leave_no_thread():
+    before = set(threading.enumerate())
+    started = time.perf_counter()
+    emu = Emulator().start()
+    assert time.perf_counter() - started < 2
+    assert httpx.get(f"{emu.url}/api/version").status_code == 200
+    stopping = time.perf_counter()
+    emu.stop()
+    assert time.perf_counter() - stopping < 1
+    assert set(threading.enumerate()) <= before
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{emu.url}/api/version")
+
+
+def test_stop_is_quick_with_a_stream_still_open():
+    emu = Emulator(ttft_s=0, tokens_per_s=2).start()
+    with httpx.Client() as http, http.stream("POST", f"{emu.url}/api/chat",
+                                              json={"model": "llama3.2", "messages": []}) as r:
+        next(r.iter_lines())
+        started = time.perf_counter()
+        emu.stop()
+        assert time.perf_counter() - started < 1
+    assert not emu.running
+
+
+async def test_usable_from_a_running_event_loop():
+    # A Jupyter cell: the caller's loop keeps running while the server works in its own.
+    with Emulator() as emu:
+        async with httpx.AsyncClient() as http:
+            replies = await asyncio.gather(*(
+                http.post(f"{emu.url}/v1/chat/completions", json=CHAT, headers=OPENAI)
+                for _ in range(4)))
+    assert [r.status_code for r in replies] == [200] * 4
+
+
+def test_fixed_port_and_url():
+    with Emulator() as first:
+        port = first.port
+    with Emulator(port=port) as again:
+        assert again.url == f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("provider", ["openai", "vllm", "lmstudio", "azure_openai", "bedrock",
+                                      "ollama", "mock", "local"])
+def test_env_and_settings_for_every_provider(emu, provider):
+    env = emu.env(provider)
+    assert env["AI__PROVIDER"] == provider
+    settings = emu.settings(provider)
+    assert isinstance(settings, AISettings) and settings.provider == provider
+
+
+def test_env_values(emu):
+    assert emu.env("bedrock") == {
+        "AI__PROVIDER": "bedrock", "AI__AWS_REGION": "us-east-1",
+        "AI__BEDROCK_ENDPOINT_URL": emu.url, "AI__MODEL": "anthropic.claude-3-haiku-20240307-v1:0",
+        "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator-secret"}
+    assert emu.env("openai")["AI__OPENAI_BASE_URL"] == f"{emu.url}/v1"
+    assert emu.settings("azure_openai").secret("azure_openai_api_key") == "emulator-key"
+    with pytest.raises(ValueError, match="valid names: openai"):
+        emu.env("gemini")
+
+
+def test_inject_validates(emu):
+    with pytest.raises(ValueError, match="valid faults"):
+        emu.inject("meteor")
+    with pytest.raises(ValueError, match="no option"):
+        emu.inject("rate_limit", seconds=3)
+    with pytest.raises(ValueError, match="protocol"):
+        emu.inject("auth", protocol="grpc")
+    with pytest.raises(ValueError, match="times"):
+        emu.inject("auth", times=0)
+
+
+def test_times_counts_consuming_requests(emu):
+    emu.inject("server_error", times=2)
+    statuses = [httpx.post(f"{emu.url}/v1/chat/completions", json=CHAT, headers=OPENAI).status_code
+                for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert [r.fault and r.fault["fault"] for r in emu.requests] == ["server_error", "server_error", None]
+
+
+def test_log_redacts_secrets_and_keeps_the_rest(emu):
+    headers = {**OPENAI, "x-api-key": "k", "x-amz-security-token": "t", "api-key": "a", "x-trace": "1"}
+    httpx.post(f"{emu.url}/v1/chat/completions", json=CHAT, headers=headers)
+    record = emu.requests[0]
+    for name in ("authorization", "x-api-key", "x-amz-security-token", "api-key"):
+        assert record.headers[name] == "***redacted***"
+    assert record.headers["x-trace"] == "1"
+    assert (record.method, record.path, record.protocol, record.body) == (
+        "POST", "/v1/chat/completions", "openai", CHAT)
+    assert record.status == 200 and record.server_ms >= 0
+
+
+def test_control_routes(emu):
+    url = emu.url
+    response = httpx.post(f"{url}/emulator/faults", json={"fault": "rate_limit", "times": 2,
+                                                          "protocol": "ollama", "retry_after": 3})
+    assert response.status_code == 200
+    assert httpx.post(f"{url}/emulator/faults", json={"fault": "nope"}).status_code == 400
+    # management routes neither consume faults nor appear in the log
+    assert httpx.get(f"{url}/emulator/requests").json() == []
+    chat = httpx.post(f"{url}/api/chat", json={"model": "llama3.2", "messages": []})
+    assert chat.status_code == 429 and chat.headers["retry-after"] == "3"
+    log = httpx.get(f"{url}/emulator/requests").json()
+    assert len(log) == 1 and log[0]["fault"]["fault"] == "rate_limit" and log[0]["protocol"] == "ollama"
+    assert httpx.post(f"{url}/emulator/reset").status_code == 200
+    assert httpx.get(f"{url}/emulator/requests").json() == []
+    assert httpx.post(f"{url}/api/chat", json={"model": "llama3.2", "messages": []}).status_code == 200
+
+
+def test_model_set_is_configurable():
+    with Emulator(models=("tiny",)) as emu:
+        ok = httpx.post(f"{emu.url}/api/chat", json={"model": "tiny", "messages": [], "stream": False})
+        gone = httpx.post(f"{emu.url}/api/chat", json={"model": "llama3.2", "messages": []})
+    assert ok.status_code == 200 and gone.status_code == 404
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="scripted, local"):
+        Emulator(backend="gpt")

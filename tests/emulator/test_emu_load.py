@@ -1,0 +1,79 @@
+"""64 concurrent streams over the four protocols, each through its real client.
+
+Every stream's text must arrive intact and belong to its own request: distinct prompts
+make every expected scripted reply unique.
+"""
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import httpx
+import openai
+from botocore.config import Config
+
+from workbook.ai.scripted import scripted_answer
+from workbook.emulator import Emulator
+
+PER_PROTOCOL = 16
+
+
+def _prompt(protocol: str, i: int) -> list[dict]:
+    return [{"role": "user", "content": f"Load question {i} for {protocol}: what happens next?"}]
+
+
+async def _openai(client, model, messages):
+    stream = await client.chat.completions.create(model=model, messages=messages, stream=True)
+    return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+
+async def _ollama(http, messages):
+    pieces = []
+    async with http.stream("POST", "/api/chat", json={"model": "llama3.2", "messages": messages}) as r:
+        async for line in r.aiter_lines():
+            if line:
+                pieces.append(json.loads(line)["message"]["content"])
+    return "".join(pieces)
+
+
+def _bedrock(client, messages):
+    wire = [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages]
+    stream = client.converse_stream(modelId="amazon.nova-micro-v1:0", messages=wire)["stream"]
+    return "".join(e["contentBlockDelta"]["delta"]["text"] for e in stream if "contentBlockDelta" in e)
+
+
+async def test_64_concurrent_streams_arrive_intact():
+    # A real pace (50 ms to first token, 200 tokens/s) so that the streams truly overlap.
+    with Emulator(ttft_s=0.05, tokens_per_s=200) as emu:
+        pool = ThreadPoolExecutor(PER_PROTOCOL)  # boto3 blocks: its own pool, sized with botocore's
+        bedrock = boto3.client(
+            "bedrock-runtime", endpoint_url=emu.url, region_name="us-east-1",
+            aws_access_key_id="emulator", aws_secret_access_key="emulator-secret",
+            config=Config(max_pool_connections=PER_PROTOCOL,
+                          retries={"total_max_attempts": 1, "mode": "standard"}))
+        limits = httpx.Limits(max_connections=PER_PROTOCOL)
+        loop = asyncio.get_running_loop()
+        async with (
+            openai.AsyncOpenAI(base_url=f"{emu.url}/v1", api_key="k", max_retries=0) as oai,
+            openai.AsyncAzureOpenAI(azure_endpoint=emu.url, api_key="emulator-key",
+                                    api_version="2024-10-21", max_retries=0) as azure,
+            httpx.AsyncClient(base_url=emu.url, limits=limits, timeout=30) as http,
+        ):
+            jobs = {}
+            for i in range(PER_PROTOCOL):
+                jobs[("openai", i)] = _openai(oai, "gpt-4o-mini", _prompt("openai", i))
+                jobs[("azure", i)] = _openai(azure, "gpt-4o", _prompt("azure", i))
+                jobs[("ollama", i)] = _ollama(http, _prompt("ollama", i))
+                jobs[("bedrock", i)] = loop.run_in_executor(pool, _bedrock, bedrock, _prompt("bedrock", i))
+            started = time.perf_counter()
+            results = await asyncio.wait_for(asyncio.gather(*jobs.values()), timeout=20)
+            elapsed = time.perf_counter() - started
+        pool.shutdown()
+        for (protocol, i), text in zip(jobs, results):
+            assert text == scripted_answer(_prompt(protocol, i), 4096).text, (protocol, i)
+        assert len(set(results)) == 4 * PER_PROTOCOL
+        assert len(emu.requests) == 4 * PER_PROTOCOL
+        # One stream takes ~0.17 s; 64 in sequence would take > 10 s.
+        assert elapsed < 8, elapsed
