@@ -102,7 +102,12 @@ class BedrockProvider:
             result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))
         except Exception as error:
             raise self._translate(error) from None
-        blocks = result.get("output", {}).get("message", {}).get("content", [])
+        if "output" not in result:
+            # botocore turns a body it cannot parse into an empty result, silently.
+            raise errors.ProviderError(
+                "Bedrock's answer had no output: the response body was unreadable",
+                provider=self.name, hint="The response was corrupted in transit; retry the request.")
+        blocks = result["output"].get("message", {}).get("content", [])
         usage = result.get("usage", {})
         return ChatResponse(
             content="".join(block.get("text", "") for block in blocks), model=self.model,

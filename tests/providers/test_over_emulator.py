@@ -1,0 +1,174 @@
+"""Every network provider, through its real SDK, against the emulator's real wire format.
+
+Nothing here patches a provider or an SDK: faults are injected at the server.
+"""
+
+import asyncio
+import time
+
+import pytest
+
+from workbook.ai import (AuthenticationError, IncompleteResponseError, Message, ModelNotFoundError,
+                         ProviderError, ProviderUnavailableError, RateLimitError, create_ai_provider)
+from workbook.ai.scripted import scripted_reply
+from workbook.emulator import Emulator
+
+NETWORK_PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+
+QUESTION = [Message("system", "Answer in one sentence."), Message("user", "Why is the sky blue?")]
+providers = pytest.mark.parametrize("name", NETWORK_PROVIDERS)
+
+
+def model_requests(emu):
+    return [r for r in emu.requests if r.method == "POST"]
+
+
+@providers
+async def test_round_trip(build, name):
+    reply = await build(name).chat(QUESTION, max_tokens=100)
+    assert reply.content == scripted_reply(QUESTION)
+    assert reply.provider == name and reply.model
+    assert reply.usage.input_tokens > 0 and reply.usage.output_tokens == len(reply.content.split())
+    assert reply.finish_reason in ("stop", "end_turn") and reply.latency_s > 0
+
+
+@providers
+async def test_stream_arrives_in_pieces_with_usage(build, name):
+    stream = build(name).chat_stream(QUESTION, max_tokens=100)
+    pieces = [piece async for piece in stream]
+    assert len(pieces) > 5
+    assert "".join(pieces) == scripted_reply(QUESTION)
+    assert stream.usage.output_tokens == len(pieces) and stream.usage.input_tokens > 0
+    assert stream.finish_reason in ("stop", "end_turn")
+
+
+@providers
+async def test_max_tokens_stops_the_answer(build, name):
+    stream = build(name).chat_stream(QUESTION, max_tokens=4)
+    assert len([p async for p in stream]) == 4
+    assert stream.finish_reason in ("length", "max_tokens")
+
+
+@providers
+async def test_request_fields_land_in_the_protocols_places(build, emu, name):
+    await build(name).chat(QUESTION, max_tokens=33, temperature=0.25)
+    body = model_requests(emu)[-1].body
+    if name == "bedrock":
+        assert body["inferenceConfig"] == {"maxTokens": 33, "temperature": 0.25}
+        assert body["system"] == [{"text": "Answer in one sentence."}]
+        assert [m["role"] for m in body["messages"]] == ["user"]
+    elif name == "ollama":
+        assert body["options"] == {"num_predict": 33, "temperature": 0.25}
+        assert body["stream"] is False
+        assert body["messages"][0] == {"role": "system", "content": "Answer in one sentence."}
+    else:
+        assert body["max_tokens"] == 33 and body["temperature"] == 0.25
+        assert body["messages"][0] == {"role": "system", "content": "Answer in one sentence."}
+
+
+@providers
+async def test_stream_asks_for_usage(build, emu, name):
+    [p async for p in build(name).chat_stream(QUESTION)]
+    request = model_requests(emu)[-1]
+    if name in ("ollama",):
+        assert request.body["stream"] is True
+    elif name == "bedrock":
+        assert request.path.endswith("/converse-stream")
+    else:
+        assert request.body["stream"] is True
+        assert request.body["stream_options"] == {"include_usage": True}
+
+
+@providers
+@pytest.mark.parametrize("fault, error", [
+    ("auth", AuthenticationError),
+    ("model_not_found", ModelNotFoundError),
+    ("rate_limit", RateLimitError),
+    ("server_error", ProviderUnavailableError),
+])
+async def test_faults_become_typed_errors_with_hints(build, emu, name, fault, error):
+    options = {"retry_after": 0} if fault == "rate_limit" else {}
+    emu.inject(fault, times=5, **options)
+    provider = build(name, max_retries=1)
+    with pytest.raises(error) as caught:
+        await provider.chat(QUESTION)
+    assert caught.value.provider == name and caught.value.hint
+    assert "Traceback" not in str(caught.value)
+    with pytest.raises(error):
+        emu.inject(fault, times=5, **options)
+        [p async for p in provider.chat_stream(QUESTION)]
+
+
+@providers
+async def test_a_429_is_retried_then_succeeds(build, emu, name):
+    emu.inject("rate_limit", times=1, retry_after=0)
+    reply = await build(name, max_retries=2).chat(QUESTION)
+    assert reply.content == scripted_reply(QUESTION)
+    assert len(model_requests(emu)) == 2
+
+
+@providers
+async def test_retry_after_is_honoured(build, emu, name):
+    if name == "bedrock":
+        pytest.skip("botocore's standard retry mode uses its own backoff, not Retry-After")
+    emu.inject("rate_limit", times=1, retry_after=1)
+    started = time.perf_counter()
+    await build(name, max_retries=1).chat(QUESTION)
+    assert time.perf_counter() - started >= 0.9
+
+
+@providers
+@pytest.mark.parametrize("mode", ["close", "abort"])
+async def test_a_cut_stream_is_never_a_short_answer(build, emu, name, mode):
+    emu.inject("cut_stream", after_chunks=3, mode=mode)
+    received = []
+    with pytest.raises(IncompleteResponseError) as caught:
+        async for piece in build(name).chat_stream(QUESTION):
+            received.append(piece)
+    assert len(received) == 3
+    assert "3 chunks" in caught.value.message
+
+
+@providers
+async def test_a_malformed_body_is_an_error(build, emu, name):
+    emu.inject("malformed")
+    with pytest.raises(ProviderError):
+        await build(name, max_retries=0).chat(QUESTION)
+
+
+@providers
+async def test_unreachable_server(emu, name):
+    closed = Emulator()  # started then stopped: its port now refuses connections
+    with closed:
+        port = closed.port
+    settings = emu.settings(name).with_(max_retries=0, timeout_s=2)
+    url = f"http://127.0.0.1:{port}"
+    field = {"ollama": "ollama_base_url", "bedrock": "bedrock_endpoint_url",
+             "azure_openai": "azure_openai_endpoint"}.get(name, "openai_base_url")
+    provider = create_ai_provider(settings.with_(**{field: url + ("/v1" if field == "openai_base_url" else "")}))
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await provider.chat(QUESTION)
+    assert str(port) in str(caught.value) or name == "ollama" or "reach" in str(caught.value)
+    assert caught.value.hint
+
+
+@providers
+async def test_timeout(build, emu, name):
+    emu.inject("slow_first_token", seconds=3, times=3)
+    provider = build(name, timeout_s=0.5, max_retries=0)
+    started = time.perf_counter()
+    with pytest.raises(ProviderUnavailableError, match="within 0.5 s"):
+        await provider.chat(QUESTION)
+    assert time.perf_counter() - started < 2.5
+
+
+@providers
+async def test_eight_concurrent_calls_overlap(name):
+    with Emulator(ttft_s=0.3, tokens_per_s=2000) as slow:
+        provider = create_ai_provider(slow.settings(name))
+        prompts = [[Message("user", f"question number {i}")] for i in range(8)]
+        started = time.perf_counter()
+        replies = await asyncio.gather(*(provider.chat(p) for p in prompts))
+        elapsed = time.perf_counter() - started
+    assert [r.content for r in replies] == [scripted_reply(p) for p in prompts]
+    assert elapsed < 8 * 0.3 / 2, f"8 calls took {elapsed:.2f} s: they did not overlap"
