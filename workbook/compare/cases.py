@@ -160,7 +160,7 @@ def load_cases(source: "str | PathLike | Iterable[Case | dict] | None" = None) -
         return default_cases()
     if isinstance(source, (str, PathLike)):
         path = Path(source)
-        if not path.is_file():
+        if not path.exists() or path.is_dir():
             raise CaseError(f"cases file {path} does not exist")
         with path.open(encoding="utf-8") as handle:
             return parse_cases(handle, source=path.name)

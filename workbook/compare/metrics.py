@@ -65,7 +65,7 @@ def describe(values: Sequence[float], prefix: str) -> dict[str, float]:
 def error_types(errors: Iterable[str | None]) -> str:
     counts: dict[str, int] = {}
     for name in errors:
-        if name:
+        if isinstance(name, str) and name:
             counts[name] = counts.get(name, 0) + 1
     return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
