@@ -134,3 +134,16 @@ def test_model_set_is_configurable():
 def test_unknown_backend():
     with pytest.raises(ValueError, match="scripted, local"):
         Emulator(backend="gpt")
+
+
+def test_keep_alive_requests_do_not_wait_for_delayed_acks(emu):
+    # Regression: with Nagle on (a listening socket created with proto 0), every second
+    # request on a kept-alive connection took ~40 ms.
+    with httpx.Client(base_url=emu.url) as http:
+        http.get("/api/version")
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            http.get("/api/version")
+            times.append(time.perf_counter() - started)
+    assert sorted(times)[2] < 0.02, times

@@ -99,7 +99,9 @@ class ServerThread:
 
     def start(self, timeout_s: float = 10.0) -> None:
         # Bind here, in the caller's thread: port=0 resolves at once and a busy port fails loudly.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio disables Nagle only on sockets that say they are
+        # TCP, and with proto 0 every keep-alive request waited ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.requested_port))
