@@ -1,0 +1,157 @@
+"""The conformance suite: every built-in provider passes over the emulator, and broken
+providers fail with the hint a student needs.
+
+This is also the main integration test of the providers: each runs through its real SDK
+against the emulator's wire protocol, faults included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from workbook.ai.factory import _resolve
+from workbook.ai.registry import get_spec
+from workbook.conformance import check_provider, check_provider_async
+from workbook.emulator import Emulator
+
+from . import student_providers as sp
+
+BUILTINS = ["openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock"]
+ALL_CHECKS = 14
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_builtin_provider_passes_every_check(name, emu):
+    cls = _resolve(get_spec(name).target)
+    report = check_provider(cls, emulator=emu)
+    assert report.protocol == name  # taken from the class's `name`
+    assert report.passed, str(report)
+    assert len(report.checks) == ALL_CHECKS and not report.skipped, str(report)
+
+
+def test_private_emulator_is_started_and_stopped():
+    report = check_provider(_resolve(get_spec("ollama").target))
+    assert report.passed, str(report)
+
+
+async def test_async_version_runs_on_the_current_loop(emu):
+    report = await check_provider_async(sp.StudentOllama, protocol="ollama", emulator=emu)
+    assert report.passed, str(report)
+
+
+async def test_sync_version_works_inside_a_running_loop(emu):
+    asyncio.get_running_loop()
+    report = check_provider(sp.StudentOllama, protocol="ollama", emulator=emu)
+    assert report.passed, str(report)
+
+
+def _failed(report, name):
+    check = report[name]
+    assert check.passed is False, str(report)
+    return check
+
+
+def test_swallowed_errors_fail_the_error_checks(emu):
+    report = check_provider(sp.SwallowsErrors, protocol="ollama", emulator=emu)
+    assert not report.passed
+    auth = _failed(report, "bad key → AuthenticationError")
+    assert "swallowed" in auth.detail and "401/403" in auth.hint
+    assert "404" in _failed(report, "unknown model → ModelNotFoundError").hint
+    assert "429" in _failed(report, "429 exhausted → RateLimitError").hint
+    _failed(report, "unreachable server → ProviderUnavailableError")
+    assert report["round trip"].passed and report["streams in pieces"].passed
+
+
+def test_silently_truncated_stream_fails_with_the_done_hint(emu):
+    report = check_provider(sp.SilentlyTruncates, protocol="ollama", emulator=emu)
+    cut = _failed(report, "cut stream → error")
+    assert "swallowed" in cut.detail
+    assert "done:true" in cut.hint and "IncompleteResponseError" in cut.hint
+    assert [c.name for c in report.failed] == ["cut stream → error"]
+
+
+def test_chat_stream_that_is_not_a_generator(emu):
+    report = check_provider(sp.StreamNotAGenerator, protocol="ollama", emulator=emu)
+    stream = _failed(report, "streams in pieces")
+    assert "coroutine" in stream.detail
+    assert "async generator yielding str pieces" in stream.hint
+
+
+def test_raw_library_errors_are_reported_not_raised(emu):
+    report = check_provider(sp.LeaksHttpxErrors, protocol="ollama", emulator=emu)
+    auth = _failed(report, "bad key → AuthenticationError")
+    assert "HTTPStatusError" in auth.detail and "leaked" in auth.detail
+    unreachable = _failed(report, "unreachable server → ProviderUnavailableError")
+    assert "ConnectError" in unreachable.detail and "ProviderUnavailableError" in unreachable.hint
+
+
+def test_request_fields_in_the_wrong_place(emu):
+    report = check_provider(sp.WrongFields, protocol="ollama", emulator=emu)
+    fields = _failed(report, "request fields")
+    assert "num_predict" in fields.detail and "options.num_predict" in fields.hint
+
+
+def test_skeleton_fails_every_behaviour_check_without_a_traceback(emu):
+    report = check_provider(sp.Skeleton, protocol="ollama", emulator=emu)
+    assert not report.passed
+    assert report["has chat and chat_stream"].passed and report["builds from settings"].passed
+    round_trip = _failed(report, "round trip")
+    assert "not implemented" in round_trip.detail and round_trip.hint
+    assert all(c.passed is False for c in report.checks[2:]), str(report)
+    assert all(c.hint for c in report.failed)
+
+
+def test_hanging_provider_fails_after_the_timeout(emu):
+    report = check_provider(sp.Hangs, protocol="ollama", emulator=emu, timeout_s=1.0)
+    check = _failed(report, "round trip")
+    assert "within 1 s" in check.detail and "timeout" in check.hint
+
+
+def test_class_without_settings_skips_what_needs_control():
+    report = check_provider(sp.Echo)
+    assert report.protocol is None
+    assert report.passed, str(report)
+    assert report["round trip"].passed and report["streams in pieces"].passed
+    assert report["8 concurrent calls overlap"].passed
+    assert "needs a class that takes settings" in report["unreachable server → ProviderUnavailableError"].detail
+    assert report["retry after 429 succeeds"].passed is None
+
+
+async def test_instance_pointed_at_the_emulator_runs_the_checks_it_can(emu):
+    from workbook.ai import create_ai_provider
+
+    provider = create_ai_provider(emu.settings("ollama"))
+    try:
+        report = await check_provider_async(provider, emulator=emu)
+    finally:
+        await provider.aclose()
+    assert report.passed, str(report)
+    assert report["request fields"].passed and report["cut stream → error"].passed
+    assert report["429 exhausted → RateLimitError"].passed is None
+
+
+def test_report_renders_as_text_html_and_dataframe(emu):
+    report = check_provider(sp.SilentlyTruncates, protocol="ollama", emulator=emu)
+    text = str(report)
+    assert "✗ cut stream" in text and "Hint:" in text and "FAILED" in text
+    page = report._repr_html_()
+    assert "<table>" in page and "✓" in page and "done:true" in page
+    frame = report.to_dataframe()
+    assert list(frame.columns) == ["result", "passed", "detail", "hint", "seconds"]
+    assert frame.loc["cut stream → error", "passed"] == False  # noqa: E712
+
+
+def test_a_settings_class_without_protocol_is_a_clear_error():
+    class Nameless(sp.StudentOllama):
+        name = "my_ollama"
+
+    with pytest.raises(ValueError, match="protocol="):
+        check_provider(Nameless)
