@@ -60,8 +60,9 @@ class OllamaProvider:
                    temperature: float = 0.7) -> ChatResponse:
         messages = validate_request(messages, max_tokens, temperature)
         started = time.perf_counter()
-        async with self._post(self._body(messages, max_tokens, temperature, stream=False)) as response:
-            data = _json(await response.aread(), self.name)
+        async with self._post(self._body(messages, max_tokens, temperature, stream=False),
+                              stream=False) as response:
+            data = _json(response.content, self.name)
         if "error" in data:
             raise errors.ProviderError(f"Ollama error: {data['error']}", provider=self.name)
         message = data.get("message") or {}
@@ -94,10 +95,11 @@ class OllamaProvider:
                         received += 1
                         yield piece
                     if data.get("done"):
+                        # No break: reading on to the end of the body lets httpx reuse
+                        # the connection (closing early costs a new TCP connection next call).
                         done = True
                         stream.finish_reason = data.get("done_reason", "stop")
                         stream.usage = Usage(data.get("prompt_eval_count"), data.get("eval_count"))
-                        break
             except httpx.HTTPError as error:
                 raise errors.IncompleteResponseError(
                     f"the stream broke after {received} chunks: {type(error).__name__}",
@@ -108,24 +110,31 @@ class OllamaProvider:
                 provider=self.name)
 
     @asynccontextmanager
-    async def _post(self, body: dict):
-        """POST /api/chat with retries for 429/5xx/connection failures; yields a 200 response."""
+    async def _post(self, body: dict, *, stream: bool = True):
+        """POST /api/chat with retries for 429/5xx/connection failures; yields a 200 response.
+
+        ``stream=False`` reads the whole body first (cheaper for one JSON object)."""
         attempt = 0
         while True:
             try:
                 request = self._client.build_request("POST", "/api/chat", json=body)
-                response = await self._client.send(request, stream=True)
+                response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException:
                 error = errors.ProviderUnavailableError(
                     f"no answer from Ollama at {self.base_url} within {self.settings.timeout_s:g} s",
                     provider=self.name,
                     hint="Raise AI__TIMEOUT_S (a model's first load can take a while).")
                 retry_after = None
-            except httpx.HTTPError as exc:
+            except httpx.ConnectError as exc:
                 error = errors.ProviderUnavailableError(
                     f"cannot reach Ollama at {self.base_url}: {type(exc).__name__}",
                     provider=self.name,
                     hint="Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.")
+                retry_after = None
+            except httpx.HTTPError as exc:
+                error = errors.ProviderUnavailableError(
+                    f"the connection to Ollama at {self.base_url} broke: {type(exc).__name__}",
+                    provider=self.name, hint="Retry; if it keeps happening, check Ollama's log.")
                 retry_after = None
             else:
                 if response.status_code == 200:

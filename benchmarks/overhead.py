@@ -1,0 +1,176 @@
+"""What the workbook's abstraction costs over calling each SDK directly.
+
+Against the emulator on 127.0.0.1 (scripted backend, no pacing), per provider: the median
+wall time of a non-streaming call and the median time to the first streamed chunk,
+through the workbook provider and through the same raw SDK call, alternating the two so
+that drift on a busy machine hits both equally. Also the import time of ``workbook.ai``.
+
+    .venv/bin/python benchmarks/overhead.py [--calls 150]
+
+Targets: ratio <= 1.05 (streaming and not), import < 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import boto3
+import httpx
+import openai
+from botocore.config import Config
+
+from workbook.ai import Message, create_ai_provider
+from workbook.emulator import Emulator
+
+QUESTION = [Message("user", "Why is the sky blue?")]
+RAW_MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
+MAX_TOKENS = 64
+
+
+def import_time_ms(repeats: int = 5) -> float:
+    code = "import time; t = time.perf_counter(); import workbook.ai; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  check=True).stdout) for _ in range(repeats)]
+    return statistics.median(times) * 1000
+
+
+class RawCalls:
+    """The same request each provider makes, written directly against its SDK."""
+
+    def __init__(self, emu: Emulator, name: str):
+        settings = emu.settings(name)
+        self.name, self.settings = name, settings
+        if name == "azure_openai":
+            self.client = openai.AsyncAzureOpenAI(
+                api_key=settings.secret("azure_openai_api_key"), azure_endpoint=settings.azure_openai_endpoint,
+                api_version=settings.azure_openai_api_version)
+            self.model = settings.azure_openai_deployment
+        elif name in ("openai", "vllm", "lmstudio"):
+            self.client = openai.AsyncOpenAI(api_key=settings.secret("openai_api_key") or "x",
+                                             base_url=settings.openai_base_url)
+            self.model = settings.model
+        elif name == "ollama":
+            self.client = httpx.AsyncClient(base_url=settings.ollama_base_url)
+            self.model = settings.model
+        elif name == "bedrock":
+            self.client = boto3.client("bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url,
+                                       region_name=settings.aws_region,
+                                       config=Config(max_pool_connections=16))
+            self.model = settings.model
+
+    async def chat(self) -> None:
+        if self.name == "ollama":
+            response = await self.client.post("/api/chat", json={
+                "model": self.model, "messages": RAW_MESSAGES, "stream": False,
+                "options": {"num_predict": MAX_TOKENS, "temperature": 0.7}})
+            response.json()
+        elif self.name == "bedrock":
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self.client.converse(
+                modelId=self.model, messages=[{"role": "user", "content": [{"text": RAW_MESSAGES[0]["content"]}]}],
+                inferenceConfig={"maxTokens": MAX_TOKENS, "temperature": 0.7}))
+        else:
+            await self.client.chat.completions.create(model=self.model, messages=RAW_MESSAGES,
+                                                      max_tokens=MAX_TOKENS, temperature=0.7)
+
+    async def first_chunk(self) -> float:
+        """Seconds to the first text chunk; the rest of the stream is drained untimed."""
+        started = time.perf_counter()
+        first = None
+        if self.name == "ollama":
+            async with self.client.stream("POST", "/api/chat", json={
+                    "model": self.model, "messages": RAW_MESSAGES, "stream": True,
+                    "options": {"num_predict": MAX_TOKENS, "temperature": 0.7}}) as response:
+                async for line in response.aiter_lines():
+                    if first is None and json.loads(line)["message"]["content"]:
+                        first = time.perf_counter() - started
+        elif self.name == "bedrock":
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue = asyncio.Queue()
+
+            def pump():
+                response = self.client.converse_stream(
+                    modelId=self.model, messages=[{"role": "user", "content": [{"text": RAW_MESSAGES[0]["content"]}]}],
+                    inferenceConfig={"maxTokens": MAX_TOKENS, "temperature": 0.7})
+                for event in response["stream"]:
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+            loop.run_in_executor(None, pump)
+            while (event := await queue.get()) is not None:
+                if first is None and "contentBlockDelta" in event:
+                    first = time.perf_counter() - started
+        else:
+            stream = await self.client.chat.completions.create(
+                model=self.model, messages=RAW_MESSAGES, max_tokens=MAX_TOKENS, temperature=0.7,
+                stream=True, stream_options={"include_usage": True})
+            async for chunk in stream:
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter() - started
+        return first
+
+
+async def workbook_first_chunk(provider) -> float:
+    started = time.perf_counter()
+    first = None
+    async for piece in provider.chat_stream(QUESTION, max_tokens=MAX_TOKENS):
+        if first is None and piece:
+            first = time.perf_counter() - started
+    return first
+
+
+async def measure(emu: Emulator, name: str, calls: int) -> dict:
+    provider = create_ai_provider(emu.settings(name))
+    raw = RawCalls(emu, name)
+    timings = {"raw_chat": [], "wb_chat": [], "raw_first": [], "wb_first": []}
+    for _ in range(5):  # warm connections and caches on both sides
+        await raw.chat(), await provider.chat(QUESTION, max_tokens=MAX_TOKENS)
+    for index in range(calls):
+        order = ("raw", "wb") if index % 2 == 0 else ("wb", "raw")
+        for side in order:
+            started = time.perf_counter()
+            if side == "raw":
+                await raw.chat()
+                timings["raw_chat"].append(time.perf_counter() - started)
+                timings["raw_first"].append(await raw.first_chunk())
+            else:
+                await provider.chat(QUESTION, max_tokens=MAX_TOKENS)
+                timings["wb_chat"].append(time.perf_counter() - started)
+                timings["wb_first"].append(await workbook_first_chunk(provider))
+    med = {key: statistics.median(values) * 1000 for key, values in timings.items()}
+    return {
+        "provider": name,
+        "raw_chat_ms": med["raw_chat"], "workbook_chat_ms": med["wb_chat"],
+        "chat_ratio": med["wb_chat"] / med["raw_chat"],
+        "raw_first_ms": med["raw_first"], "workbook_first_ms": med["wb_first"],
+        "stream_ratio": med["wb_first"] / med["raw_first"],
+    }
+
+
+async def main(calls: int) -> None:
+    os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+    with Emulator(ttft_s=0.0, tokens_per_s=1e6) as emu:
+        for key, value in emu.env("bedrock").items():
+            if key.startswith("AWS_"):
+                os.environ[key] = value
+        rows = [await measure(emu, name, calls)
+                for name in ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")]
+    print(f"import workbook.ai: {import_time_ms():.0f} ms (median of 5 fresh interpreters; target < 150 ms)")
+    print(f"{calls} alternating calls per provider against the emulator (medians, ms):")
+    print(f"{'provider':<13}{'raw chat':>10}{'workbook':>10}{'ratio':>7}   {'raw 1st':>9}{'workbook':>10}{'ratio':>7}")
+    for row in rows:
+        print(f"{row['provider']:<13}{row['raw_chat_ms']:>10.2f}{row['workbook_chat_ms']:>10.2f}"
+              f"{row['chat_ratio']:>7.3f}   {row['raw_first_ms']:>9.2f}{row['workbook_first_ms']:>10.2f}"
+              f"{row['stream_ratio']:>7.3f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=150)
+    asyncio.run(main(parser.parse_args().calls))
