@@ -36,6 +36,9 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
+# Bedrock's stop reasons in the words every other provider uses.
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
 _AUTH_CODES = {"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception",
                "missingauthenticationtokenexception", "incompletesignatureexception",
                "invalidclienttokenid", "signaturedoesnotmatch"}
@@ -112,7 +115,7 @@ class BedrockProvider:
         return ChatResponse(
             content="".join(block.get("text", "") for block in blocks), model=self.model,
             provider=self.name, usage=Usage(usage.get("inputTokens"), usage.get("outputTokens")),
-            finish_reason=result.get("stopReason"), latency_s=time.perf_counter() - started,
+            finish_reason=_finish(result.get("stopReason")), latency_s=time.perf_counter() - started,
         )
 
     def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
@@ -163,7 +166,7 @@ class BedrockProvider:
                         yield text
                 elif "messageStop" in event:
                     stopped = True
-                    stream.finish_reason = event["messageStop"].get("stopReason")
+                    stream.finish_reason = _finish(event["messageStop"].get("stopReason"))
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
@@ -235,3 +238,7 @@ class BedrockProvider:
             return errors.ProviderUnavailableError(
                 text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")
         return errors.ProviderError(text, provider=name, hint="Bedrock rejected the request; read its message.")
+
+
+def _finish(stop_reason: str | None) -> str | None:
+    return _FINISH.get(stop_reason, stop_reason)
