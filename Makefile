@@ -36,7 +36,7 @@ lab: setup
 
 test: setup
 	@bash scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax
 
 emulator: setup
 	$(BIN)/python -m workbook.emulator --port 8765

@@ -92,6 +92,19 @@ class ConformanceReport:
         return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
                 f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped")
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,
+                "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail,
+                            "hint": c.hint, "seconds": round(c.seconds, 3)} for c in self.checks]}
+
+    def save(self, path) -> None:
+        """Write the report as JSON (an exercise's last cell does this for CI)."""
+        import json
+        from pathlib import Path
+
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False),
+                              encoding="utf-8")
+
     def to_dataframe(self):
         import pandas as pd
 
