@@ -1,0 +1,216 @@
+"""API vs self-hosted: a monthly cost model, its break-even volume, and a recommendation.
+
+The model is deliberately simple enough to check by hand:
+
+* **API**: you pay per token. ``monthly = days x tokens/day x blended price per token``,
+  where the blended price mixes the input and output prices by ``input_share``.
+* **Self-hosted**: you pay for GPU servers by the hour whether they are busy or not, plus a
+  fixed monthly amount for operating them (``ops_monthly``: on-call, updates, monitoring).
+  One server serves ``throughput_tokens_per_s x 86,400 x utilization`` tokens a day
+  (traffic is not flat: ``utilization`` is the share of its peak it averages); more volume
+  needs another whole server, so the cost is a staircase.
+
+The break-even volume is the lowest tokens/day at which self-hosting costs no more than the
+API. Figures are illustrative: put in current prices and your own measured throughput.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+HOURS_PER_MONTH = 730.0   # 365 x 24 / 12
+DAYS_PER_MONTH = 30.4     # 365 / 12
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class CostInputs:
+    """Everything the cost model needs. Prices in USD; volumes in tokens (input + output)."""
+
+    tokens_per_day: float
+    price_in_per_m: float = 2.50        # USD per 1M input tokens (a GPT-4o-class model, illustrative)
+    price_out_per_m: float = 10.00      # USD per 1M output tokens
+    gpu_hourly: float = 0.80            # USD per hour for one GPU server (L4-class, illustrative)
+    throughput_tokens_per_s: float = 1500.0  # one server's aggregate throughput, batched
+    input_share: float = 0.75           # share of tokens that are prompt (input)
+    utilization: float = 0.5            # average load as a share of peak throughput
+    ops_monthly: float = 0.0            # USD per month to run it (people, monitoring)
+
+    def __post_init__(self):
+        checks = {
+            "tokens_per_day": self.tokens_per_day >= 0,
+            "price_in_per_m": self.price_in_per_m >= 0,
+            "price_out_per_m": self.price_out_per_m >= 0,
+            "gpu_hourly": self.gpu_hourly >= 0,
+            "throughput_tokens_per_s": self.throughput_tokens_per_s > 0,
+            "input_share": 0.0 <= self.input_share <= 1.0,
+            "utilization": 0.0 < self.utilization <= 1.0,
+            "ops_monthly": self.ops_monthly >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"out of range: {', '.join(bad)}")
+
+    def with_(self, **changes) -> "CostInputs":
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values.update(changes)
+        return CostInputs(**values)
+
+    # -- derived rates -------------------------------------------------------------------
+    @property
+    def blended_price_per_token(self) -> float:
+        """USD per token, input and output mixed by ``input_share``."""
+        per_m = self.input_share * self.price_in_per_m + (1 - self.input_share) * self.price_out_per_m
+        return per_m / 1e6
+
+    @property
+    def server_capacity_per_day(self) -> float:
+        """Tokens one server handles in a day at the given utilization."""
+        return self.throughput_tokens_per_s * SECONDS_PER_DAY * self.utilization
+
+    @property
+    def server_monthly(self) -> float:
+        return self.gpu_hourly * HOURS_PER_MONTH
+
+
+def api_monthly_cost(inputs: CostInputs, tokens_per_day: float | None = None) -> float:
+    volume = inputs.tokens_per_day if tokens_per_day is None else tokens_per_day
+    return DAYS_PER_MONTH * volume * inputs.blended_price_per_token
+
+
+def servers_needed(inputs: CostInputs, tokens_per_day: float | None = None) -> int:
+    """Whole servers for the volume; at least one (a self-hosted model is always on)."""
+    volume = inputs.tokens_per_day if tokens_per_day is None else tokens_per_day
+    return max(1, math.ceil(volume / inputs.server_capacity_per_day - 1e-12))
+
+
+def self_hosted_monthly_cost(inputs: CostInputs, tokens_per_day: float | None = None) -> float:
+    return servers_needed(inputs, tokens_per_day) * inputs.server_monthly + inputs.ops_monthly
+
+
+def break_even_tokens_per_day(inputs: CostInputs, *, max_servers: int = 10_000) -> float | None:
+    """The lowest tokens/day at which self-hosting costs no more than the API, or ``None``.
+
+    On the k-th step of the staircase (volume in ((k-1)C, kC]) self-hosting costs
+    ``k F + ops``; the API costs ``a V``. They meet at ``V = (k F + ops) / a`` if that lies on
+    the step; if the API line is already above the step where it starts, the crossing is
+    the step's start. With ``a C <= F`` each new server costs more than the API traffic it
+    carries, so the API line never catches up after the first step: ``None``.
+    """
+    a = DAYS_PER_MONTH * inputs.blended_price_per_token
+    capacity, server, ops = inputs.server_capacity_per_day, inputs.server_monthly, inputs.ops_monthly
+    if a <= 0:
+        return None
+    if server + ops == 0:
+        return 0.0
+    for k in range(1, max_servers + 1):
+        low, high = (k - 1) * capacity, k * capacity
+        crossing = (k * server + ops) / a
+        if crossing <= low:
+            return low
+        if crossing <= high:
+            return crossing
+        if a * capacity <= server:  # the gap can only grow from here
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    api_monthly: float
+    self_hosted_monthly: float
+    servers: int
+    break_even_tokens_per_day: float | None
+
+    @property
+    def cheaper(self) -> str:
+        return "self-hosted" if self.self_hosted_monthly < self.api_monthly else "api"
+
+
+def compare_costs(inputs: CostInputs) -> Comparison:
+    return Comparison(api_monthly_cost(inputs), self_hosted_monthly_cost(inputs),
+                      servers_needed(inputs), break_even_tokens_per_day(inputs))
+
+
+def cost_curves(inputs: CostInputs, volumes) -> tuple[list[float], list[float]]:
+    """Monthly API and self-hosted cost at each tokens/day in ``volumes``."""
+    return ([api_monthly_cost(inputs, v) for v in volumes],
+            [self_hosted_monthly_cost(inputs, v) for v in volumes])
+
+
+# -- the recommendation --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recommendation:
+    choice: str                     # "api", "self-hosted" or "fine-tuned"
+    reasons: list[str] = field(default_factory=list)
+    comparison: Comparison | None = None
+
+    def __str__(self) -> str:
+        return f"{self.choice}: " + "; ".join(self.reasons)
+
+
+CHOICES = ("api", "self-hosted", "fine-tuned")
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
+              needs_frontier_quality: bool = False, has_ops_team: bool = True,
+              needs_custom_behaviour: bool = False, prompting_and_rag_tried: bool = False,
+              labelled_examples: int = 0, min_examples_to_fine_tune: int = 500) -> Recommendation:
+    """API, self-hosted or fine-tuned, with the reasons in the order they decided it.
+
+    Hard constraints first (data residency, quality), then the fine-tuning case (custom
+    behaviour that prompting and RAG did not achieve, with enough labelled data), then cost.
+    """
+    comparison = compare_costs(inputs)
+    api, own = comparison.api_monthly, comparison.self_hosted_monthly
+    cost_line = (f"at {inputs.tokens_per_day:,.0f} tokens/day the API costs {_money(api)}/month, "
+                 f"self-hosting {_money(own)}/month ({comparison.servers} server(s))")
+    if comparison.break_even_tokens_per_day is None:
+        even_line = "self-hosting never breaks even at these prices"
+    else:
+        even_line = f"break-even at {comparison.break_even_tokens_per_day:,.0f} tokens/day"
+
+    if needs_custom_behaviour and prompting_and_rag_tried and labelled_examples >= min_examples_to_fine_tune:
+        reasons = [
+            "the task needs behaviour, format or terminology that prompting and RAG did not achieve",
+            f"{labelled_examples:,} labelled examples are enough to fine-tune a small model",
+            "a fine-tuned small model can then be served cheaply (hosted fine-tuning or self-hosted)",
+            cost_line,
+        ]
+        if data_must_stay_on_premises:
+            reasons.append("data must stay on premises: fine-tune and serve on your own hardware")
+        return Recommendation("fine-tuned", reasons, comparison)
+
+    if data_must_stay_on_premises:
+        reasons = ["data must stay on premises: an external API is ruled out", cost_line]
+        if needs_frontier_quality:
+            reasons.append("frontier quality is not available self-hosted: expect to trade some quality")
+        if not has_ops_team:
+            reasons.append("you will need people to run the servers (updates, monitoring, on-call)")
+        return Recommendation("self-hosted", reasons, comparison)
+
+    if needs_frontier_quality:
+        return Recommendation("api", [
+            "the task needs frontier-model quality, which the big APIs offer and open models may not",
+            cost_line, even_line], comparison)
+
+    reasons = [cost_line, even_line]
+    if needs_custom_behaviour and not prompting_and_rag_tried:
+        reasons.append("try better prompts, few-shot examples and RAG before fine-tuning")
+    elif needs_custom_behaviour and labelled_examples < min_examples_to_fine_tune:
+        reasons.append(f"only {labelled_examples} labelled examples: collect about "
+                       f"{min_examples_to_fine_tune} before fine-tuning")
+    if own < api and has_ops_team:
+        reasons.insert(0, "self-hosting is cheaper at this volume and you can operate it")
+        return Recommendation("self-hosted", reasons, comparison)
+    if own < api:
+        reasons.insert(0, "self-hosting would be cheaper, but without an ops team the API's "
+                          "zero setup and elastic scaling win")
+    else:
+        reasons.insert(0, "the API is cheaper at this volume, needs no setup and scales on demand")
+    return Recommendation("api", reasons, comparison)
