@@ -172,3 +172,15 @@ async def test_eight_concurrent_calls_overlap(name):
         elapsed = time.perf_counter() - started
     assert [r.content for r in replies] == [scripted_reply(p) for p in prompts]
     assert elapsed < 8 * 0.3 / 2, f"8 calls took {elapsed:.2f} s: they did not overlap"
+
+
+@pytest.mark.parametrize("name, field", [("openai", "openai_api_key"),
+                                         ("azure_openai", "azure_openai_api_key")])
+async def test_a_refused_key_never_appears_in_the_error(emu, name, field):
+    key = "sk-wrong-key-0123456789abcdefghij"
+    provider = create_ai_provider(emu.settings(name).with_(**{field: key}, max_retries=0))
+    emu.inject("auth")
+    with pytest.raises(AuthenticationError) as caught:
+        await provider.chat(QUESTION)
+    for shown in (str(caught.value), repr(caught.value), caught.value.hint, repr(provider)):
+        assert key not in shown
