@@ -124,8 +124,11 @@ async def test_compare_async_returns_summary_with_records_attached():
     assert list(df.index) == ["right", "scripted"]
     assert set(SUMMARY_COLUMNS) <= set(df.columns)
     assert df.loc["right", "quality"] == 1.0 and df.loc["scripted", "quality"] == 0.0
-    assert len(df.attrs["records"]) == 2 * (1 + len(CASES))
-    assert "overall" in df.attrs["quality_by_check"].columns
+    result = df.attrs["result"]
+    assert len(result.records) == 2 * (1 + len(CASES))
+    assert "overall" in result.quality_by_check.columns
+    both = pd.concat([df, df.rename(index=lambda label: label + "-again")])  # attrs do not break it
+    assert len(both) == 4
 
 
 async def test_sync_compare_works_inside_a_running_loop():
@@ -165,4 +168,5 @@ async def test_measure_concurrency_overlaps_an_async_provider():
     # Four in flight: about four times the requests per second, the same latency.
     assert table.loc[4, "requests_per_s"] > 2.5 * table.loc[1, "requests_per_s"]
     assert table.loc[4, "latency_s_p50"] == pytest.approx(table.loc[1, "latency_s_p50"], rel=0.3)
-    assert len(table.attrs["records"]) == 1 + 16
+    assert len(pd.DataFrame(table.attrs["records"])) == 1 + 16
+    assert len(pd.concat({"a": table, "b": table})) == 4

@@ -11,7 +11,7 @@ result = run_comparison({...})      # or: await run_comparison_async({...}) in a
 result.summary; result.records; result.quality_by_check; result.figures(); result.save("out")
 ```
 
-``compare`` returns the summary DataFrame (per-call records in ``df.attrs["records"]``);
+``compare`` returns the summary DataFrame (the whole result in ``df.attrs["result"]``);
 ``run_comparison`` returns the whole ``ComparisonResult``. In a notebook prefer the
 ``await …_async`` forms. ``measure_concurrency`` sizes a single server. The command line:
 ``python -m workbook compare --provider mock --provider local``.

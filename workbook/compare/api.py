@@ -107,10 +107,10 @@ def compare(providers: Mapping[str, Any], cases=None, *, runs: int = 3, concurre
             **options: Any) -> pd.DataFrame:
     """Compare providers side by side; one row per provider label.
 
-    Returns the summary DataFrame (columns in ``workbook.compare.metrics``). The per-call
-    records are in ``df.attrs["records"]`` and quality per check type in
-    ``df.attrs["quality_by_check"]``; for saving and plots use ``run_comparison``, which
-    returns the whole ``ComparisonResult``. Options: see ``run_comparison_async``.
+    Returns the summary DataFrame (columns in ``workbook.compare.metrics``). The whole
+    ``ComparisonResult`` -- per-call ``records``, ``quality_by_check``, ``save()``,
+    ``figures()`` -- is ``df.attrs["result"]``; ``run_comparison`` returns it directly.
+    Options: see ``run_comparison_async``.
     """
     result = run_comparison(providers, cases, runs=runs, concurrency=concurrency,
                             progress=progress, warmup=warmup, prices=prices, **options)
@@ -118,10 +118,10 @@ def compare(providers: Mapping[str, Any], cases=None, *, runs: int = 3, concurre
 
 
 def _summary_with_attrs(result: ComparisonResult) -> pd.DataFrame:
+    # Only the result object goes into attrs: a DataFrame there would make pd.concat of
+    # two summaries fail (pandas compares attrs values with ==).
     summary = result.summary.copy()
-    summary.attrs["records"] = result.records
-    summary.attrs["quality_by_check"] = result.quality_by_check
-    summary.attrs["settings"] = result.settings
+    summary.attrs["result"] = result
     return summary
 
 
@@ -148,7 +148,8 @@ async def measure_concurrency_async(
     ``output_tokens_per_s`` (all output tokens / wall time: the server's aggregate rate).
     A server that batches (vLLM) gains requests/s as N grows with little extra latency;
     one that serves a request at a time (llama.cpp server) keeps requests/s flat while
-    latency grows with N. Per-call records are in ``.attrs["records"]``.
+    latency grows with N. Per-call records are in ``.attrs["records"]`` as a list of dicts
+    (``pd.DataFrame(table.attrs["records"])``).
     """
     case_list = _cases(cases)
     levels = [int(n) for n in levels]
@@ -198,7 +199,7 @@ async def measure_concurrency_async(
         bar.close()
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "concurrency"
-    table.attrs["records"] = records_frame(all_records)
+    table.attrs["records"] = [record.as_dict() for record in all_records]
     return table
 
 

@@ -8,6 +8,7 @@ backend's display hook is set up); elsewhere they render with Agg, e.g. in ``sav
 
 from __future__ import annotations
 
+import io
 import math
 import sys
 from typing import TYPE_CHECKING
@@ -31,11 +32,27 @@ def in_notebook() -> bool:
 
 
 def _ready_for_display() -> None:
-    # In a kernel, importing pyplot activates the inline backend, which registers the
-    # PNG formatter that displays a returned Figure. Outside a notebook: nothing to do,
-    # a bare Figure renders through Agg.
-    if in_notebook():
-        import matplotlib.pyplot  # noqa: F401
+    """In a kernel, make sure a returned ``Figure`` is displayed as a PNG.
+
+    The inline backend registers that formatter only once pyplot has drawn something,
+    and these figures never go through pyplot, so register one if none is there yet.
+    Outside a notebook nothing is needed: a bare ``Figure`` renders through Agg.
+    """
+    if not in_notebook():
+        return
+    import IPython
+
+    formatter = IPython.get_ipython().display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(Figure)
+    except KeyError:
+        formatter.for_type(Figure, _png)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -136,7 +153,9 @@ def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: 
                    label=f"p95{suffix}")
     tops = {left: _top([f["requests_per_s"] for f in frames.values()]),
             right: _top([f["latency_s_p95"] for f in frames.values()])}
+    levels = sorted({level for frame in frames.values() for level in frame.index})
     for ax, ylabel in ((left, "requests per second"), (right, "latency, s")):
+        ax.set_xticks(levels)
         ax.set_xlabel("concurrent requests")
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, tops[ax])

@@ -24,7 +24,7 @@ def records_frame(records) -> pd.DataFrame:
     return frame
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: pandas compares DataFrame.attrs values in concat
 class ComparisonResult:
     """What ``run_comparison`` measured.
 
