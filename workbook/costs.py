@@ -214,3 +214,38 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
     else:
         reasons.insert(0, "the API is cheaper at this volume, needs no setup and scales on demand")
     return Recommendation("api", reasons, comparison)
+
+
+# -- the picture ---------------------------------------------------------------------------
+def volume_grid(inputs: CostInputs, points: int = 400, low: float = 1e4, high: float | None = None) -> list[float]:
+    """Log-spaced tokens/day from ``low`` to past the break-even (or 50x the volume)."""
+    even = break_even_tokens_per_day(inputs)
+    top = high or max(10 * (even or 0), 50 * max(inputs.tokens_per_day, 1), 4 * inputs.server_capacity_per_day)
+    ratio = (top / low) ** (1 / (points - 1))
+    return [low * ratio ** i for i in range(points)]
+
+
+def plot_costs(inputs: CostInputs, ax=None, volumes=None):
+    """API line and self-hosted staircase vs tokens/day (log axes), break-even marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    volumes = volumes or volume_grid(inputs)
+    api, own = cost_curves(inputs, volumes)
+    ax.plot(volumes, api, label="API (pay per token)", color="tab:blue")
+    ax.step(volumes, own, where="post", label="self-hosted (whole servers + ops)", color="tab:orange")
+    even = break_even_tokens_per_day(inputs)
+    if even is not None:
+        ax.axvline(even, color="grey", linestyle="--", linewidth=1)
+        ax.annotate(f"break-even\n{even:,.0f} tokens/day", (even, api_monthly_cost(inputs, even)),
+                    textcoords="offset points", xytext=(8, -30), fontsize=9)
+    ax.axvline(inputs.tokens_per_day, color="tab:green", linewidth=1, label="your volume")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens per day")
+    ax.set_ylabel("USD per month")
+    ax.set_title("Monthly cost: API vs self-hosted (illustrative prices)")
+    ax.legend(loc="upper left", fontsize=9)
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
