@@ -2,7 +2,6 @@
 
 import math
 
-import pandas as pd
 import pytest
 
 from workbook.compare.metrics import error_types, percentile, quality_by_check, summarize

@@ -27,7 +27,7 @@ import inspect
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from .cases import Case, check_answer
 
@@ -251,10 +251,6 @@ def check_positive(**values: int) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-
-
-def flatten(groups: Iterable[list[CallRecord]]) -> list[CallRecord]:
-    return [record for group in groups for record in group]
 
 
 __all__ = ["CallRecord", "decode_rate", "estimate_tokens", "measure_call", "run_provider",
