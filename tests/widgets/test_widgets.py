@@ -1,0 +1,206 @@
+"""The widgets' state objects, driven directly: no browser, no Output capture."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from workbook.ai import AISettings, ChatResponse, create_ai_provider, register_provider, unregister_provider
+from workbook.ai.errors import ProviderUnavailableError
+from workbook.emulator import Emulator
+from workbook.widgets import ChatPanel, ProviderPicker, Race
+
+
+def mock(ttft=0.05, rate=200.0):
+    return create_ai_provider(provider="mock", mock_ttft_s=ttft, mock_tokens_per_s=rate)
+
+
+class Failing:
+    """A provider whose server is down."""
+
+    async def chat(self, messages, *, max_tokens=512, temperature=0.7):
+        raise ProviderUnavailableError("cannot reach http://127.0.0.1:9", provider="failing",
+                                       hint="Start the server.")
+
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        raise ProviderUnavailableError("cannot reach http://127.0.0.1:9", provider="failing",
+                                       hint="Start the server.")
+        yield ""
+
+
+class Buggy:
+    async def chat(self, messages, *, max_tokens=512, temperature=0.7):
+        raise NotImplementedError
+
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        raise KeyError("message")
+        yield ""
+
+
+# -- picker ----------------------------------------------------------------------------------
+def test_picker_lists_every_provider_with_what_is_missing():
+    picker = ProviderPicker(AISettings(provider="mock"))
+    assert picker.status.state == "ready" and picker.status.selected == "mock"
+    assert type(picker.provider).__name__ == "MockProvider"
+    labels = dict((v, k) for k, v in picker.dropdown.options)
+    assert "missing AI__AZURE_OPENAI_ENDPOINT" in labels["azure_openai"]
+    assert "configured ✓" in labels["mock"]
+    assert picker.wait_for_probes(5)
+    labels = dict((v, k) for k, v in picker.dropdown.options)
+    assert "not reachable ✗" in labels["lmstudio"] or "reachable ✓" in labels["lmstudio"]
+    assert "probing" not in " ".join(labels.values())
+
+
+def test_picker_probe_sees_the_emulator():
+    with Emulator() as emu:
+        picker = ProviderPicker(emu.settings("ollama"))
+        assert picker.wait_for_probes(5)
+        assert picker.options["ollama"].reachable is True
+        assert "reachable ✓" in picker.options["ollama"].label
+        assert picker.status.state == "ready"
+
+
+def test_picker_construction_does_not_wait_for_probes():
+    started = time.perf_counter()
+    ProviderPicker(AISettings(provider="mock", azure_openai_endpoint="https://10.255.255.1"))
+    assert time.perf_counter() - started < 0.5
+
+
+def test_choosing_an_unconfigured_provider_shows_message_and_hint():
+    picker = ProviderPicker(AISettings(provider="mock"), probe=False)
+    assert picker.select("azure_openai") is None
+    status = picker.status
+    assert status.state == "error" and status.selected == "azure_openai"
+    assert "AI__AZURE_OPENAI_API_KEY" in status.message and status.hint
+    assert "Hint:" in picker.message.value and "Traceback" not in picker.message.value
+    picker.dropdown.value = "mock"  # as a click would
+    assert picker.status.state == "ready" and picker.provider is not None
+
+
+def test_a_registered_provider_appears_and_can_be_chosen():
+    class Echo:
+        async def chat(self, messages, *, max_tokens=512, temperature=0.7):
+            return ChatResponse(messages[-1].content, "echo", "echo", latency_s=0.001)
+
+        async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+            for word in messages[-1].content.split():
+                yield word + " "
+
+    register_provider("echo_widget", Echo)
+    try:
+        picker = ProviderPicker(AISettings(provider="mock"), probe=False)
+        assert "echo_widget" in [v for _, v in picker.dropdown.options]
+        assert isinstance(picker.select("echo_widget"), Echo)
+    finally:
+        unregister_provider("echo_widget")
+
+
+def test_invalid_environment_is_an_error_status(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AI__PROVIDER", "nonsense")
+    picker = ProviderPicker(probe=False)
+    assert picker.status.state == "error" and "AI__PROVIDER" in picker.status.message
+
+
+# -- chat panel ------------------------------------------------------------------------------
+async def test_chat_panel_streams_and_times_the_reply():
+    panel = ChatPanel(mock(ttft=0.1, rate=400), max_tokens=32)
+    state = await panel.send("Hello there")
+    assert state.done and state.error is None
+    assert state.text.startswith('Scripted reply to "Hello there"')
+    assert state.pieces > 2 and 0.09 < state.ttft_s < state.latency_s
+    assert state.tokens == 32 or state.tokens == len(state.text.split())
+    assert state.tokens_estimated is False  # the mock reports usage
+    assert state.tokens_per_s and 200 < state.tokens_per_s < 800
+    assert "Hello there" in panel.reply.value and "tokens (reported)" in panel.stats.value
+
+
+async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
+    class Plain:
+        async def chat(self, messages, *, max_tokens=512, temperature=0.7): ...
+
+        async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+            for word in ["one", " two", " three"]:
+                await asyncio.sleep(0.01)
+                yield word
+
+    state = await ChatPanel(Plain()).send("count")
+    assert state.text == "one two three" and state.tokens == 3 and state.tokens_estimated
+    assert "estimated" in state.stats()
+
+
+async def test_chat_panel_uses_the_pickers_current_provider():
+    picker = ProviderPicker(AISettings(provider="mock", mock_ttft_s=0.0), probe=False)
+    panel = ChatPanel(picker, max_tokens=8)
+    assert (await panel.send("hi")).error is None
+    picker.select("azure_openai")
+    state = await panel.send("hi")
+    assert state.error == "no provider chosen" and "AI__AZURE_OPENAI" in state.hint
+
+
+async def test_chat_panel_shows_typed_errors_as_message_and_hint():
+    panel = ChatPanel(Failing())
+    state = await panel.send("anyone?")
+    assert state.done and state.error.startswith("ProviderUnavailableError")
+    assert state.hint == "Start the server."
+    assert "Hint: Start the server." in panel.reply.value
+    assert not panel.button.disabled
+
+
+async def test_chat_panel_reports_a_students_bug_without_raising():
+    state = await ChatPanel(Buggy()).send("x")
+    assert state.error.startswith("KeyError") and state.hint
+
+
+async def test_send_button_does_not_block_the_loop():
+    panel = ChatPanel(mock(ttft=0.2), max_tokens=8)
+    started = time.perf_counter()
+    panel.button.click()  # what a browser click does
+    assert time.perf_counter() - started < 0.05 and panel.task is not None
+    assert not panel.state.done
+    await panel.task
+    assert panel.state.done and panel.state.text
+
+
+# -- race ------------------------------------------------------------------------------------
+async def test_race_streams_columns_concurrently():
+    race = Race({"fast": mock(ttft=0.05, rate=400), "slow": mock(ttft=0.3, rate=100)}, max_tokens=20)
+    results = await race.run("Which is faster?")
+    assert set(results) == {"fast", "slow"}
+    fast, slow = results["fast"], results["slow"]
+    assert fast.error is None and slow.error is None
+    assert fast.ttft_s < slow.ttft_s and fast.tokens_per_s > slow.tokens_per_s
+    assert race.state.overlapped()
+    # concurrent: the whole race takes about as long as the slowest column, not the sum
+    assert race.state.wall_s < slow.latency_s + 0.05 < fast.latency_s + slow.latency_s
+    assert len(race.columns.children) == 2
+    assert "tokens/s" in race._stats["slow"].value
+    frame = race.state.summary()
+    assert list(frame.index) == ["fast", "slow"]
+
+
+async def test_race_with_a_failing_provider_keeps_the_others():
+    race = Race({"ok": mock(ttft=0.0), "down": Failing()}, max_tokens=10)
+    results = await race.run("go")
+    assert results["ok"].error is None and results["ok"].text
+    assert results["down"].error.startswith("ProviderUnavailableError")
+    assert "Hint:" in race._stats["down"].value
+
+
+async def test_race_over_the_emulator():
+    with Emulator(ttft_s=0.05) as emu:
+        from workbook.backends import settings_for  # noqa: F401 - same path notebooks use
+
+        race = Race({"ollama": create_ai_provider(emu.settings("ollama")),
+                     "openai": create_ai_provider(emu.settings("openai"))}, max_tokens=16)
+        results = await race.run("Hello")
+        assert all(c.error is None and c.tokens == 16 and not c.tokens_estimated
+                   for c in results.values()), results
+        assert race.state.overlapped()
+
+
+def test_race_needs_providers():
+    with pytest.raises(ValueError, match="at least one provider"):
+        Race({})

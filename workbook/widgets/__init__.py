@@ -1,0 +1,17 @@
+"""Notebook widgets: thin ipywidgets views over plain state objects.
+
+* ``ProviderPicker`` -- choose a provider; see what is configured, missing, reachable.
+* ``ChatPanel`` -- stream one reply, with time to first token, latency and tokens.
+* ``Race`` -- one prompt to several providers side by side, streaming concurrently.
+
+Nothing here blocks the kernel: network work runs as asyncio tasks on its loop, probes
+in a background thread. Tests drive the state objects (``picker.status``,
+``panel.state``, ``race.state``) without a browser.
+"""
+
+from .chat import ChatPanel, ChatState
+from .picker import PickerStatus, ProviderOption, ProviderPicker
+from .race import Race, RaceColumn, RaceState
+
+__all__ = ["ProviderPicker", "PickerStatus", "ProviderOption", "ChatPanel", "ChatState",
+           "Race", "RaceState", "RaceColumn"]

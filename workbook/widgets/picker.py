@@ -1,0 +1,162 @@
+"""``ProviderPicker``: choose a provider from the registry, see what each one needs.
+
+Each option says whether the provider is configured (or which ``AI__*`` variables are
+missing) and whether its server answers a short TCP probe. The probes run in a
+background thread, so building the picker never blocks the kernel; the labels fill in
+when they finish. Choosing an option builds the provider through the factory:
+``picker.provider`` is then ready for the next cells, and ``picker.status`` says what
+happened (errors as a message and a hint, never a traceback).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass, field
+
+import ipywidgets as w
+
+from ..ai import AISettings, create_ai_provider, load_settings, missing_variables, provider_names
+from ..ai.errors import ConfigurationError
+from ._common import error_html, explain
+
+
+@dataclass
+class ProviderOption:
+    name: str
+    missing: list[str] = field(default_factory=list)
+    url: str | None = None
+    reachable: bool | None = None  # None: in-process, or not probed yet
+    probed: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
+
+    @property
+    def label(self) -> str:
+        parts = ["configured ✓" if self.configured else f"missing {', '.join(self.missing)}"]
+        if self.url is not None:
+            if not self.probed:
+                parts.append("probing…")
+            else:
+                parts.append("reachable ✓" if self.reachable else "not reachable ✗")
+        return f"{self.name} — {' · '.join(parts)}"
+
+
+@dataclass
+class PickerStatus:
+    selected: str | None = None
+    state: str = "idle"  # idle | ready | error
+    message: str = ""
+    hint: str = ""
+
+
+class ProviderPicker:
+    """A dropdown of every registered provider; ``.provider`` is the one chosen."""
+
+    def __init__(self, settings: AISettings | None = None, *, probe: bool = True,
+                 select: str | None = None):
+        self.status = PickerStatus()
+        self.provider = None
+        if settings is None:
+            try:
+                settings = load_settings()
+            except ConfigurationError as error:
+                settings = AISettings(provider="mock")
+                self.status = PickerStatus(None, "error", *explain(error))
+        self.settings = settings
+        self.options: dict[str, ProviderOption] = {}
+        self._updating = False
+        self._probed = threading.Event()
+        self.refresh_options()
+        self.dropdown = w.Dropdown(options=self._choices(), description="Provider",
+                                   layout=w.Layout(width="640px"), style={"description_width": "70px"})
+        self.message = w.HTML()
+        self.widget = w.VBox([self.dropdown, self.message])
+        self.dropdown.observe(self._on_change, names="value")
+        choice = select or settings.provider
+        if self.status.state != "error" and choice in self.options:
+            self.select(choice)
+        if probe:
+            threading.Thread(target=self._probe_all, name="picker-probe", daemon=True).start()
+        else:
+            self._probed.set()
+
+    # -- options ----------------------------------------------------------------------------
+    def refresh_options(self) -> None:
+        """Re-read the registry (a provider registered since shows up) and the settings."""
+        from ..doctor import provider_url
+
+        fresh = {}
+        for name in provider_names():
+            old = self.options.get(name)
+            fresh[name] = ProviderOption(name, missing_variables(self.settings, name),
+                                         provider_url(self.settings, name),
+                                         old.reachable if old else None, old.probed if old else False)
+        self.options = fresh
+        if hasattr(self, "dropdown"):
+            self._relabel()
+
+    def _choices(self) -> list[tuple[str, str]]:
+        return [(option.label, name) for name, option in self.options.items()]
+
+    def _relabel(self) -> None:
+        self._updating = True
+        try:
+            value = self.dropdown.value
+            self.dropdown.options = self._choices()
+            self.dropdown.value = value if value in self.options else None
+        finally:
+            self._updating = False
+
+    def _probe_all(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ..doctor import probe
+
+        targets = [o for o in self.options.values() if o.url is not None]
+        with ThreadPoolExecutor(max(1, len(targets))) as pool:
+            results = list(pool.map(lambda o: probe(o.url), targets))
+        for option, reachable in zip(targets, results):
+            option.reachable, option.probed = reachable, True
+        self._probed.set()
+        try:
+            self._relabel()
+        except Exception:  # the widget may be gone (kernel shutting down)
+            pass
+
+    def wait_for_probes(self, timeout_s: float = 5.0) -> bool:
+        """Block until the reachability probes finish (tests; a notebook need not wait)."""
+        return self._probed.wait(timeout_s)
+
+    # -- selection --------------------------------------------------------------------------
+    def _on_change(self, change) -> None:
+        if not self._updating and change["new"] is not None:
+            self._build(change["new"])
+
+    def select(self, name: str):
+        """Choose ``name`` (as the dropdown would) and return the built provider or None."""
+        if name not in self.options:
+            self.refresh_options()
+        if self.dropdown.value == name:
+            self._build(name)
+        else:
+            self.dropdown.value = name  # triggers _build through the observer
+        return self.provider
+
+    def _build(self, name: str) -> None:
+        self.provider = None
+        try:
+            self.provider = create_ai_provider(self.settings.with_(provider=name))
+        except Exception as error:  # shown as message + hint
+            message, hint = explain(error)
+            self.status = PickerStatus(name, "error", message, hint)
+            self.message.value = error_html(message, hint)
+            return
+        self.status = PickerStatus(name, "ready", f"{self.provider!r} is ready")
+        self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
+                              "</span> — <code>picker.provider</code> holds it.")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
