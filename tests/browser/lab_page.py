@@ -109,3 +109,26 @@ def add_cell_and_run(page: Page, source: str, *, timeout_ms: int = 20_000) -> Lo
     page.keyboard.press("Shift+Enter")
     expect(cell.locator(".jp-InputArea-prompt")).to_have_text(PROMPT_DONE, timeout=timeout_ms)
     return cell.locator(".jp-OutputArea")
+
+
+# A snapshot of several widgets' texts in one JavaScript call, so "at the same moment" holds.
+_TEXTS_JS = "els => els.map(e => e.innerText)"
+
+
+def texts(locator: Locator) -> list[str]:
+    return locator.evaluate_all(_TEXTS_JS)
+
+
+def sample(read, *, until, every_s: float = 0.1, timeout_s: float = 20.0) -> list[tuple[float, object]]:
+    """Call ``read()`` every ``every_s`` until ``until(value)`` is true; returns
+    ``[(seconds since start, value), ...]``. Raises TimeoutError (with the samples) on a hang."""
+    samples: list[tuple[float, object]] = []
+    t0 = time.monotonic()
+    while True:
+        value = read()
+        samples.append((time.monotonic() - t0, value))
+        if until(value):
+            return samples
+        if time.monotonic() - t0 > timeout_s:
+            raise TimeoutError(f"still going after {timeout_s:.0f} s; last samples {samples[-3:]}")
+        time.sleep(every_s)
