@@ -1,0 +1,69 @@
+import pytest
+
+from workbook.ai import AISettings
+from workbook.ai.providers.mock import MockProvider
+from workbook.evaluation import accuracy, first_label, grade, is_correct, load_jsonl, normalise_exact
+from workbook.retrieval import BM25, tokenize
+
+
+def test_shipped_data_sets_load_and_are_labelled():
+    items = load_jsonl("slm_eval.jsonl")
+    assert 20 <= len(items) <= 40
+    assert {i["task"] for i in items} == {"classification", "facts", "extraction"}
+    for item in items:
+        assert item["check"] in ("contains", "label", "exact")
+        if item["check"] == "label":
+            assert item["expected"] in item["labels"]
+    tickets = load_jsonl("support_tickets.jsonl")
+    docs = load_jsonl("support_docs.jsonl")
+    assert len(tickets) >= 16 and {t["label"] for t in tickets} == {d["category"] for d in docs}
+
+
+def test_first_label_prefers_the_earliest_and_the_longest_label():
+    assert first_label("The review is negative, not positive.", ["positive", "negative"]) == "negative"
+    assert first_label("This is not spam.", ["spam", "not spam"]) == "not spam"
+    assert first_label("Spam, clearly. Not spam? No.", ["spam", "not spam"]) == "spam"
+    assert first_label("No idea.", ["spam", "not spam"]) is None
+    assert first_label("BILLING", ["billing"]) == "billing"
+
+
+def test_checks():
+    assert is_correct("The capital is Paris.", "Paris", "contains")
+    assert is_correct(" 'Lisbon.' ", "Lisbon", "exact")
+    assert is_correct("49.99", "49.99", "exact")
+    assert not is_correct("The year is 1998.", "1998", "exact")
+    assert normalise_exact('"A-4821"') == "a-4821"
+    with pytest.raises(ValueError):
+        is_correct("x", "x", "label")
+    with pytest.raises(ValueError):
+        is_correct("x", "x", "fuzzy")
+
+
+async def test_grade_runs_a_provider_over_items():
+    provider = MockProvider(AISettings(provider="mock", mock_ttft_s=0), reply=lambda messages: "positive")
+    items = [{"id": "a", "task": "t", "prompt": "p", "expected": "positive", "check": "label",
+              "labels": ["positive", "negative"]},
+             {"id": "b", "task": "t", "prompt": "p", "expected": "negative", "check": "label",
+              "labels": ["positive", "negative"]}]
+    graded = await grade(provider, items, lambda item: [{"role": "user", "content": item["prompt"]}],
+                         progress=False)
+    assert [g.correct for g in graded] == [True, False] and accuracy(graded) == 0.5
+
+
+def test_bm25_ranks_the_matching_document_first():
+    docs = [{"id": 1, "text": "refunds and double charges on your card"},
+            {"id": 2, "text": "parcels that have not arrived, tracking"},
+            {"id": 3, "text": "password reset emails and login"}]
+    index = BM25(docs)
+    assert index.search("I was charged twice, please refund", k=1)[0].doc["id"] == 1
+    assert index.search("my parcel tracking is stuck", k=1)[0].doc["id"] == 2
+    assert index.search("zebra", k=2) == []
+    assert tokenize("The Parcels are here") == ["parcel", "here"]
+    with pytest.raises(ValueError):
+        BM25([])
+
+
+def test_bm25_finds_the_right_category_for_every_shipped_ticket():
+    index = BM25(load_jsonl("support_docs.jsonl"))
+    for ticket in load_jsonl("support_tickets.jsonl"):
+        assert index.search(ticket["text"], k=1)[0].doc["category"] == ticket["label"], ticket["text"]
