@@ -93,6 +93,9 @@ class ConformanceReport:
         return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
                 f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped")
 
+    def __repr__(self) -> str:
+        return f"<ConformanceReport {self.summary()}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,
                 "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail,
