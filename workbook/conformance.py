@@ -500,6 +500,8 @@ class _Suite:
             results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
             wall = time.perf_counter() - started
             failures = [r for r in results if isinstance(r, BaseException)]
+            if failures and isinstance(failures[0], NotImplementedError):
+                raise failures[0]
             if failures:
                 raise CheckFailed(f"{len(failures)} of {count} calls failed: {_describe(failures[0])}",
                                   _HINTS["concurrent"])
