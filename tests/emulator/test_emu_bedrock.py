@@ -98,6 +98,8 @@ def test_unknown_model_is_validation_exception(bedrock):
     ("server_error", {"status": 503}, "ServiceUnavailableException", 503),
     ("auth", {}, "UnrecognizedClientException", 403),
     ("model_not_found", {}, "ValidationException", 400),
+    ("access_denied", {}, "AccessDeniedException", 403),
+    ("validation", {"message": "on-demand throughput isn't supported"}, "ValidationException", 400),
 ])
 def test_faults_raise_client_error_with_native_code(emu, bedrock, fault, options, code, status):
     emu.inject(fault, **options)

@@ -184,3 +184,35 @@ async def test_a_refused_key_never_appears_in_the_error(emu, name, field):
         await provider.chat(QUESTION)
     for shown in (str(caught.value), repr(caught.value), caught.value.hint, repr(provider)):
         assert key not in shown
+
+
+async def test_bedrock_account_errors_teach_the_fix(build, emu):
+    provider = build("bedrock", max_retries=0)
+    emu.inject("access_denied")
+    with pytest.raises(AuthenticationError, match="AccessDeniedException") as caught:
+        await provider.chat(QUESTION)
+    assert "model access" in caught.value.hint
+    emu.inject("validation", message="Invocation of model ID x with on-demand throughput isn't "
+                                     "supported. Retry your request with the ID or ARN of an "
+                                     "inference profile that contains this model.")
+    with pytest.raises(ModelNotFoundError) as caught:
+        await provider.chat(QUESTION)
+    assert "inference profile" in caught.value.hint
+
+
+@pytest.mark.parametrize("name", ["openai", "azure_openai", "ollama"])
+async def test_other_refusals_are_typed(build, emu, name):
+    provider = build(name, max_retries=0)
+    emu.inject("access_denied")
+    with pytest.raises(AuthenticationError):
+        await provider.chat(QUESTION)
+    emu.inject("validation", message="context length exceeded")
+    with pytest.raises(ProviderError, match="context length exceeded"):
+        await provider.chat(QUESTION)
+
+
+async def test_azure_v1_path(build, emu):
+    reply = await build("azure_openai", azure_openai_api_version="v1").chat(QUESTION)
+    assert reply.content == scripted_reply(QUESTION)
+    request = model_requests(emu)[-1]
+    assert request.path == "/openai/v1/chat/completions" and "api-version" not in request.query

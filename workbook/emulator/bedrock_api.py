@@ -37,6 +37,8 @@ _BAD_TOKEN = (403, "UnrecognizedClientException",
               "The security token included in the request is invalid.")
 _NO_TOKEN = (403, "MissingAuthenticationTokenException", "Missing Authentication Token")
 _BAD_MODEL = (400, "ValidationException", "The provided model identifier is invalid.")
+_NO_ACCESS = (403, "AccessDeniedException",
+              "You don't have access to the model with the specified model ID.")
 
 
 def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> Response:
@@ -55,6 +57,10 @@ def _fault_spec(fault: Fault) -> tuple[int, str, str] | None:
         return _BAD_TOKEN
     if fault.name == "model_not_found":
         return _BAD_MODEL
+    if fault.name == "access_denied":
+        return _NO_ACCESS
+    if fault.name == "validation":
+        return (400, "ValidationException", fault["message"])
     return None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 FAULTS = (
     "rate_limit", "server_error", "slow_first_token", "cut_stream", "malformed", "auth",
-    "model_not_found",
+    "model_not_found", "access_denied", "validation",
 )
 PROTOCOLS = ("openai", "azure", "ollama", "bedrock")
 
@@ -25,6 +25,11 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "malformed": {},
     "auth": {"status": 401},
     "model_not_found": {},
+    # The credentials are fine but the account may not use this model (Bedrock before
+    # model access is granted).
+    "access_denied": {},
+    # The service refuses the request itself; ``message`` says why.
+    "validation": {"message": "The request is invalid."},
 }
 
 

@@ -46,6 +46,10 @@ def _fault_response(fault: Fault, model: str) -> Response | None:
         return error(fault["status"], "unauthorized" if fault["status"] == 401 else "forbidden")
     if fault.name == "model_not_found":
         return not_found(model)
+    if fault.name == "access_denied":
+        return error(403, "forbidden")
+    if fault.name == "validation":
+        return error(400, fault["message"])
     return None
 
 

@@ -91,6 +91,16 @@ def _fault_response(fault: Fault, azure: bool, model: str, api_version: str | No
                             "invalid_request_error", code="invalid_api_key")
     if fault.name == "model_not_found":
         return _not_found(azure, model)
+    if fault.name == "access_denied":
+        if azure:
+            return azure_error(403, "PermissionDenied", "The principal lacks the required data "
+                               "action to call this deployment.")
+        return openai_error(403, f"Project does not have access to model `{model}`.",
+                            "invalid_request_error", code="model_not_found")
+    if fault.name == "validation":
+        if azure:
+            return azure_error(400, "BadRequest", fault["message"])
+        return openai_error(400, fault["message"], "invalid_request_error")
     return None
 
 

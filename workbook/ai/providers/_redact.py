@@ -7,6 +7,7 @@ from typing import Iterable
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        # Short strings are not real keys, and replacing them would mangle ordinary words.
+        if secret and len(secret) >= 8:
             text = text.replace(secret, "***")
     return text

@@ -29,9 +29,10 @@ class AzureOpenAIProvider(OpenAIProvider):
         key = settings.secret("azure_openai_api_key")
         self.base_url = settings.azure_openai_endpoint
         if settings.azure_openai_api_version == "v1":
+            # The v1 path takes the key as a bearer token, like OpenAI's own API.
             return openai.AsyncOpenAI(
                 api_key=key, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
-                default_headers={"api-key": key}, timeout=settings.timeout_s,
+                timeout=settings.timeout_s,
                 max_retries=settings.max_retries, http_client=http_client,
             )
         # The key is passed explicitly: left out, the SDK would silently read
