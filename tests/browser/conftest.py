@@ -156,7 +156,8 @@ def _prepare_root(tmp: Path) -> Path:
     root = tmp / "root"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for nb in HERE.glob("*.ipynb"):
-        shutil.copy2(nb, root / nb.name)
+        if not (root / nb.name).exists():  # never shadow a course notebook
+            shutil.copy2(nb, root / nb.name)
     return root
 
 
@@ -186,7 +187,7 @@ def start_lab(tmp: Path, log_path: Path) -> Lab:
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
         "--ip", "127.0.0.1", "--port", str(port), "--ServerApp.port_retries=0",
-        "--ServerApp.token=", "--ServerApp.password=",
+        "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={root}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
         f"--LabApp.user_settings_dir={tmp / 'settings'}",

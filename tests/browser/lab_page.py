@@ -87,10 +87,14 @@ def error_outputs(page: Page) -> list[str]:
     return [t for t in texts if re.search(r"Traceback|\w+Error\b|\w+Exception\b", t)]
 
 
-def save(page: Page) -> None:
+def save(page: Page, *, timeout_ms: int = 15_000) -> None:
+    """Ctrl+S, and wait for the server to answer the save (jupyter_server rewrites the file
+    in place: reading it through the API before the PUT returns can see half a file)."""
     panel(page).locator(".jp-Notebook").click(position={"x": 5, "y": 5})
-    page.keyboard.press("Control+s")
-    expect(panel(page).locator(".jp-mod-dirty")).to_have_count(0, timeout=10_000)
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/api/contents/" in r.url,
+                              timeout=timeout_ms) as response:
+        page.keyboard.press("Control+s")
+    assert response.value.ok, f"save failed: HTTP {response.value.status} {response.value.text()}"
 
 
 def add_cell_and_run(page: Page, source: str, *, timeout_ms: int = 20_000) -> Locator:
@@ -132,3 +136,20 @@ def sample(read, *, until, every_s: float = 0.1, timeout_s: float = 20.0) -> lis
         if time.monotonic() - t0 > timeout_s:
             raise TimeoutError(f"still going after {timeout_s:.0f} s; last samples {samples[-3:]}")
         time.sleep(every_s)
+
+
+def record_changes(locator: Locator, key: str) -> None:
+    """Record (ms, text length) in the page at every DOM change under ``locator``: catches
+    a stream too fast for polling from Python (each token is one widget update)."""
+    locator.evaluate(
+        """(el, key) => {
+            const t0 = performance.now();
+            const rec = (window.__records = window.__records || {})[key] = [];
+            const push = () => rec.push([performance.now() - t0, el.innerText.trim().length]);
+            push();
+            new MutationObserver(push).observe(el, {subtree: true, childList: true, characterData: true});
+        }""", key)
+
+
+def recorded(page: Page, key: str) -> list[tuple[float, int]]:
+    return [tuple(r) for r in page.evaluate("key => (window.__records || {})[key] || []", key)]
