@@ -309,3 +309,10 @@ def test_race_columns_fill_concurrently(page, lab, step, output_dir):
         output = lp.add_cell_and_run(page, "print(race.state.overlapped(), "
                                            "[c.error for c in race.state.columns.values()])")
         expect(output).to_contain_text("True [None, None]")
+
+
+def test_browser_console_has_no_errors(page):
+    """Last: nothing the steps above did raised a JavaScript error or logged one
+    (a widget failing to render shows up here even when the page looks fine)."""
+    errors = [line for line in page.console.lines if "[error]" in line or "[pageerror]" in line]
+    assert errors == [], "\n".join(errors)
