@@ -14,6 +14,7 @@
 
 Chromium policy: in CI (``CI=true``) a missing Chromium is a failure (``make test`` installs it
 through scripts/ensure-chromium.sh first); on a student's machine the tests skip, saying why.
+``WORKBOOK_CHROMIUM`` points at another Chromium binary (default ``/usr/bin/chromium``).
 """
 
 from __future__ import annotations
@@ -116,7 +117,6 @@ class Lab:
     process: subprocess.Popen
     marker: str
     started_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def api(self, path: str, method: str = "GET", timeout: float = 10):
         req = urllib.request.Request(self.url + path, method=method)
@@ -145,7 +145,7 @@ class Lab:
                 self.process.kill()
                 self.process.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while (left := _processes_with_marker(self.marker)) and time.monotonic() < deadline:
+        while _processes_with_marker(self.marker) and time.monotonic() < deadline:
             time.sleep(0.2)
         for pid in _processes_with_marker(self.marker):
             with contextlib.suppress(ProcessLookupError):
