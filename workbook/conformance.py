@@ -216,6 +216,7 @@ class _Suite:
         self.is_class = inspect.isclass(subject)
         self.protocol = protocol
         self.wire = WIRE.get(protocol or "")
+        self.hints = _hints_for(self.wire)
         self.emulator = emulator
         self.timeout_s = timeout_s
         self.configurable = self.is_class and _takes_settings(subject) and protocol in WIRE
@@ -454,12 +455,12 @@ class _Suite:
                 return f"raised ProviderUnavailableError (hint: {error.hint})"
             except errors.ProviderError as error:
                 raise CheckFailed(f"raised {type(error).__name__}, expected ProviderUnavailableError",
-                                  _HINTS["unreachable"])
+                                  self.hints["unreachable"])
             except NotImplementedError:
                 raise
             except Exception as error:
-                raise CheckFailed(f"a raw {_describe(error)} leaked out", _HINTS["unreachable"])
-            raise CheckFailed("got a reply from a closed port?", _HINTS["unreachable"])
+                raise CheckFailed(f"a raw {_describe(error)} leaked out", self.hints["unreachable"])
+            raise CheckFailed("got a reply from a closed port?", self.hints["unreachable"])
 
         return await self.using(body, **{URL_FIELD[self.protocol]: url, "timeout_s": 2.0})
 
@@ -473,14 +474,14 @@ class _Suite:
                                            temperature=0.0)
             attempts = len(self.new_requests())
             if attempts < 2:
-                raise CheckFailed(f"{attempts} request(s) sent", _HINTS["retry"])
+                raise CheckFailed(f"{attempts} request(s) sent", self.hints["retry"])
             return f"answered after {attempts} attempts ({len(response.content)} chars)"
 
         try:
             return await self.using(body, max_retries=2)
         except errors.RateLimitError as error:
             raise CheckFailed(f"raised RateLimitError with AI__MAX_RETRIES=2: {error.message}",
-                              _HINTS["retry"]) from None
+                              self.hints["retry"]) from None
 
     async def concurrent(self) -> str:
         count = 8
@@ -504,7 +505,7 @@ class _Suite:
                 raise failures[0]
             if failures:
                 raise CheckFailed(f"{len(failures)} of {count} calls failed: {_describe(failures[0])}",
-                                  _HINTS["concurrent"])
+                                  self.hints["concurrent"])
             mixed = [i for i, (response, _) in enumerate(results)
                      if f"number {i} of" not in response.content.lower()]
             if mixed and self.served:
@@ -517,7 +518,7 @@ class _Suite:
                         "whether they overlapped")
             if wall >= 0.75 * total:
                 raise CheckFailed(f"{count} calls took {wall:.2f} s together vs {total:.2f} s summed: "
-                                  "they ran one after another", _HINTS["concurrent_blocking"])
+                                  "they ran one after another", self.hints["concurrent_blocking"])
             matched = "each matched to its prompt, " if not mixed else ""
             return f"{count} calls, {matched}{wall:.2f} s wall vs {total:.2f} s summed"
 
@@ -552,13 +553,12 @@ _FIELD_OK = {
 _HINTS = {
     "auth": "Map HTTP 401/403 to AuthenticationError (raise it with a hint about the key).",
     "rate_limit": "Map HTTP 429 to RateLimitError once your retries are used up.",
-    "model_not_found": "Map HTTP 404 to ModelNotFoundError (Ollama: 'try pulling it first').",
+    "model_not_found": "Map HTTP 404 to ModelNotFoundError.",
     "server_error": "Map HTTP 5xx to ProviderUnavailableError (after retrying), never return it "
                     "as an answer.",
-    "cut_stream": "Check the final done:true line (or the protocol's end marker) and raise "
-                  "IncompleteResponseError if the stream ends without it.",
-    "unreachable": "Catch the connection error (httpx.ConnectError / httpx.HTTPError) and raise "
-                   "ProviderUnavailableError naming the URL.",
+    "cut_stream": "Check for the protocol's end marker and raise IncompleteResponseError if the "
+                  "stream ends without it.",
+    "unreachable": "Catch the connection error and raise ProviderUnavailableError naming the URL.",
     "retry": "Retry a 429 up to settings.max_retries times, waiting Retry-After seconds.",
     "concurrent": "Each call must work on its own: no shared per-call state on self.",
     "concurrent_blocking": "Use an async client (httpx.AsyncClient) and await it; a blocking "
@@ -570,6 +570,55 @@ _HINTS = {
     "builds": "The class is built as cls(settings): accept an AISettings and read your URL and "
               "model from it.",
 }
+
+
+# What each hint says in the words of the SDK a student uses for that protocol.
+_OPENAI_HINTS = {
+    "auth": "Catch openai.AuthenticationError / PermissionDeniedError (401/403) and raise "
+            "AuthenticationError with a hint about the key.",
+    "rate_limit": "Let the SDK retry (max_retries=settings.max_retries), then turn "
+                  "openai.RateLimitError into RateLimitError.",
+    "model_not_found": "Turn openai.NotFoundError (404) into ModelNotFoundError; on Azure the "
+                       "deployment name is not the model name.",
+    "server_error": "Turn openai.InternalServerError (5xx) into ProviderUnavailableError.",
+    "cut_stream": "The SDK ends a cut stream silently: raise IncompleteResponseError when no chunk "
+                  "carried a finish_reason (and when APIConnectionError interrupts the loop).",
+    "unreachable": "Turn openai.APIConnectionError / APITimeoutError into ProviderUnavailableError "
+                   "naming the base URL.",
+    "retry": "Pass max_retries=settings.max_retries to the client: the SDK honours Retry-After.",
+}
+_WIRE_HINTS = {
+    "ollama": {
+        "model_not_found": "Map HTTP 404 to ModelNotFoundError: Ollama says 'try pulling it first', "
+                           "so hint `ollama pull MODEL`.",
+        "cut_stream": "Check for the final done:true line and raise IncompleteResponseError if the "
+                      "stream ends without it.",
+        "unreachable": "Catch httpx.ConnectError / httpx.HTTPError and raise "
+                       "ProviderUnavailableError naming the URL.",
+    },
+    "openai": _OPENAI_HINTS,
+    "azure": _OPENAI_HINTS,
+    "bedrock": {
+        "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
+                "AccessDeniedException into AuthenticationError.",
+        "rate_limit": "Let botocore retry (Config(retries={'total_max_attempts': N + 1, "
+                      "'mode': 'standard'})), then turn ThrottlingException into RateLimitError.",
+        "model_not_found": "Turn ValidationException 'model identifier is invalid' and "
+                           "ResourceNotFoundException into ModelNotFoundError.",
+        "server_error": "Turn InternalServerException / ServiceUnavailableException into "
+                        "ProviderUnavailableError.",
+        "cut_stream": "boto3's event stream ends a cut stream silently: raise "
+                      "IncompleteResponseError when no messageStop event arrived.",
+        "unreachable": "Turn botocore EndpointConnectionError into ProviderUnavailableError.",
+        "retry": "Configure botocore's retries from settings.max_retries (standard mode).",
+        "concurrent_blocking": "boto3 blocks: run converse in a thread (asyncio.to_thread or "
+                               "loop.run_in_executor) so calls overlap.",
+    },
+}
+
+
+def _hints_for(wire: str | None) -> dict[str, str]:
+    return {**_HINTS, **_WIRE_HINTS.get(wire or "", {})}
 
 
 def _field_problems(wire: str, body: Any) -> list[str]:
@@ -646,31 +695,31 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
                         "Follow the AIProvider protocol in workbook.ai.types.")
         if suite.report.checks[-1].passed is False:
             return suite.report
-        await suite.run("builds from settings", suite.builds, _HINTS["builds"])
+        await suite.run("builds from settings", suite.builds, suite.hints["builds"])
         if suite.report.checks[-1].passed is False:
             return suite.report
-        await suite.run("round trip", suite.round_trip, _HINTS["round_trip"])
-        await suite.run("streams in pieces", suite.stream, _HINTS["stream"])
-        await suite.run("usage reported", suite.usage, _HINTS["usage"])
-        await suite.run("request fields", suite.request_fields, _HINTS["request_fields"])
+        await suite.run("round trip", suite.round_trip, suite.hints["round_trip"])
+        await suite.run("streams in pieces", suite.stream, suite.hints["stream"])
+        await suite.run("usage reported", suite.usage, suite.hints["usage"])
+        await suite.run("request fields", suite.request_fields, suite.hints["request_fields"])
         await suite.run("bad key → AuthenticationError", lambda: suite.raises(
-            "auth", (errors.AuthenticationError,), _HINTS["auth"]), _HINTS["auth"])
+            "auth", (errors.AuthenticationError,), suite.hints["auth"]), suite.hints["auth"])
         await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
-            "rate_limit", (errors.RateLimitError,), _HINTS["rate_limit"], times=5,
-            needs_settings=True, retry_after=0), _HINTS["rate_limit"])
+            "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
+            needs_settings=True, retry_after=0), suite.hints["rate_limit"])
         await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
-            "model_not_found", (errors.ModelNotFoundError,), _HINTS["model_not_found"]),
-            _HINTS["model_not_found"])
+            "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"]),
+            suite.hints["model_not_found"])
         await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
             "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
-            _HINTS["server_error"], times=5, needs_settings=True), _HINTS["server_error"])
+            suite.hints["server_error"], times=5, needs_settings=True), suite.hints["server_error"])
         await suite.run("cut stream → error", lambda: suite.raises(
-            "cut_stream", (errors.ProviderError,), _HINTS["cut_stream"], stream=True,
-            after_chunks=2), _HINTS["cut_stream"])
+            "cut_stream", (errors.ProviderError,), suite.hints["cut_stream"], stream=True,
+            after_chunks=2), suite.hints["cut_stream"])
         await suite.run("unreachable server → ProviderUnavailableError", suite.unreachable,
-                        _HINTS["unreachable"])
-        await suite.run("retry after 429 succeeds", suite.retry_succeeds, _HINTS["retry"])
-        await suite.run("8 concurrent calls overlap", suite.concurrent, _HINTS["concurrent"])
+                        suite.hints["unreachable"])
+        await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"])
+        await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"])
         return suite.report
     finally:
         if own is not None:

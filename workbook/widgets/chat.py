@@ -79,6 +79,8 @@ class ChatPanel:
 
     def _show(self) -> None:
         self.reply.value = text_html(self.state.text, height="3em")
+        if self.state.ttft_s is not None and not self.state.done:
+            self.stats.value = stats_html(f"streaming… (the answer began after {self.state.ttft_s * 1000:.0f} ms)")
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
