@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from workbook.doctor import Row, probe, run_checks, safe_url
-from workbook.emulator import Emulator
 
 SECRET = "sk-doctor-test-0123456789abcdefSECRET"
 
@@ -28,12 +27,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator() as emulator:
-        yield emulator
 
 
 def test_mock_is_ready_and_versions_are_listed(tmp_path):

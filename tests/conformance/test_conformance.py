@@ -14,18 +14,11 @@ import pytest
 from workbook.ai.factory import _resolve
 from workbook.ai.registry import get_spec
 from workbook.conformance import check_provider, check_provider_async
-from workbook.emulator import Emulator
 
 from . import student_providers as sp
 
 BUILTINS = ["openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock"]
 ALL_CHECKS = 14
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator() as emulator:
-        yield emulator
 
 
 @pytest.mark.parametrize("name", BUILTINS)
