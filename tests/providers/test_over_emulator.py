@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from workbook.ai import (AuthenticationError, IncompleteResponseError, Message, ModelNotFoundError,
+from workbook.ai import (AuthenticationError, ConfigurationError, IncompleteResponseError, Message,
+                         ModelNotFoundError,
                          ProviderError, ProviderUnavailableError, RateLimitError, create_ai_provider)
 from workbook.ai.scripted import scripted_reply
 from workbook.emulator import Emulator
@@ -216,3 +217,27 @@ async def test_azure_v1_path(build, emu):
     assert reply.content == scripted_reply(QUESTION)
     request = model_requests(emu)[-1]
     assert request.path == "/openai/v1/chat/completions" and "api-version" not in request.query
+
+
+async def test_bedrock_without_credentials_says_how_to_get_them(emu, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # An empty credentials chain: no files, and never the instance-metadata address.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    provider = create_ai_provider(emu.settings("bedrock").with_(max_retries=0))
+    with pytest.raises(ConfigurationError) as caught:
+        await provider.chat(QUESTION)
+    assert "aws configure" in caught.value.hint
+    assert not [r for r in emu.requests if r.method == "POST"]  # refused before sending
+
+
+def test_a_broken_aws_profile_is_a_configuration_error(emu, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    with pytest.raises(ConfigurationError, match="ProfileNotFound") as caught:
+        create_ai_provider(emu.settings("bedrock"))
+    assert "AWS_PROFILE" in caught.value.hint

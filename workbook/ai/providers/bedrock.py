@@ -67,9 +67,17 @@ class BedrockProvider:
             read_timeout=settings.timeout_s,
             max_pool_connections=_POOL_SIZE,
         )
-        session = session or boto3.Session()
-        self._client = session.client(
-            "bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url, config=config)
+        try:
+            # The credentials chain is resolved here: a broken AWS profile fails now.
+            session = session or boto3.Session()
+            self._client = session.client(
+                "bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url, config=config)
+        except Exception as error:
+            raise errors.ConfigurationError(
+                f"boto3 could not set up a Bedrock client: {type(error).__name__}: {error}",
+                provider=self.name,
+                hint="Check your AWS configuration: AWS_PROFILE, ~/.aws/config, and the AWS_* "
+                     "variables in your environment.") from None
 
     def __repr__(self) -> str:
         where = self.settings.bedrock_endpoint_url or f"region {self.region}"
