@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+# Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # llama-cpp-python compiles from source: use every core, and skip the examples, tools,
 # tests and multimodal parts the workbook never calls.
@@ -32,7 +34,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 lab: setup
 	@test -f .env || cp .env.example .env
 	$(BIN)/python -m workbook doctor --quick || true
-	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) 00_start_here.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) $(ROOT_FLAG) 00_start_here.ipynb
 
 test: setup
 	@bash scripts/ensure-chromium.sh
