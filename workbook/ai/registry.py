@@ -7,7 +7,7 @@ provider registers a class (or any callable) with ``register_provider``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 Requirement = Callable[[Any], list[str]]  # settings -> names of the fields still missing
@@ -22,7 +22,6 @@ class ProviderSpec:
     description: str = ""
     local_url_field: str | None = None  # the setting holding the URL to probe, if any
     default_url: str | None = None
-    builtin: bool = field(default=False, compare=False)
 
 
 def _openai_key_needed(settings) -> list[str]:
@@ -42,30 +41,26 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
     ProviderSpec("azure_openai", f"{_PROVIDERS}.azure_openai:AzureOpenAIProvider",
                  required=("azure_openai_endpoint", "azure_openai_api_key", "azure_openai_deployment"),
                  description="Azure OpenAI (deployment-based, api-key auth)",
-                 local_url_field="azure_openai_endpoint", builtin=True),
+                 local_url_field="azure_openai_endpoint"),
     ProviderSpec("openai", f"{_PROVIDERS}.openai:OpenAIProvider", check=_openai_key_needed,
                  description="OpenAI API or any OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="https://api.openai.com/v1",
-                 builtin=True),
+                 local_url_field="openai_base_url", default_url="https://api.openai.com/v1"),
     ProviderSpec("bedrock", f"{_PROVIDERS}.bedrock:BedrockProvider", required=("aws_region",),
                  description="AWS Bedrock Converse API (IAM credentials chain)",
-                 local_url_field="bedrock_endpoint_url", builtin=True),
+                 local_url_field="bedrock_endpoint_url"),
     ProviderSpec("ollama", f"{_PROVIDERS}.ollama:OllamaProvider",
                  description="Ollama native API (/api/chat)",
-                 local_url_field="ollama_base_url", default_url="http://localhost:11434",
-                 builtin=True),
+                 local_url_field="ollama_base_url", default_url="http://localhost:11434"),
     ProviderSpec("lmstudio", f"{_PROVIDERS}.lmstudio:LMStudioProvider",
                  description="LM Studio's OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="http://localhost:1234/v1",
-                 builtin=True),
+                 local_url_field="openai_base_url", default_url="http://localhost:1234/v1"),
     ProviderSpec("vllm", f"{_PROVIDERS}.vllm:VLLMProvider", check=_model_needed,
                  description="vLLM's OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="http://localhost:8000/v1",
-                 builtin=True),
+                 local_url_field="openai_base_url", default_url="http://localhost:8000/v1"),
     ProviderSpec("local", f"{_PROVIDERS}.local:LocalProvider",
-                 description="SmolLM2-135M-Instruct in-process (llama.cpp)", builtin=True),
+                 description="SmolLM2-135M-Instruct in-process (llama.cpp)"),
     ProviderSpec("mock", f"{_PROVIDERS}.mock:MockProvider",
-                 description="Scripted replies, no network", builtin=True),
+                 description="Scripted replies, no network"),
 )
 
 _registry: dict[str, ProviderSpec] = {spec.name: spec for spec in _BUILTINS}

@@ -42,7 +42,7 @@ def env_name(field_name: str) -> str:
 class AISettings(BaseModel):
     """Everything a provider needs; see ``.env.example`` for what each field means."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     provider: str = ProviderType.LOCAL.value
     model: str | None = None
