@@ -1,0 +1,94 @@
+"""The hints a failed check shows: one line telling a student what to change.
+
+``_HINTS`` are the generic ones, keyed by check; ``_WIRE_HINTS`` say the same in the words
+of the SDK a student uses for that wire protocol (httpx for Ollama, the openai package for
+the OpenAI family, boto3 for Bedrock) and ``_hints_for(wire)`` merges the two. The usage
+and request-field checks have their own per-protocol hints.
+"""
+
+from __future__ import annotations
+
+_USAGE_HINT = {
+    "ollama": "Read prompt_eval_count and eval_count from the final done:true line into "
+              "Usage(input_tokens, output_tokens).",
+    "openai": "Read response.usage.prompt_tokens and completion_tokens into Usage.",
+    "azure": "Read response.usage.prompt_tokens and completion_tokens into Usage.",
+    "bedrock": "Read usage.inputTokens and outputTokens from the Converse response into Usage.",
+}
+_FIELD_HINT = {
+    "ollama": "Send max_tokens as options.num_predict, temperature as options.temperature, and "
+              "the system prompt as the first message with role 'system'.",
+    "openai": "Send max_tokens, temperature and the system message as messages[0] (role 'system').",
+    "azure": "Send max_tokens, temperature and the system message as messages[0] (role 'system').",
+    "bedrock": "Send inferenceConfig.maxTokens / temperature and the system prompt in the "
+               "top-level system=[{'text': ...}], not as a message.",
+}
+_HINTS = {
+    "auth": "Map HTTP 401/403 to AuthenticationError (raise it with a hint about the key).",
+    "rate_limit": "Map HTTP 429 to RateLimitError once your retries are used up.",
+    "model_not_found": "Map HTTP 404 to ModelNotFoundError.",
+    "server_error": "Map HTTP 5xx to ProviderUnavailableError (after retrying), never return it "
+                    "as an answer.",
+    "cut_stream": "Check for the protocol's end marker and raise IncompleteResponseError if the "
+                  "stream ends without it.",
+    "unreachable": "Catch the connection error and raise ProviderUnavailableError naming the URL.",
+    "retry": "Retry a 429 up to settings.max_retries times, waiting Retry-After seconds.",
+    "concurrent": "Each call must work on its own: no shared per-call state on self.",
+    "concurrent_blocking": "Use an async client (httpx.AsyncClient) and await it; a blocking "
+                           "call (requests, time.sleep) stops every other call.",
+    "round_trip": "Implement chat: POST the messages, read the reply, return a ChatResponse.",
+    "stream": "chat_stream must be an async generator yielding str pieces.",
+    "usage": "Fill Usage(input_tokens, output_tokens) from what the server reports.",
+    "request_fields": "Send max_tokens, temperature and the system prompt where the protocol wants them.",
+    "builds": "The class is built as cls(settings): accept an AISettings and read your URL and "
+              "model from it.",
+}
+
+
+# What each hint says in the words of the SDK a student uses for that protocol.
+_OPENAI_HINTS = {
+    "auth": "Catch openai.AuthenticationError / PermissionDeniedError (401/403) and raise "
+            "AuthenticationError with a hint about the key.",
+    "rate_limit": "Let the SDK retry (max_retries=settings.max_retries), then turn "
+                  "openai.RateLimitError into RateLimitError.",
+    "model_not_found": "Turn openai.NotFoundError (404) into ModelNotFoundError; on Azure the "
+                       "deployment name is not the model name.",
+    "server_error": "Turn openai.InternalServerError (5xx) into ProviderUnavailableError.",
+    "cut_stream": "The SDK ends a cut stream silently: raise IncompleteResponseError when no chunk "
+                  "carried a finish_reason (and when APIConnectionError interrupts the loop).",
+    "unreachable": "Turn openai.APIConnectionError / APITimeoutError into ProviderUnavailableError "
+                   "naming the base URL.",
+    "retry": "Pass max_retries=settings.max_retries to the client: the SDK honours Retry-After.",
+}
+_WIRE_HINTS = {
+    "ollama": {
+        "model_not_found": "Map HTTP 404 to ModelNotFoundError: Ollama says 'try pulling it first', "
+                           "so hint `ollama pull MODEL`.",
+        "cut_stream": "Check for the final done:true line and raise IncompleteResponseError if the "
+                      "stream ends without it.",
+        "unreachable": "Catch httpx.ConnectError / httpx.HTTPError and raise "
+                       "ProviderUnavailableError naming the URL.",
+    },
+    "openai": _OPENAI_HINTS,
+    "azure": _OPENAI_HINTS,
+    "bedrock": {
+        "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
+                "AccessDeniedException into AuthenticationError.",
+        "rate_limit": "Let botocore retry (Config(retries={'total_max_attempts': N + 1, "
+                      "'mode': 'standard'})), then turn ThrottlingException into RateLimitError.",
+        "model_not_found": "Turn ValidationException 'model identifier is invalid' and "
+                           "ResourceNotFoundException into ModelNotFoundError.",
+        "server_error": "Turn InternalServerException / ServiceUnavailableException into "
+                        "ProviderUnavailableError.",
+        "cut_stream": "boto3's event stream ends a cut stream silently: raise "
+                      "IncompleteResponseError when no messageStop event arrived.",
+        "unreachable": "Turn botocore EndpointConnectionError into ProviderUnavailableError.",
+        "retry": "Configure botocore's retries from settings.max_retries (standard mode).",
+        "concurrent_blocking": "boto3 blocks: run converse in a thread (asyncio.to_thread or "
+                               "loop.run_in_executor) so calls overlap.",
+    },
+}
+
+
+def _hints_for(wire: str | None) -> dict[str, str]:
+    return {**_HINTS, **_WIRE_HINTS.get(wire or "", {})}

@@ -1,0 +1,108 @@
+"""The conformance report: one ``CheckResult`` per check, gathered in a ``ConformanceReport``.
+
+The report is what a notebook shows and what an exercise saves for CI: ``str()`` for a
+terminal, ``_repr_html_`` for Jupyter, ``to_dataframe()`` for pandas, ``to_dict()`` /
+``save(path)`` for JSON. ``passed`` counts only the checks that ran (skipped ones do not).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool | None  # None: skipped
+    detail: str = ""
+    hint: str = ""
+    seconds: float = 0.0
+
+    @property
+    def mark(self) -> str:
+        return {True: "✓", False: "✗", None: "–"}[self.passed]
+
+
+@dataclass
+class ConformanceReport:
+    subject: str
+    protocol: str | None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every check that ran passed (skipped checks do not count)."""
+        ran = [c for c in self.checks if c.passed is not None]
+        return bool(ran) and all(c.passed for c in ran)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.passed is False]
+
+    @property
+    def skipped(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.passed is None]
+
+    def __getitem__(self, name: str) -> CheckResult:
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+    def summary(self) -> str:
+        ran = [c for c in self.checks if c.passed is not None]
+        ok = sum(1 for c in ran if c.passed)
+        verdict = "PASSED" if self.passed else "FAILED"
+        return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
+                f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped")
+
+    def __repr__(self) -> str:
+        return f"<ConformanceReport {self.summary()}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,
+                "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail,
+                            "hint": c.hint, "seconds": round(c.seconds, 3)} for c in self.checks]}
+
+    def save(self, path) -> None:
+        """Write the report as JSON (an exercise's last cell does this for CI)."""
+        import json
+        from pathlib import Path
+
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False),
+                              encoding="utf-8")
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"check": c.name, "result": c.mark, "passed": c.passed, "detail": c.detail,
+              "hint": c.hint, "seconds": round(c.seconds, 3)} for c in self.checks]
+        ).set_index("check")
+
+    def __str__(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=5)
+        lines = [self.summary()]
+        for c in self.checks:
+            lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}")
+            if c.passed is False and c.hint:
+                lines.append(f"    {'':<{width}}  Hint: {c.hint}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = {True: "#1a7f37", False: "#cf222e", None: "#6e7781"}
+        rows = []
+        for c in self.checks:
+            hint = html.escape(c.hint) if c.passed is False else ""
+            rows.append(
+                f"<tr><td style='color:{colour[c.passed]};font-weight:bold;text-align:center'>"
+                f"{c.mark}</td><td style='text-align:left'>{html.escape(c.name)}</td>"
+                f"<td style='text-align:left'>{html.escape(c.detail)}</td>"
+                f"<td style='text-align:left'><i>{hint}</i></td></tr>")
+        head = ("<tr><th></th><th style='text-align:left'>check</th>"
+                "<th style='text-align:left'>what happened</th>"
+                "<th style='text-align:left'>hint</th></tr>")
+        return (f"<p><b>{html.escape(self.summary())}</b></p>"
+                f"<table>{head}{''.join(rows)}</table>")

@@ -1,0 +1,114 @@
+"""Running the suite: ``check_provider`` (blocking) and ``check_provider_async`` (awaitable).
+
+They pick the wire protocol (``protocol=`` or the class's ``name``), start a private
+emulator when none is given, run the checks in order and return the report. The first
+two checks gate the rest: a provider without ``chat`` / ``chat_stream``, or a class that
+cannot be built, gets no further checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+from typing import Any
+
+from ..ai import errors
+from .report import ConformanceReport
+from .suite import _name, _Suite, _takes_settings
+from .wire import PROTOCOLS
+
+
+def _protocol_of(subject, protocol: str | None) -> str | None:
+    if protocol is not None:
+        protocol = str(protocol)
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol {protocol!r} is not one the emulator speaks; "
+                             f"choose one of {', '.join(PROTOCOLS)}")
+        return protocol
+    name = getattr(subject, "name", None)
+    return name if isinstance(name, str) and name in PROTOCOLS else None
+
+
+async def check_provider_async(provider_or_class, *, protocol: str | None = None,
+                               emulator=None, timeout_s: float = 10.0) -> ConformanceReport:
+    """Run the conformance suite on the running event loop (``await`` it in a notebook)."""
+    subject = provider_or_class
+    protocol = _protocol_of(subject, protocol)
+    if protocol is None and inspect.isclass(subject) and _takes_settings(subject):
+        raise ValueError(
+            f"{_name(subject)} has no `name` among {', '.join(PROTOCOLS)}: pass protocol=... "
+            "to say which wire protocol it speaks")
+    own = None
+    if emulator is None and protocol is not None:
+        from ..emulator import Emulator
+
+        own = emulator = await asyncio.to_thread(lambda: Emulator().start())
+    if protocol == "bedrock" and emulator is not None:
+        # boto3 signs with the normal credentials chain: offline it needs some, and a
+        # Bedrock bearer token makes botocore refuse the emulator's plain-HTTP endpoint.
+        for name, value in emulator.env("bedrock").items():
+            if name.startswith("AWS_"):
+                os.environ.setdefault(name, value)
+        os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+    suite = _Suite(subject, protocol, emulator, timeout_s)
+    try:
+        await suite.run("has chat and chat_stream", suite.shape,
+                        "Follow the AIProvider protocol in workbook.ai.types.")
+        if suite.report.checks[-1].passed is False:
+            return suite.report
+        await suite.run("builds from settings", suite.builds, suite.hints["builds"])
+        if suite.report.checks[-1].passed is False:
+            return suite.report
+        await suite.run("round trip", suite.round_trip, suite.hints["round_trip"])
+        await suite.run("streams in pieces", suite.stream, suite.hints["stream"])
+        await suite.run("usage reported", suite.usage, suite.hints["usage"])
+        await suite.run("request fields", suite.request_fields, suite.hints["request_fields"])
+        await suite.run("bad key → AuthenticationError", lambda: suite.raises(
+            "auth", (errors.AuthenticationError,), suite.hints["auth"]), suite.hints["auth"])
+        await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
+            "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
+            needs_settings=True, retry_after=0), suite.hints["rate_limit"])
+        await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
+            "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"]),
+            suite.hints["model_not_found"])
+        await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
+            "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
+            suite.hints["server_error"], times=5, needs_settings=True), suite.hints["server_error"])
+        await suite.run("cut stream → error", lambda: suite.raises(
+            "cut_stream", (errors.ProviderError,), suite.hints["cut_stream"], stream=True,
+            after_chunks=2), suite.hints["cut_stream"])
+        await suite.run("unreachable server → ProviderUnavailableError", suite.unreachable,
+                        suite.hints["unreachable"])
+        await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"])
+        await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"])
+        return suite.report
+    finally:
+        if own is not None:
+            await asyncio.to_thread(own.stop)
+
+
+def check_provider(provider_or_class, *, protocol: str | None = None, emulator=None,
+                   timeout_s: float = 10.0) -> ConformanceReport:
+    """Run the conformance suite and return its report (blocking).
+
+    Works with or without a running event loop: the suite runs on its own loop in a
+    worker thread. In a notebook prefer ``await check_provider_async(...)`` for an
+    instance, whose client may be tied to the kernel's loop.
+    """
+    outcome: dict[str, Any] = {}
+
+    def work():
+        try:
+            outcome["report"] = asyncio.run(check_provider_async(
+                provider_or_class, protocol=protocol, emulator=emulator, timeout_s=timeout_s))
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work, name="conformance", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
