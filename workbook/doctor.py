@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
+import math
 import platform
 import socket
 import sys
@@ -200,27 +201,15 @@ def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
 
 
 async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> dict[str, Any]:
+    """One short streamed reply, timed by ``workbook.timing`` as the widgets and
+    ``workbook.compare`` time it; raises what the provider raised (the callers make a row
+    of it)."""
     from .ai import Message
-    from .ai.scripted import count_tokens
-
-    async def run():
-        started = time.perf_counter()
-        first = None
-        text = ""
-        stream = provider.chat_stream([Message("user", "Say hello in one short sentence.")],
-                                      max_tokens=max_tokens, temperature=0.0)
-        async for piece in stream:
-            first = first or time.perf_counter()
-            text += piece
-        ended = time.perf_counter()
-        usage = getattr(getattr(stream, "usage", None), "output_tokens", None)
-        tokens = usage if isinstance(usage, int) and usage > 0 else count_tokens(text)
-        rate = (tokens - 1) / (ended - first) if first and tokens > 1 and ended > first else None
-        return {"ttft_s": (first or ended) - started, "latency_s": ended - started,
-                "tokens": tokens, "tokens_per_s": rate, "text": text}
+    from .timing import decode_rate, time_reply
 
     try:
-        return await asyncio.wait_for(run(), timeout_s)
+        reply = await time_reply(provider, [Message("user", "Say hello in one short sentence.")],
+                                 max_tokens=max_tokens, temperature=0.0, timeout_s=timeout_s)
     finally:
         close = getattr(provider, "aclose", None)
         if close is not None:
@@ -228,6 +217,13 @@ async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> 
                 await close()
             except Exception:
                 pass
+    if reply.error is not None:
+        raise reply.error
+    tokens, _ = reply.output_tokens()
+    ttft = reply.ttft_s if reply.ttft_s is not None else reply.latency_s  # no text arrived: all of it was waiting
+    rate = decode_rate(tokens, ttft, reply.latency_s)
+    return {"ttft_s": ttft, "latency_s": reply.latency_s, "tokens": tokens,
+            "tokens_per_s": None if math.isnan(rate) else rate, "text": reply.text}
 
 
 def _call(settings, name: str) -> tuple[bool, str]:

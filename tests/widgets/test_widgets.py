@@ -127,7 +127,8 @@ async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
                 yield word
 
     state = await ChatPanel(Plain()).send("count")
-    assert state.text == "one two three" and state.tokens == 3 and state.tokens_estimated
+    # 13 characters at ~4 per token: the estimate workbook.compare makes for the same reply
+    assert state.text == "one two three" and state.tokens == 4 and state.tokens_estimated
     assert "estimated" in state.stats()
 
 

@@ -1,18 +1,15 @@
 """Running cases against providers and timing every call.
 
-One call = one ``chat_stream`` of one case, consumed to the end. The clock is
-``time.perf_counter``; it starts just before ``chat_stream`` is called and stops when the
-stream is exhausted, so a provider's own validation and connection set-up count.
+One call = one ``chat_stream`` of one case, consumed to the end and timed by
+``workbook.timing.time_reply`` -- the same clock, TTFT, token count and decode rate the
+widgets and the doctor show, so a reply gets the same figures in every tool:
 
-* ``ttft_s``: time to the first *non-empty* text chunk.
+* ``ttft_s``: time to the first *non-empty* text chunk, from just before ``chat_stream``.
 * ``latency_s``: time to the end of the stream.
-* ``tokens_per_s``: ``(output_tokens - 1) / (latency_s - ttft_s)`` -- the decode rate
-  after the first token (the first token's time is already TTFT; the other ``n - 1``
-  arrive in ``latency - ttft``). It is ``1 / TPOT`` in vLLM's terms, and ``NaN`` when a
-  reply has fewer than two tokens.
-* Tokens: what the provider reported (a ``ChatStream``'s ``.usage`` after the stream ended);
-  where it reported nothing -- a student's plain async generator, a server that omits
-  stream usage -- an estimate of ~4 characters per token, flagged ``tokens_estimated``.
+* ``tokens_per_s``: ``(output_tokens - 1) / (latency_s - ttft_s)``, the decode rate after
+  the first token (``1 / TPOT`` in vLLM's terms); ``NaN`` below two tokens.
+* Tokens: what the provider reported, else ~4 characters per token, flagged
+  ``tokens_estimated``.
 
 Providers are measured one after another, never at the same time, so that one does not
 slow another down (the local model and a mock would share the CPU). Within a provider,
@@ -23,22 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
 import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
+# decode_rate and estimate_tokens stay importable from here: workbook.compare exports them.
+from ..timing import decode_rate, estimate_tokens, reported_or_estimated, time_reply
 from .cases import Case, check_answer
 
 T = TypeVar("T")
-
-CHARS_PER_TOKEN = 4
-
-
-def estimate_tokens(text: str) -> int:
-    """About 4 characters per token (the usual rule of thumb for English BPE tokenizers)."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
 @dataclass
@@ -70,37 +61,6 @@ class CallRecord:
         return asdict(self)
 
 
-def decode_rate(output_tokens: float, ttft_s: float, latency_s: float) -> float:
-    """Output tokens per second after the first token: ``(n - 1) / (latency - ttft)``."""
-    if output_tokens is None or output_tokens < 2:
-        return math.nan
-    if any(v is None or not math.isfinite(v) for v in (ttft_s, latency_s)):
-        return math.nan
-    decode_s = latency_s - ttft_s
-    if decode_s <= 0:
-        return math.nan
-    return (output_tokens - 1) / decode_s
-
-
-def _reported_usage(stream: Any) -> tuple[int | None, int | None]:
-    usage = getattr(stream, "usage", None)
-    if usage is None:
-        return None, None
-    return getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
-
-
-async def _open_stream(provider: Any, messages, max_tokens: int, temperature: float):
-    stream = provider.chat_stream(messages, max_tokens=max_tokens, temperature=temperature)
-    # A student's ``async def chat_stream`` that *returns* an iterator needs one await.
-    if inspect.isawaitable(stream) and not hasattr(stream, "__aiter__"):
-        stream = await stream
-    if not hasattr(stream, "__aiter__"):
-        raise TypeError(
-            f"chat_stream returned {type(stream).__name__}, not an async iterator of str"
-        )
-    return stream
-
-
 async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
                        warmup: bool = False, max_tokens: int = 128, temperature: float = 0.0,
                        timeout_s: float | None = None, origin: float | None = None,
@@ -108,57 +68,31 @@ async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
     """Stream one case from one provider and time it. Never raises for provider errors:
     the exception's class name and message end up in the record."""
     messages = case.messages()
-    pieces: list[str] = []
-    chunks = 0
-    ttft = math.nan
-    error: BaseException | None = None
-    stream = None
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout_s):
-            stream = await _open_stream(provider, messages, max_tokens, temperature)
-            async for piece in stream:
-                if piece and math.isnan(ttft):
-                    ttft = time.perf_counter() - started
-                if piece:
-                    chunks += 1
-                    pieces.append(piece if isinstance(piece, str) else str(piece))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 -- one failing provider never stops the run
-        error = exc
-    finished = time.perf_counter()
-    if stream is not None and hasattr(stream, "aclose"):
-        try:
-            await stream.aclose()
-        except Exception:  # noqa: BLE001
-            pass
-
-    answer = "".join(pieces)
-    reported_in, reported_out = _reported_usage(stream) if error is None else (None, None)
-    estimated = reported_in is None or reported_out is None
-    input_tokens = reported_in if reported_in is not None else estimate_tokens(
-        "\n".join(m.content for m in messages))
-    output_tokens = reported_out if reported_out is not None else estimate_tokens(answer)
-    latency = finished - started
+    reply = await time_reply(provider, messages, max_tokens=max_tokens,
+                             temperature=temperature, timeout_s=timeout_s)
+    error = reply.error
+    reported_in, reported_out = reply.reported_usage()
+    input_tokens, input_estimated = reported_or_estimated(
+        reported_in, "\n".join(m.content for m in messages))
+    output_tokens, output_estimated = reported_or_estimated(reported_out, reply.text)
     if error is not None:
-        ttft_value, latency_value, rate = math.nan, math.nan, math.nan
+        ttft, latency, rate = math.nan, math.nan, math.nan
     else:
-        ttft_value, latency_value = ttft, latency
+        ttft = math.nan if reply.ttft_s is None else reply.ttft_s
+        latency = reply.latency_s
         rate = decode_rate(output_tokens, ttft, latency)
     return CallRecord(
         provider=label, case_id=case.id, category=case.category, check=case.check,
         run=-1 if warmup else run, warmup=warmup,
-        started_s=started - (origin if origin is not None else started),
-        ttft_s=ttft_value, latency_s=latency_value,
-        input_tokens=int(input_tokens), output_tokens=int(output_tokens),
-        tokens_estimated=estimated, tokens_per_s=rate, chunks=chunks,
-        passed=None if error is not None else check_answer(case, answer),
+        started_s=reply.started_at - (origin if origin is not None else reply.started_at),
+        ttft_s=ttft, latency_s=latency,
+        input_tokens=input_tokens, output_tokens=output_tokens,
+        tokens_estimated=input_estimated or output_estimated, tokens_per_s=rate,
+        chunks=reply.chunks,
+        passed=None if error is not None else check_answer(case, reply.text),
         error=None if error is None else type(error).__name__,
         error_message=None if error is None else _one_line(error),
-        answer=answer,
-        finish_reason=getattr(stream, "finish_reason", None) if error is None else None,
-        concurrency=concurrency,
+        answer=reply.text, finish_reason=reply.finish_reason, concurrency=concurrency,
     )
 
 

@@ -1,17 +1,17 @@
-"""What the widgets share: running a coroutine without blocking the kernel, timing a
-stream, and turning an exception into a message and a hint."""
+"""What the widgets share: running a coroutine without blocking the kernel, following a
+stream timed by ``workbook.timing``, and turning an exception into a message and a hint."""
 
 from __future__ import annotations
 
 import asyncio
 import html
-import time
+import math
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from ..ai.errors import ProviderError
-from ..ai.scripted import count_tokens
 from ..ai.types import Message
+from ..timing import TimedReply, decode_rate, time_reply
 
 
 def spawn(coroutine: Awaitable[Any]) -> "asyncio.Future[Any]":
@@ -108,45 +108,40 @@ class StreamTiming:
 
 async def stream_into(state: StreamTiming, provider, messages: list[Message], *, max_tokens: int,
                       temperature: float, on_piece: Callable[[], None] | None = None) -> StreamTiming:
-    """Stream ``provider``'s reply into ``state``, timing it; errors land in the state."""
+    """Stream ``provider``'s reply into ``state``, timed by ``workbook.timing`` (the figures
+    ``workbook.compare`` reports too); errors land in the state as message and hint."""
     state.reset()
     state.running = True
-    state.started_at = time.perf_counter()
-    stream = None
+
+    def follow(reply: TimedReply) -> None:
+        _copy_progress(state, reply)
+        if on_piece is not None:
+            on_piece()
+
     try:
-        stream = provider.chat_stream(messages, max_tokens=max_tokens, temperature=temperature)
-        if asyncio.iscoroutine(stream):
-            stream.close()
-            raise TypeError("chat_stream returned a coroutine: make it an async generator "
-                            "(`yield` each piece)")
-        async for piece in stream:
-            now = time.perf_counter()
-            if state.first_chunk_at is None:
-                state.first_chunk_at = now
-                state.ttft_s = now - state.started_at
-            state.last_chunk_at = now
-            state.chunk_times.append(now)
-            state.text += str(piece)
-            state.pieces += 1
-            if on_piece is not None:
-                on_piece()
-        state.latency_s = time.perf_counter() - state.started_at
-        usage = getattr(stream, "usage", None)
-        reported = getattr(usage, "output_tokens", None)
-        if isinstance(reported, int) and reported > 0:
-            state.tokens, state.tokens_estimated = reported, False
+        reply = await time_reply(provider, messages, max_tokens=max_tokens,
+                                 temperature=temperature, on_piece=follow)
+        _copy_progress(state, reply)
+        state.latency_s = reply.latency_s
+        if reply.error is not None:
+            state.error, state.hint = explain(reply.error)
         else:
-            state.tokens, state.tokens_estimated = count_tokens(state.text), True
-        generating = (state.last_chunk_at or 0) - (state.first_chunk_at or 0)
-        if state.tokens and state.tokens > 1 and generating > 0:
-            state.tokens_per_s = (state.tokens - 1) / generating
-    except Exception as error:  # shown as message + hint, never a traceback
-        state.latency_s = time.perf_counter() - state.started_at
-        state.error, state.hint = explain(error)
+            state.tokens, state.tokens_estimated = reply.output_tokens()
+            # the rate of the text the student watched arrive: first to last chunk
+            rate = decode_rate(state.tokens, reply.first_chunk_at, reply.last_chunk_at)
+            state.tokens_per_s = None if math.isnan(rate) else rate
     finally:
         state.running = False
         state.done = True
     return state
+
+
+def _copy_progress(state: StreamTiming, reply: TimedReply) -> None:
+    """What has arrived so far, for a view that redraws on every piece."""
+    state.started_at = reply.started_at
+    state.text, state.pieces, state.chunk_times = reply.text, reply.chunks, reply.chunk_times
+    state.first_chunk_at, state.last_chunk_at = reply.first_chunk_at, reply.last_chunk_at
+    state.ttft_s = reply.ttft_s
 
 
 def text_html(text: str, *, height: str | None = None) -> str:
