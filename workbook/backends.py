@@ -9,7 +9,6 @@ the scripted mock, or -- ``live`` -- whatever ``.env`` configures.
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from typing import Any
 
@@ -43,12 +42,11 @@ def settings_for(backend: str, protocol: str | None = None, **changes: Any) -> A
         settings = load_settings()
     elif backend == "emulator":
         emulator = shared_emulator()
-        values = emulator.env(protocol or "openai")
-        for name, value in values.items():
-            if name.startswith("AWS_"):
-                # boto3 signs with the normal credentials chain; offline it needs some.
-                os.environ.setdefault(name, value)
-        os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)  # it forbids plain-HTTP endpoints
+        if protocol == "bedrock":
+            from .emulator.aws import use_emulator_credentials
+
+            # For the kernel's life: boto3 reads credentials when each client is built.
+            use_emulator_credentials(emulator.env("bedrock"))
         settings = emulator.settings(protocol or "openai")
     else:
         settings = AISettings(provider=backend)

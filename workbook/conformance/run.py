@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import threading
+from contextlib import nullcontext
 from typing import Any
 
 from ..ai import errors
+from ..emulator.aws import emulator_credentials
 from .report import ConformanceReport
 from .suite import _name, _Suite, _takes_settings
 from .wire import PROTOCOLS
@@ -45,48 +46,49 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
         from ..emulator import Emulator
 
         own = emulator = await asyncio.to_thread(lambda: Emulator().start())
-    if protocol == "bedrock" and emulator is not None:
-        # boto3 signs with the normal credentials chain: offline it needs some, and a
-        # Bedrock bearer token makes botocore refuse the emulator's plain-HTTP endpoint.
-        for name, value in emulator.env("bedrock").items():
-            if name.startswith("AWS_"):
-                os.environ.setdefault(name, value)
-        os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+    credentials = (emulator_credentials(emulator.env("bedrock"))
+                   if protocol == "bedrock" and emulator is not None else nullcontext())
     suite = _Suite(subject, protocol, emulator, timeout_s)
     try:
-        await suite.run("has chat and chat_stream", suite.shape,
-                        "Follow the AIProvider protocol in workbook.ai.types.")
-        if suite.report.checks[-1].passed is False:
-            return suite.report
-        await suite.run("builds from settings", suite.builds, suite.hints["builds"])
-        if suite.report.checks[-1].passed is False:
-            return suite.report
-        await suite.run("round trip", suite.round_trip, suite.hints["round_trip"])
-        await suite.run("streams in pieces", suite.stream, suite.hints["stream"])
-        await suite.run("usage reported", suite.usage, suite.hints["usage"])
-        await suite.run("request fields", suite.request_fields, suite.hints["request_fields"])
-        await suite.run("bad key → AuthenticationError", lambda: suite.raises(
-            "auth", (errors.AuthenticationError,), suite.hints["auth"]), suite.hints["auth"])
-        await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
-            "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
-            needs_settings=True, retry_after=0), suite.hints["rate_limit"])
-        await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
-            "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"]),
-            suite.hints["model_not_found"])
-        await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
-            "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
-            suite.hints["server_error"], times=5, needs_settings=True), suite.hints["server_error"])
-        await suite.run("cut stream → error", lambda: suite.raises(
-            "cut_stream", (errors.ProviderError,), suite.hints["cut_stream"], stream=True,
-            after_chunks=2), suite.hints["cut_stream"])
-        await suite.run("unreachable server → ProviderUnavailableError", suite.unreachable,
-                        suite.hints["unreachable"])
-        await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"])
-        await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"])
-        return suite.report
+        with credentials:
+            return await _run_checks(suite)
     finally:
         if own is not None:
             await asyncio.to_thread(own.stop)
+
+
+async def _run_checks(suite: _Suite) -> ConformanceReport:
+    """The contract, in order; a provider that lacks the basics stops early."""
+    await suite.run("has chat and chat_stream", suite.shape,
+                    "Follow the AIProvider protocol in workbook.ai.types.")
+    if suite.report.checks[-1].passed is False:
+        return suite.report
+    await suite.run("builds from settings", suite.builds, suite.hints["builds"])
+    if suite.report.checks[-1].passed is False:
+        return suite.report
+    await suite.run("round trip", suite.round_trip, suite.hints["round_trip"])
+    await suite.run("streams in pieces", suite.stream, suite.hints["stream"])
+    await suite.run("usage reported", suite.usage, suite.hints["usage"])
+    await suite.run("request fields", suite.request_fields, suite.hints["request_fields"])
+    await suite.run("bad key → AuthenticationError", lambda: suite.raises(
+        "auth", (errors.AuthenticationError,), suite.hints["auth"]), suite.hints["auth"])
+    await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
+        "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
+        needs_settings=True, retry_after=0), suite.hints["rate_limit"])
+    await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
+        "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"]),
+        suite.hints["model_not_found"])
+    await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
+        "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
+        suite.hints["server_error"], times=5, needs_settings=True), suite.hints["server_error"])
+    await suite.run("cut stream → error", lambda: suite.raises(
+        "cut_stream", (errors.ProviderError,), suite.hints["cut_stream"], stream=True,
+        after_chunks=2), suite.hints["cut_stream"])
+    await suite.run("unreachable server → ProviderUnavailableError", suite.unreachable,
+                    suite.hints["unreachable"])
+    await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"])
+    await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"])
+    return suite.report
 
 
 def check_provider(provider_or_class, *, protocol: str | None = None, emulator=None,
