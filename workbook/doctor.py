@@ -219,10 +219,11 @@ async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> 
                 pass
     if reply.error is not None:
         raise reply.error
-    tokens, _ = reply.output_tokens()
+    tokens, estimated = reply.output_tokens()
     ttft = reply.ttft_s if reply.ttft_s is not None else reply.latency_s  # no text arrived: all of it was waiting
     rate = decode_rate(tokens, ttft, reply.latency_s)
     return {"ttft_s": ttft, "latency_s": reply.latency_s, "tokens": tokens,
+            "tokens_label": f"~{tokens} tokens (estimated)" if estimated else f"{tokens} tokens",
             "tokens_per_s": None if math.isnan(rate) else rate, "text": reply.text}
 
 
@@ -242,7 +243,7 @@ def _call(settings, name: str) -> tuple[bool, str]:
         return False, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
     return True, (f"answered: first token {result['ttft_s'] * 1000:.0f} ms, "
-                  f"{result['tokens']} tokens in {result['latency_s']:.2f} s{rate}")
+                  f"{result['tokens_label']} in {result['latency_s']:.2f} s{rate}")
 
 
 def _run(coroutine):
@@ -274,7 +275,7 @@ def _local_model(settings) -> tuple[Row, bool]:
     rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
     return Row("local model", "SmolLM2 loads and answers", OK,
                f"loaded in {load_s:.2f} s; first token {result['ttft_s'] * 1000:.0f} ms, "
-               f"{result['tokens']} tokens{rate}: {result['text'].strip()[:40]!r}"), True
+               f"{result['tokens_label']}{rate}: {result['text'].strip()[:40]!r}"), True
 
 
 def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> DoctorReport:
