@@ -111,6 +111,9 @@ def convention_problems(path: Path) -> list[str]:
     if kernel != "python3":
         problems.append(f"kernelspec name is {kernel!r}: set metadata.kernelspec.name to 'python3' "
                         "(any other name fails in every runner with NoSuchKernel)")
+    if "widgets" in nb.metadata:
+        problems.append("metadata.widgets holds saved widget state: clear it (Settings > Save "
+                        "Widget State Automatically off, then Kernel > Restart & Clear Outputs)")
     backends = nb.metadata.get("workbook", {}).get("backends")
     if not isinstance(backends, list) or not backends:
         problems.append('metadata.workbook.backends is missing: add e.g. {"workbook": {"backends": '
