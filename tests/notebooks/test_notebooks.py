@@ -162,6 +162,30 @@ def test_conventions(path):
     assert not problems, f"{rel(path)}:\n  - " + "\n  - ".join(problems)
 
 
+def test_the_convention_check_catches_each_violation(tmp_path):
+    good = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "workbook": {"backends": ["mock"]}})
+    good.cells = [nbformat.v4.new_code_cell('BACKEND = "mock"', metadata={"tags": ["parameters"]}),
+                  nbformat.v4.new_code_cell("x = 1")]
+    path = tmp_path / "good.ipynb"
+    nbformat.write(good, path)
+    assert convention_problems(path) == []
+
+    bad = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "venv-kernel", "display_name": "venv"}, "widgets": {"state": {}}})
+    ran = nbformat.v4.new_code_cell("import asyncio\nasyncio.run(main())\nkey = 'sk-" + "a" * 24 + "'")
+    ran.execution_count = 3
+    ran.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi")]
+    bad.cells = [ran]
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(bad, path)
+    found = "\n".join(convention_problems(path))
+    for expected in ("kernelspec", "metadata.widgets", "metadata.workbook.backends", "parameters",
+                     "outputs", "execution count", "asyncio.run", "API key"):
+        assert expected in found, f"not reported: {expected}\n{found}"
+
+
 def test_every_exercise_has_a_solution_that_is_listed():
     for path in NOTEBOOK_PATHS:
         if is_solution(path):
