@@ -241,3 +241,16 @@ def test_a_broken_aws_profile_is_a_configuration_error(emu, monkeypatch, tmp_pat
     with pytest.raises(ConfigurationError, match="ProfileNotFound") as caught:
         create_ai_provider(emu.settings("bedrock"))
     assert "AWS_PROFILE" in caught.value.hint
+
+
+@pytest.mark.parametrize("name, field, wrong, variable", [
+    ("openai", "openai_base_url", "{url}", "AI__OPENAI_BASE_URL"),           # /v1 forgotten
+    ("vllm", "openai_base_url", "{url}/api", "AI__OPENAI_BASE_URL"),
+    ("azure_openai", "azure_openai_endpoint", "{url}/extra", "AI__AZURE_OPENAI_ENDPOINT"),
+    ("ollama", "ollama_base_url", "{url}/v1", "AI__OLLAMA_BASE_URL"),
+])
+async def test_a_wrong_url_path_names_the_url_not_the_model(emu, name, field, wrong, variable):
+    settings = emu.settings(name).with_(max_retries=0, **{field: wrong.format(url=emu.url)})
+    with pytest.raises(ConfigurationError) as caught:
+        await create_ai_provider(settings).chat(QUESTION)
+    assert variable in caught.value.hint

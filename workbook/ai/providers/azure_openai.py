@@ -15,10 +15,12 @@ from .openai import OpenAIProvider
 
 class AzureOpenAIProvider(OpenAIProvider):
     name = "azure_openai"
+    url_variable = "AI__AZURE_OPENAI_ENDPOINT"
     hints = {
         "auth": "Check AI__AZURE_OPENAI_API_KEY: Azure portal -> your resource -> Keys and Endpoint.",
         "not_found": "The Azure deployment name is not the model name: set AI__AZURE_OPENAI_DEPLOYMENT "
-                     "to the name under Deployments in Azure AI Foundry.",
+                     "to the name under Deployments in Azure AI Foundry (a 404 'Resource not found' "
+                     "can also mean an AI__AZURE_OPENAI_API_VERSION the resource does not offer).",
         "unavailable": "Check AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com) and your network.",
     }
 
@@ -42,6 +44,10 @@ class AzureOpenAIProvider(OpenAIProvider):
             api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client,
         )
+
+    def _wrong_url_hint(self) -> str:
+        return ("Check AI__AZURE_OPENAI_ENDPOINT: it is the resource's root, "
+                "https://RESOURCE.openai.azure.com, with no path.")
 
     def __repr__(self) -> str:
         return (f"AzureOpenAIProvider(deployment={self.model!r}, endpoint={self.base_url!r}, "

@@ -157,10 +157,18 @@ class OllamaProvider:
     def _status_error(self, response: httpx.Response) -> errors.ProviderError:
         status = response.status_code
         try:
-            message = response.json().get("error") or response.text
+            ollama_error = response.json().get("error")
         except (ValueError, AttributeError):
-            message = response.text or response.reason_phrase
+            ollama_error = None
+        message = ollama_error or response.text or response.reason_phrase
         text = f"HTTP {status} from Ollama: {message}"
+        if status == 404 and ollama_error is None:
+            # Not Ollama's {"error": ...}: the path itself does not exist on that server.
+            return errors.ConfigurationError(
+                f"HTTP 404 from {self.base_url}/api/chat: nothing answers Ollama's chat API there",
+                provider=self.name,
+                hint="Check AI__OLLAMA_BASE_URL: it is the server's root, e.g. http://localhost:11434 "
+                     "(no /api or /v1).")
         if status == 404:
             return errors.ModelNotFoundError(
                 text, provider=self.name,

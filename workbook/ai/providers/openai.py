@@ -22,6 +22,7 @@ class OpenAIProvider:
     name = "openai"
     default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
     default_model = "gpt-4o-mini"
+    url_variable = "AI__OPENAI_BASE_URL"
     hints = {
         "auth": "Check AI__OPENAI_API_KEY (create a key at platform.openai.com).",
         "not_found": "Check AI__MODEL against the models your key can use (GET /v1/models).",
@@ -158,6 +159,11 @@ class OpenAIProvider:
             text = f"HTTP {status} from {self._where()}: {message}"
             if status in (401, 403):
                 return errors.AuthenticationError(text, provider=name, hint=self.hints["auth"])
+            if status == 404 and not _is_api_error(error.body):
+                # No API error body: the path itself does not exist on that server.
+                return errors.ConfigurationError(
+                    f"{text}: nothing answers chat completions at that URL",
+                    provider=name, hint=self._wrong_url_hint())
             if status == 404:
                 return errors.ModelNotFoundError(text, provider=name, hint=self.hints["not_found"])
             if status == 429:
@@ -175,8 +181,16 @@ class OpenAIProvider:
             f"unexpected response from {self._where()}: {type(error).__name__}: {self._clean(error)}",
             provider=name, hint="The server sent something that is not the OpenAI format; check the URL.")
 
+    def _wrong_url_hint(self) -> str:
+        return f"Check {self.url_variable}: an OpenAI-compatible base URL usually ends in /v1."
+
     def _where(self) -> str:
         return self.base_url or "api.openai.com"
+
+
+def _is_api_error(body) -> bool:
+    """True for the JSON error object an OpenAI-style API sends, not a web server's 404 page."""
+    return isinstance(body, dict) and isinstance(body.get("error", body), (dict, str))
 
 
 def _retry_after(response) -> float | None:
