@@ -254,3 +254,20 @@ async def test_a_wrong_url_path_names_the_url_not_the_model(emu, name, field, wr
     with pytest.raises(ConfigurationError) as caught:
         await create_ai_provider(settings).chat(QUESTION)
     assert variable in caught.value.hint
+
+
+@providers
+async def test_settings_give_the_default_limits(build, emu, name):
+    provider = build(name, max_tokens=5, temperature=0.1)
+    stream = provider.chat_stream(QUESTION)
+    assert len([p async for p in stream]) == 5 and stream.finish_reason == "length"
+    await provider.chat(QUESTION, max_tokens=7)  # a call's own value still wins
+    bodies = [r.body for r in model_requests(emu)]
+    if name == "bedrock":
+        assert [b["inferenceConfig"] for b in bodies] == [
+            {"maxTokens": 5, "temperature": 0.1}, {"maxTokens": 7, "temperature": 0.1}]
+    elif name == "ollama":
+        assert [b["options"] for b in bodies] == [
+            {"num_predict": 5, "temperature": 0.1}, {"num_predict": 7, "temperature": 0.1}]
+    else:
+        assert [(b["max_tokens"], b["temperature"]) for b in bodies] == [(5, 0.1), (7, 0.1)]

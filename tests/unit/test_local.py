@@ -80,3 +80,10 @@ def test_model_is_loaded_once_per_process(local):
 def test_bad_model_path_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="AI__LOCAL_MODEL_PATH"):
         create_ai_provider(AISettings(provider="local", local_model_path=str(tmp_path / "x.gguf")))
+
+
+async def test_settings_give_the_default_limits_and_it_closes_like_any_provider():
+    async with create_ai_provider(AISettings(provider="local", max_tokens=4)) as p:
+        stream = p.chat_stream([Message("user", "Tell me about the sea.")])
+        [piece async for piece in stream]
+        assert stream.usage.output_tokens == 4

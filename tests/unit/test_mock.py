@@ -62,3 +62,10 @@ async def test_reply_function_like_a_function_model():
     p = MockProvider(reply=lambda messages: "forty-two")
     assert (await p.chat([Message("user", "meaning of life?")])).content == "forty-two"
     assert isinstance(p, AIProvider)
+
+
+async def test_settings_give_the_default_limits_and_it_closes_like_any_provider():
+    async with create_ai_provider(provider="mock", mock_ttft_s=0, max_tokens=3) as p:
+        assert (await p.chat(QUESTION)).usage.output_tokens == 3
+        assert (await p.chat(QUESTION, max_tokens=5)).usage.output_tokens == 5
+    await p.aclose()  # closing twice is harmless

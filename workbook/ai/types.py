@@ -145,11 +145,19 @@ def check_limits(max_tokens, temperature) -> None:
         )
 
 
-def validate_request(messages, max_tokens, temperature) -> list[Message]:
-    """Check a request the way every built-in provider does, before any I/O."""
+def validate_request(messages, max_tokens, temperature, defaults=None) -> tuple[list[Message], int, float]:
+    """Check a request the way every built-in provider does, before any I/O.
+
+    A limit left as ``None`` takes the settings' value (``AI__MAX_TOKENS``,
+    ``AI__TEMPERATURE``) from ``defaults``. Returns the messages and both limits.
+    """
+    if max_tokens is None:
+        max_tokens = defaults.max_tokens if defaults is not None else 512
+    if temperature is None:
+        temperature = defaults.temperature if defaults is not None else 0.7
     checked = coerce_messages(messages)
     check_limits(max_tokens, temperature)
-    return checked
+    return checked, max_tokens, temperature
 
 
 def split_system(messages: list[Message]) -> tuple[str | None, list[Message]]:

@@ -103,9 +103,10 @@ class BedrockProvider:
             request["system"] = [{"text": system}]
         return request
 
-    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
-                   temperature: float = 0.7) -> ChatResponse:
-        messages = validate_request(messages, max_tokens, temperature)
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         request = self._request(messages, max_tokens, temperature)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -126,9 +127,10 @@ class BedrockProvider:
             finish_reason=_finish(result.get("stopReason")), latency_s=time.perf_counter() - started,
         )
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
-                    temperature: float = 0.7) -> AsyncIterator[str]:
-        messages = validate_request(messages, max_tokens, temperature)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         request = self._request(messages, max_tokens, temperature)
         return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
 

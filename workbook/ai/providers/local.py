@@ -133,21 +133,33 @@ class LocalProvider:
     def __repr__(self) -> str:
         return f"LocalProvider(model={self.model!r}, threads={self.settings.local_threads})"
 
+    # The model is shared by the whole process and stays loaded: closing a provider
+    # releases nothing, but code written for any provider can close this one too.
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
     @property
     def load_seconds(self) -> float:
         return self._loaded.load_s
 
-    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
-                   temperature: float = 0.7) -> ChatResponse:
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
         started = time.perf_counter()
         stream = self.chat_stream(messages, max_tokens=max_tokens, temperature=temperature)
         content = "".join([piece async for piece in stream])
         return ChatResponse(content=content, model=self.model, provider=self.name, usage=stream.usage,
                             finish_reason=stream.finish_reason, latency_s=time.perf_counter() - started)
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
-                    temperature: float = 0.7) -> ChatStream:
-        messages = validate_request(messages, max_tokens, temperature)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> ChatStream:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature),
                           provider=self.name)
 

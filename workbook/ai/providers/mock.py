@@ -23,6 +23,7 @@ class MockProvider:
 
     def __init__(self, settings: AISettings | None = None, *, reply: ReplyFunction | None = None):
         settings = settings or AISettings(provider="mock")
+        self.settings = settings
         self.model = settings.model or "mock-1"
         self.pace = Pace(settings.mock_ttft_s, settings.mock_tokens_per_s)
         self._reply = reply
@@ -30,13 +31,24 @@ class MockProvider:
     def __repr__(self) -> str:
         return f"MockProvider(model={self.model!r}, ttft_s={self.pace.ttft_s}, tokens_per_s={self.pace.tokens_per_s})"
 
+    # Nothing to release; present so code written for any provider can close this one too.
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
     def _answer(self, messages, max_tokens):
         reply = self._reply(list(messages)) if self._reply else None
         return scripted_answer(messages, max_tokens, reply)
 
-    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
-                   temperature: float = 0.7) -> ChatResponse:
-        messages = validate_request(messages, max_tokens, temperature)
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         started = time.perf_counter()
         answer = self._answer(messages, max_tokens)
         async for _ in paced(answer.tokens, self.pace):
@@ -47,9 +59,10 @@ class MockProvider:
             finish_reason=answer.finish_reason, latency_s=time.perf_counter() - started,
         )
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
-                    temperature: float = 0.7) -> AsyncIterator[str]:
-        messages = validate_request(messages, max_tokens, temperature)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
 
         async def produce(stream: ChatStream):
             answer = self._answer(messages, max_tokens)

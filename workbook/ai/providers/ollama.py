@@ -56,9 +56,10 @@ class OllamaProvider:
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
 
-    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
-                   temperature: float = 0.7) -> ChatResponse:
-        messages = validate_request(messages, max_tokens, temperature)
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         started = time.perf_counter()
         async with self._post(self._body(messages, max_tokens, temperature, stream=False),
                               stream=False) as response:
@@ -73,9 +74,10 @@ class OllamaProvider:
             finish_reason=data.get("done_reason"), latency_s=time.perf_counter() - started,
         )
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
-                    temperature: float = 0.7) -> AsyncIterator[str]:
-        messages = validate_request(messages, max_tokens, temperature)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         body = self._body(messages, max_tokens, temperature, stream=True)
         return ChatStream(lambda stream: self._stream(stream, body), provider=self.name)
 

@@ -72,9 +72,10 @@ class OpenAIProvider:
             "temperature": temperature,
         }
 
-    async def chat(self, messages: list[Message], *, max_tokens: int = 512,
-                   temperature: float = 0.7) -> ChatResponse:
-        messages = validate_request(messages, max_tokens, temperature)
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         started = time.perf_counter()
         try:
             completion = await self._client.chat.completions.create(
@@ -90,9 +91,10 @@ class OpenAIProvider:
             finish_reason=choice.finish_reason, latency_s=time.perf_counter() - started,
         )
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int = 512,
-                    temperature: float = 0.7) -> AsyncIterator[str]:
-        messages = validate_request(messages, max_tokens, temperature)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
         request = self._request(messages, max_tokens, temperature)
         return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
 
