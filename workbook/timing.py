@@ -142,8 +142,9 @@ async def time_reply(provider: Any, messages, *, max_tokens: int, temperature: f
     ``on_piece(reply)`` runs after each non-empty piece is recorded, so a view can follow
     the reply live. An exception from the provider (or from ``on_piece``), or running out
     of ``timeout_s``, ends the reply with ``reply.error`` set instead of raising;
-    cancellation still propagates. The stream is closed afterwards, so an abandoned HTTP
-    response is released.
+    cancellation still propagates. The stream is closed afterwards in every case --
+    cancelled or interrupted too -- so an abandoned HTTP response is released and an
+    in-process model stops generating.
     """
     reply = TimedReply(started_at=time.perf_counter())
     try:
@@ -158,17 +159,35 @@ async def time_reply(provider: Any, messages, *, max_tokens: int, temperature: f
                         on_piece(reply)
     except Exception as error:  # noqa: BLE001 -- what it means is the caller's to say
         reply.error = error
-    reply.finished_at = time.perf_counter()
-    await _close(reply.stream)
+    finally:
+        # In a `finally`, not after the `except`: a cancelled task (an interrupted widget)
+        # raises CancelledError, which is no Exception, and its stream must close too.
+        reply.finished_at = time.perf_counter()
+        await _close(reply.stream)
     return reply
 
 
+_closing: set[asyncio.Task] = set()  # closes under way; the loop keeps only weak references
+
+
 async def _close(stream: Any) -> None:
-    if stream is not None and hasattr(stream, "aclose"):
-        try:
-            await stream.aclose()
-        except Exception:  # noqa: BLE001 -- the reply is complete; closing is tidying up
-            pass
+    """Close ``stream`` if it can be closed; shielded, so a second cancellation arriving
+    while it closes still propagates but leaves the close to finish."""
+    if stream is None or not hasattr(stream, "aclose"):
+        return
+    closing = asyncio.ensure_future(_aclose_quietly(stream))
+    _closing.add(closing)
+    closing.add_done_callback(_closing.discard)
+    await asyncio.shield(closing)
+
+
+async def _aclose_quietly(stream: Any) -> None:
+    try:
+        result = stream.aclose()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # noqa: BLE001 -- the reply is complete; closing is tidying up
+        pass
 
 
 __all__ = ["CHARS_PER_TOKEN", "TimedReply", "decode_rate", "estimate_tokens", "open_stream",

@@ -118,3 +118,58 @@ async def test_compare_and_the_chat_panel_estimate_the_same_reply_alike():
     assert record.answer == state.text == text
     assert record.output_tokens == state.tokens == estimate_tokens(text)
     assert record.tokens_estimated and state.tokens_estimated
+
+
+class EndlessStream:
+    """A stream that keeps producing until it is closed, and records that it was."""
+
+    def __init__(self, close_takes_s: float = 0.0):
+        self.pieces, self.close_takes_s = 0, close_takes_s
+        self.closed = asyncio.Event()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        await asyncio.sleep(0.005)
+        self.pieces += 1
+        return "tok "
+
+    async def aclose(self):
+        await asyncio.sleep(self.close_takes_s)  # a close that awaits, as an HTTP response's does
+        self.closed.set()
+
+
+class Endless:
+    def __init__(self, close_takes_s: float = 0.0):
+        self.stream = EndlessStream(close_takes_s)
+
+    def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        return self.stream
+
+
+async def test_a_cancelled_reply_still_closes_its_stream_and_stays_cancelled():
+    # An interrupted widget task is cancelled mid-stream: the stream must be closed (the
+    # `local` model stops generating), and the cancellation must not be swallowed.
+    provider = Endless()
+    task = asyncio.create_task(time_reply(provider, HELLO, max_tokens=8, temperature=0.0))
+    while provider.stream.pieces < 3:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    assert provider.stream.closed.is_set()
+
+
+async def test_cancelling_again_while_the_stream_closes_lets_the_close_finish():
+    provider = Endless(close_takes_s=0.05)
+    task = asyncio.create_task(time_reply(provider, HELLO, max_tokens=8, temperature=0.0))
+    while provider.stream.pieces < 1:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    await asyncio.sleep(0.01)  # now inside the close
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(provider.stream.closed.wait(), 1.0)
