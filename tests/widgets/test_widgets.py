@@ -97,6 +97,66 @@ def test_a_registered_provider_appears_and_can_be_chosen():
         unregister_provider("echo_widget")
 
 
+class Recorded:
+    """A provider that records being closed; its close awaits, as an HTTP client's does."""
+
+    closed: list[str] = []
+
+    def __init__(self, settings):
+        self.name = settings.provider
+
+    async def chat(self, messages, *, max_tokens=512, temperature=0.7): ...
+
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        yield "hi"
+
+    async def aclose(self):
+        await asyncio.sleep(0)
+        Recorded.closed.append(self.name)
+
+
+@pytest.fixture
+def recorded():
+    Recorded.closed = []
+    for name in ("ollama", "openai"):
+        register_provider(name, Recorded)
+    yield Recorded.closed
+    for name in ("ollama", "openai"):
+        unregister_provider(name)
+
+
+def test_switching_closes_the_real_providers_clients():
+    # No emulator: building is enough to open an httpx / openai client.
+    picker = ProviderPicker(AISettings(provider="mock", openai_api_key="sk-test"), probe=False)
+    ollama = picker.select("ollama")
+    assert type(ollama).__name__ == "OllamaProvider" and not ollama._client.is_closed
+    openai = picker.select("openai")
+    assert type(openai).__name__ == "OpenAIProvider"
+    assert ollama._client.is_closed and not openai._client.is_closed()
+    picker.select("azure_openai")  # an error leaves no provider: the last one is closed too
+    assert picker.provider is None and openai._client.is_closed()
+
+
+async def test_switching_inside_a_running_loop_schedules_the_close(recorded):
+    picker = ProviderPicker(AISettings(provider="mock"), probe=False)
+    picker.select("ollama")
+    picker.select("openai")
+    picker.select("mock")
+    assert recorded == []  # scheduled, not awaited: the kernel is not blocked
+    await asyncio.gather(*picker._closing)
+    assert recorded == ["ollama", "openai"]
+
+
+def test_a_provider_the_caller_assigned_is_not_closed(recorded):
+    picker = ProviderPicker(AISettings(provider="ollama"), probe=False)
+    built = picker.provider
+    mine = Recorded(AISettings(provider="mock"))  # recorded as "mock" if it were closed
+    picker.provider = mine
+    picker.select("openai")
+    assert recorded == ["ollama"]  # the picker's own, not the caller's
+    assert isinstance(built, Recorded) and picker.provider is not mine
+
+
 def test_invalid_environment_is_an_error_status(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AI__PROVIDER", "nonsense")

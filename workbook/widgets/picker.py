@@ -5,12 +5,15 @@ missing) and whether its server answers a short TCP probe. The probes run in a
 background thread, so building the picker never blocks the kernel; the labels fill in
 when they finish. Choosing an option builds the provider through the factory:
 ``picker.provider`` is then ready for the next cells, and ``picker.status`` says what
-happened (errors as a message and a hint, never a traceback).
+happened (errors as a message and a hint, never a traceback). Switching closes the
+provider the picker built before (its HTTP client), so a session of switching leaks none.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import inspect
 import threading
 from dataclasses import dataclass, field
 
@@ -59,6 +62,8 @@ class ProviderPicker:
                  select: str | None = None):
         self.status = PickerStatus()
         self.provider = None
+        self._built = None  # the provider this picker built: the only one it closes
+        self._closing: set[asyncio.Task] = set()
         if settings is None:
             try:
                 settings = load_settings()
@@ -146,9 +151,10 @@ class ProviderPicker:
         return self.provider
 
     def _build(self, name: str) -> None:
-        self.provider = None
+        previous, self._built, self.provider = self._built, None, None
+        self._release(previous)
         try:
-            self.provider = create_ai_provider(self.settings.with_(provider=name))
+            self.provider = self._built = create_ai_provider(self.settings.with_(provider=name))
         except Exception as error:  # shown as message + hint
             message, hint = explain(error)
             self.status = PickerStatus(name, "error", message, hint)
@@ -158,5 +164,37 @@ class ProviderPicker:
         self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
                               "</span> — <code>picker.provider</code> holds it.")
 
+    def _release(self, provider) -> None:
+        """Close a provider this picker built and no longer offers.
+
+        Only ``self._built`` comes here: a provider someone assigned to ``picker.provider``
+        themselves is theirs to close. Inside a running loop (a notebook's kernel) the close
+        is scheduled on it, so the kernel is not blocked; with none running (a script),
+        it is closed at once on a short-lived loop of its own.
+        """
+        if provider is None or not callable(getattr(provider, "aclose", None)):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the thread's loop
+            try:
+                loop.run_until_complete(_aclose_quietly(provider))
+            finally:
+                loop.close()
+            return
+        task = loop.create_task(_aclose_quietly(provider))
+        self._closing.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._closing.discard)
+
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+async def _aclose_quietly(provider) -> None:
+    try:
+        result = provider.aclose()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # noqa: BLE001 -- the provider is dropped either way; closing is tidying up
+        pass
