@@ -88,15 +88,10 @@ class DoctorReport(list):
 
 # -- probes (also used by the provider picker) ---------------------------------------------------
 def safe_url(url: str | None) -> str:
-    """``url`` without a ``user:password@`` part."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return parts._replace(netloc=host + port).geturl()
-    return url
+    """``url`` without a ``user:password`` part."""
+    from .ai.settings import display_url
+
+    return display_url(url) or ""
 
 
 def provider_url(settings, name: str) -> str | None:

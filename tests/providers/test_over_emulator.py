@@ -271,3 +271,14 @@ async def test_settings_give_the_default_limits(build, emu, name):
             {"num_predict": 5, "temperature": 0.1}, {"num_predict": 7, "temperature": 0.1}]
     else:
         assert [(b["max_tokens"], b["temperature"]) for b in bodies] == [(5, 0.1), (7, 0.1)]
+
+
+async def test_an_unreachable_url_with_credentials_hides_them(emu):
+    closed = Emulator()
+    with closed:
+        port = closed.port
+    settings = emu.settings("ollama").with_(max_retries=0,
+                                            ollama_base_url=f"http://alice:S3cretPassw0rd@127.0.0.1:{port}")
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await create_ai_provider(settings).chat(QUESTION)
+    assert "S3cretPassw0rd" not in str(caught.value) and f"http://127.0.0.1:{port}" in str(caught.value)

@@ -113,3 +113,22 @@ def test_empty_values_mean_unset():
 def test_missing_profile_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "nope.env", environ={})
+
+
+def test_a_password_in_a_url_is_never_shown():
+    from workbook.ai import create_ai_provider
+
+    settings = AISettings(provider="ollama", ollama_base_url="http://alice:S3cretPassw0rd@127.0.0.1:9",
+                          openai_base_url="https://bob:An0therSecret@proxy.example/v1")
+    for shown in (repr(settings), str(settings), str(settings.public_dict()),
+                  repr(create_ai_provider(settings)),
+                  repr(create_ai_provider(settings.with_(provider="lmstudio")))):
+        assert "S3cretPassw0rd" not in shown and "An0therSecret" not in shown
+        assert "alice" not in shown and "bob" not in shown
+
+
+@pytest.mark.parametrize("url, problem", [("http://", "host"), ("http://localhost:99999", "port"),
+                                          ("http://localhost:port", "port")])
+def test_a_url_without_host_or_with_a_bad_port_is_refused(url, problem):
+    with pytest.raises(ConfigurationError, match=problem):
+        load_settings(environ={"AI__OLLAMA_BASE_URL": url})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from enum import Enum
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -97,6 +98,13 @@ class AISettings(BaseModel):
         value = value.strip()
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
+        try:
+            parts = urlsplit(value)
+            parts.port  # raises for a port that is not a number in 0-65535
+        except ValueError:
+            raise ValueError("has an invalid port (use a number up to 65535)") from None
+        if not parts.hostname:
+            raise ValueError("has no host name (e.g. http://localhost:11434)")
         return value.rstrip("/")
 
     @field_validator("model", "azure_openai_deployment", "aws_region", "local_model_path",
@@ -119,6 +127,11 @@ class AISettings(BaseModel):
         values.update(changes)
         return AISettings(**values)
 
+    def __repr_args__(self):
+        # URLs may carry user:password@ (an Ollama behind a proxy): never show it.
+        for name, value in super().__repr_args__():
+            yield name, (display_url(value) if name in URL_FIELDS else value)
+
     def public_dict(self) -> dict[str, Any]:
         """Field values for display: secrets shown only as set/unset, never their value."""
         shown: dict[str, Any] = {}
@@ -126,12 +139,27 @@ class AISettings(BaseModel):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = "**********"
+            elif name in URL_FIELDS:
+                value = display_url(value)
             shown[name] = value
         return shown
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+
+
+def display_url(url: str | None) -> str | None:
+    """``url`` without any ``user:password@`` part, for reprs, tables and errors."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 SECRET_FIELDS = tuple(

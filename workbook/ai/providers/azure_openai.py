@@ -50,5 +50,5 @@ class AzureOpenAIProvider(OpenAIProvider):
                 "https://RESOURCE.openai.azure.com, with no path.")
 
     def __repr__(self) -> str:
-        return (f"AzureOpenAIProvider(deployment={self.model!r}, endpoint={self.base_url!r}, "
+        return (f"AzureOpenAIProvider(deployment={self.model!r}, endpoint={self._where()!r}, "
                 f"api_version={self.settings.azure_openai_api_version!r})")

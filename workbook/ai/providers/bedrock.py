@@ -19,7 +19,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from .. import errors
-from ..settings import AISettings
+from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -80,7 +80,7 @@ class BedrockProvider:
                      "variables in your environment.") from None
 
     def __repr__(self) -> str:
-        where = self.settings.bedrock_endpoint_url or f"region {self.region}"
+        where = display_url(self.settings.bedrock_endpoint_url) or f"region {self.region}"
         return f"BedrockProvider(model={self.model!r}, {where})"
 
     async def aclose(self) -> None:
@@ -204,7 +204,7 @@ class BedrockProvider:
                 hint="Raise AI__TIMEOUT_S, or check your network to AWS.")
         if isinstance(error, botocore.exceptions.EndpointConnectionError):
             return errors.ProviderUnavailableError(
-                f"cannot reach Bedrock at {error.kwargs.get('endpoint_url', 'its endpoint')}",
+                f"cannot reach Bedrock at {display_url(error.kwargs.get('endpoint_url')) or 'its endpoint'}",
                 provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
         if isinstance(error, botocore.exceptions.ClientError):
             return self._client_error(error)

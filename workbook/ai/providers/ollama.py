@@ -17,7 +17,7 @@ from typing import AsyncIterator
 import httpx
 
 from .. import errors
-from ..settings import AISettings
+from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -33,11 +33,12 @@ class OllamaProvider:
         self.settings = settings
         self.model = settings.model or self.default_model
         self.base_url = settings.ollama_base_url
+        self._shown_url = display_url(self.base_url)  # for messages: no user:password
         self._client = httpx.AsyncClient(
             base_url=self.base_url, timeout=httpx.Timeout(settings.timeout_s), transport=transport)
 
     def __repr__(self) -> str:
-        return f"OllamaProvider(model={self.model!r}, base_url={self.base_url!r})"
+        return f"OllamaProvider(model={self.model!r}, base_url={self._shown_url!r})"
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -123,19 +124,19 @@ class OllamaProvider:
                 response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException:
                 error = errors.ProviderUnavailableError(
-                    f"no answer from Ollama at {self.base_url} within {self.settings.timeout_s:g} s",
+                    f"no answer from Ollama at {self._shown_url} within {self.settings.timeout_s:g} s",
                     provider=self.name,
                     hint="Raise AI__TIMEOUT_S (a model's first load can take a while).")
                 retry_after = None
             except httpx.ConnectError as exc:
                 error = errors.ProviderUnavailableError(
-                    f"cannot reach Ollama at {self.base_url}: {type(exc).__name__}",
+                    f"cannot reach Ollama at {self._shown_url}: {type(exc).__name__}",
                     provider=self.name,
                     hint="Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.")
                 retry_after = None
             except httpx.HTTPError as exc:
                 error = errors.ProviderUnavailableError(
-                    f"the connection to Ollama at {self.base_url} broke: {type(exc).__name__}",
+                    f"the connection to Ollama at {self._shown_url} broke: {type(exc).__name__}",
                     provider=self.name, hint="Retry; if it keeps happening, check Ollama's log.")
                 retry_after = None
             else:
@@ -167,7 +168,7 @@ class OllamaProvider:
         if status == 404 and ollama_error is None:
             # Not Ollama's {"error": ...}: the path itself does not exist on that server.
             return errors.ConfigurationError(
-                f"HTTP 404 from {self.base_url}/api/chat: nothing answers Ollama's chat API there",
+                f"HTTP 404 from {self._shown_url}/api/chat: nothing answers Ollama's chat API there",
                 provider=self.name,
                 hint="Check AI__OLLAMA_BASE_URL: it is the server's root, e.g. http://localhost:11434 "
                      "(no /api or /v1).")

@@ -13,7 +13,7 @@ from typing import AsyncIterator
 import openai
 
 from .. import errors
-from ..settings import AISettings
+from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._redact import redact
 
@@ -53,7 +53,7 @@ class OpenAIProvider:
 
     # -- the protocol ---------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self._where()!r})"
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -187,7 +187,7 @@ class OpenAIProvider:
         return f"Check {self.url_variable}: an OpenAI-compatible base URL usually ends in /v1."
 
     def _where(self) -> str:
-        return self.base_url or "api.openai.com"
+        return display_url(self.base_url) or "api.openai.com"
 
 
 def _is_api_error(body) -> bool:
