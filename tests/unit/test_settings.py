@@ -132,3 +132,16 @@ def test_a_password_in_a_url_is_never_shown():
 def test_a_url_without_host_or_with_a_bad_port_is_refused(url, problem):
     with pytest.raises(ConfigurationError, match=problem):
         load_settings(environ={"AI__OLLAMA_BASE_URL": url})
+
+
+@pytest.mark.parametrize("provider", [p.value for p in ProviderType])
+def test_each_block_of_env_example_loads_once_uncommented(tmp_path, provider):
+    """A student uncomments one provider's block: every line in it must be a valid setting."""
+    lines = (Path(__file__).parents[2] / ".env.example").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"# ---- {provider}:"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# ----")), len(lines))
+    block = [line[2:] if line.startswith("# AI__") else line for line in lines[start:end]]
+    path = tmp_path / ".env"
+    path.write_text("\n".join(lines[:start] + block))
+    settings = load_settings(path, environ={})
+    assert settings.provider == (provider if any(l.startswith("AI__PROVIDER=") for l in block) else "local")
