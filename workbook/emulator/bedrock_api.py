@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import eventstream
-from .exchange import Exchange, broken_body, json_response, text_of
+from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
@@ -124,7 +124,7 @@ def routes(state) -> list[Route]:
         request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
         if stream:
             return ex.stream(_frames(ex, reply, fault, started), EVENTSTREAM, headers=request_id)
-        text = "".join([piece async for piece in ex.pieces(reply, fault)])
+        text = await ex.text(reply, fault)
         raw = json.dumps({
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": STOP_REASONS[reply.finish_reason], "usage": _usage(reply),
@@ -133,7 +133,7 @@ def routes(state) -> list[Route]:
         if fault is not None and fault.name == "malformed":
             raw = raw[: len(raw) // 2]
         elif fault is not None and fault.name == "cut_stream":
-            return broken_body(ex, raw, "application/json", request_id)
+            return cut_body(ex, raw, fault, "application/json", request_id)
         return ex.respond(Response(raw, media_type="application/json", headers=request_id))
 
     async def converse_json(request: Request):

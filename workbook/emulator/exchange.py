@@ -130,6 +130,7 @@ class Exchange:
 
         ``cut_stream`` ends the iteration after N pieces and sets ``self.cut``; the caller
         then leaves out its protocol's end marker. ``mode="abort"`` breaks the body instead.
+        For streaming responses only: a non-streaming one uses ``text`` and ``cut_body``.
         """
         self.cut = False
         if fault is not None and fault.name == "slow_first_token":
@@ -148,6 +149,20 @@ class Exchange:
         if self.cut and fault["mode"] == "abort":
             raise StreamAborted("cut_stream fault: connection dropped mid-body")
 
+    async def text(self, reply, fault: Fault | None) -> str:
+        """The whole answer for a non-streaming response, ``slow_first_token`` applied.
+
+        A ``cut_stream`` is not applied here: the reply runs to its end (so its
+        ``finish_reason`` and ``usage`` are set) and ``cut_body`` breaks the rendered body.
+        Raising before the response starts would give the client a plain 500 instead.
+        """
+        if fault is not None and fault.name == "slow_first_token":
+            await self.wait(float(fault["seconds"]))
+        try:
+            return "".join([piece async for piece in reply])
+        finally:
+            await reply.aclose()
+
 
 def text_of(content: Any) -> str:
     """Message content as plain text: a string, or a list of text parts (OpenAI, Bedrock)."""
@@ -164,13 +179,22 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     headers=headers, media_type=media_type)
 
 
-def broken_body(exchange: Exchange, full: bytes, media_type: str,
-                headers: dict[str, str] | None = None) -> StreamingResponse:
-    """Promise the whole body (Content-Length) and drop the connection halfway."""
-    async def half():
-        yield full[: len(full) // 2]
+def cut_body(exchange: Exchange, full: bytes, fault: Fault, media_type: str,
+             headers: dict[str, str] | None = None) -> Response:
+    """A non-streaming body under ``cut_stream``: the client gets half of it.
+
+    ``mode="close"``: a complete HTTP response whose JSON stops halfway (its Content-Length
+    is that of the short body), so the client's JSON parser fails. ``mode="abort"``: the
+    whole length is promised, half is sent, then the connection drops, so the client's HTTP
+    layer fails. Either way the status line says 200, never 500.
+    """
+    half = full[: len(full) // 2]
+    if fault["mode"] == "close":
+        return exchange.respond(Response(half, media_type=media_type, headers=headers))
+
+    async def dropped():
+        yield half
         raise StreamAborted("cut_stream fault on a non-streaming response")
 
-    return exchange.stream(half(), media_type,
+    return exchange.stream(dropped(), media_type,
                            headers={**(headers or {}), "content-length": str(len(full))})
-

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .exchange import Exchange, broken_body, json_response, text_of
+from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
 
 NDJSON = "application/x-ndjson"
@@ -123,12 +123,12 @@ def routes(state) -> list[Route]:
                                        temperature=options.get("temperature", 0.8))
         if stream:
             return ex.stream(_ndjson(ex, reply, fault, model, started), NDJSON)
-        text = "".join([piece async for piece in ex.pieces(reply, fault)])
+        text = await ex.text(reply, fault)
         raw = json.dumps(_final(model, reply, started, text), separators=(",", ":")).encode()
         if fault is not None and fault.name == "malformed":
             return ex.respond(Response(raw[: len(raw) // 2], media_type="application/json"))
         if fault is not None and fault.name == "cut_stream":
-            return broken_body(ex, raw, "application/json")
+            return cut_body(ex, raw, fault, "application/json")
         return ex.respond(Response(raw, media_type="application/json"))
 
     async def tags(request: Request):

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .exchange import Exchange, broken_body, json_response, text_of
+from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
 
 DEFAULT_MAX_TOKENS = 4096
@@ -174,7 +174,7 @@ async def _complete(ex: Exchange, model: str, *, azure: bool, api_version: str |
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return ex.stream(_sse(ex, reply, fault, model, include_usage, azure, api_version), SSE)
-    text = "".join([piece async for piece in ex.pieces(reply, fault)])
+    text = await ex.text(reply, fault)
     response = {
         "id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion",
         "created": int(time.time()), "model": model, "system_fingerprint": "fp_emulator",
@@ -188,7 +188,7 @@ async def _complete(ex: Exchange, model: str, *, azure: bool, api_version: str |
     if fault is not None and fault.name == "malformed":
         return ex.respond(json_response_raw(raw[: len(raw) // 2]))
     if fault is not None and fault.name == "cut_stream":
-        return broken_body(ex, raw, "application/json")
+        return cut_body(ex, raw, fault, "application/json")
     return ex.respond(json_response_raw(raw))
 
 
