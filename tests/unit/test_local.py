@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from workbook.ai import AISettings, ConfigurationError, Message, create_ai_provider
+from workbook.ai import AISettings, ConfigurationError, IncompleteResponseError, Message, create_ai_provider
 from workbook.ai.providers.local import bundled_model_path
 
 pytestmark = pytest.mark.slow
@@ -87,3 +87,20 @@ async def test_settings_give_the_default_limits_and_it_closes_like_any_provider(
         stream = p.chat_stream([Message("user", "Tell me about the sea.")])
         [piece async for piece in stream]
         assert stream.usage.output_tokens == 4
+
+
+async def test_an_abandoned_stream_does_not_hold_the_model(local):
+    """`break` out of `async for` keeps the stream object but stops reading it: the next
+    request must not wait for all of its max_tokens, and the abandoned stream must not
+    pretend to be complete if it is read again."""
+    stream = local.chat_stream([Message("user", "Tell me a very long story about the sea.")],
+                               max_tokens=400, temperature=0.7)
+    async for _ in stream:
+        break
+    started = time.perf_counter()
+    reply = await local.chat([Message("user", "Say hi")], max_tokens=8)
+    waited = time.perf_counter() - started
+    assert reply.content and waited < 1.5, f"the next request waited {waited:.2f} s"
+    with pytest.raises(IncompleteResponseError, match="unread"):
+        async for _ in stream:
+            pass

@@ -66,6 +66,43 @@ class LoadedModel:
     worker: ThreadPoolExecutor
     load_s: float
     path: Path
+    waiting: int = 0  # generations submitted to the worker and not started yet
+
+
+# Pieces produced but not read before a stream counts as abandoned (a notebook that did
+# `break` out of `async for` keeps the stream object, so it is never closed).
+ABANDONED_BACKLOG = 16
+
+
+class Handoff:
+    """Carries pieces from the model's thread to the caller's event loop, and notices
+    when the caller stopped reading, so an abandoned stream does not hold the model."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.closed = threading.Event()
+        self.emitted = 0
+        self.consumed = 0
+
+    def emit(self, item) -> None:
+        if isinstance(item, str):
+            self.emitted += 1
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    async def receive(self):
+        item = await self.queue.get()
+        if isinstance(item, str):
+            self.consumed += 1
+        return item
+
+    def should_stop(self, model: "LoadedModel") -> str | None:
+        """Why generation should stop early, if it should."""
+        if self.closed.is_set():
+            return "cancelled"
+        if model.waiting and self.emitted - self.consumed > ABANDONED_BACKLOG:
+            return "abandoned"
+        return None
 
 
 _models: dict[tuple[str, int], LoadedModel] = {}
@@ -165,37 +202,41 @@ class LocalProvider:
 
     async def _stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
+        handoff = Handoff(asyncio.get_running_loop())
+        loaded = self._loaded
         _END = object()
 
-        def emit(item) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
         def generate() -> None:
+            loaded.waiting -= 1
             try:
-                usage, finish = self._generate(messages, max_tokens, temperature, emit, cancelled)
-                emit((_END, usage, finish))
+                usage, finish = self._generate(messages, max_tokens, temperature, handoff)
+                handoff.emit((_END, usage, finish))
             except BaseException as error:
-                emit(error)
+                handoff.emit(error)
 
-        self._loaded.worker.submit(generate)
+        loaded.waiting += 1
+        loaded.worker.submit(generate)
         stream.model = self.model
         try:
             while True:
-                item = await queue.get()
+                item = await handoff.receive()
                 if isinstance(item, BaseException):
                     raise item
                 if isinstance(item, tuple) and item[0] is _END:
                     stream.usage, stream.finish_reason = item[1], item[2]
+                    if stream.finish_reason == "abandoned":
+                        raise errors.IncompleteResponseError(
+                            "this stream was stopped: it went unread while another request "
+                            "waited for the model", provider=self.name,
+                            hint="Read a stream to the end, or close it (await stream.aclose()) "
+                                 "when you stop early.")
                     return
                 yield item
         finally:
-            cancelled.set()  # a consumer that stopped early frees the model for the next call
+            handoff.closed.set()  # a consumer that stopped early frees the model for the next call
 
     def _generate(self, messages: list[Message], max_tokens: int, temperature: float,
-                  emit: Callable[[str], None], cancelled: threading.Event) -> tuple[Usage, str]:
+                  handoff: Handoff) -> tuple[Usage, str]:
         """Token by token on the model's thread; returns (usage, finish_reason)."""
         llama = self._loaded.llama
         prompt = self._loaded.format_prompt([{"role": m.role, "content": m.content} for m in messages])
@@ -221,15 +262,16 @@ class LocalProvider:
             generated += 1
             piece = decoder.decode(llama.detokenize([token]))
             if piece:
-                emit(piece)
+                handoff.emit(piece)
             if generated >= limit:
                 break
-            if cancelled.is_set():
-                finish = "cancelled"
+            stop = handoff.should_stop(self._loaded)
+            if stop:
+                finish = stop
                 break
         tail = decoder.decode(b"", final=True)
         if tail:
-            emit(tail)
+            handoff.emit(tail)
         return Usage(len(prompt_tokens), generated), finish
 
 
