@@ -84,7 +84,24 @@ class _QuietAborts(logging.Filter):
         return True
 
 
+class _QuietDisconnects(logging.Filter):
+    """A client that stops reading and closes mid-stream is normal: do not print about it.
+
+    After a send to a lost connection fails, asyncio drops each further write and, from the
+    fifth on, logs "socket.send() raised exception." at WARNING; with no logging configured
+    that goes to a student's notebook. Only that message is dropped, and only from the
+    emulator's own server thread: anything else asyncio reports still shows.
+    """
+
+    MESSAGE = "socket.send() raised exception."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName.startswith(THREAD_PREFIX) and record.msg == self.MESSAGE)
+
+
+THREAD_PREFIX = "workbook-emulator-"
 logging.getLogger("uvicorn.error").addFilter(_QuietAborts())
+logging.getLogger("asyncio").addFilter(_QuietDisconnects())
 
 
 class ServerThread:
@@ -116,7 +133,7 @@ class ServerThread:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, args=(sock,), daemon=True,
-                                        name=f"workbook-emulator-{self.port}")
+                                        name=f"{THREAD_PREFIX}{self.port}")
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
