@@ -282,3 +282,30 @@ async def test_an_unreachable_url_with_credentials_hides_them(emu):
     with pytest.raises(ProviderUnavailableError) as caught:
         await create_ai_provider(settings).chat(QUESTION)
     assert "S3cretPassw0rd" not in str(caught.value) and f"http://127.0.0.1:{port}" in str(caught.value)
+
+
+@pytest.mark.parametrize("fault, error", [("rate_limit", RateLimitError),
+                                          ("server_error", ProviderUnavailableError)])
+async def test_ollama_error_line_before_any_text_is_typed(build, emu, fault, error):
+    emu.inject(fault, in_stream=True)
+    with pytest.raises(error) as caught:
+        [p async for p in build("ollama", max_retries=0).chat_stream(QUESTION)]
+    assert "retry" in caught.value.hint.lower() or "ollama ps" in caught.value.hint
+
+
+CLOSABLE = ["ollama"]
+
+
+@pytest.mark.parametrize("name", CLOSABLE)
+async def test_a_closed_provider_says_to_build_a_new_one(build, name):
+    provider = build(name)
+    await provider.aclose()
+    for call in (provider.chat(QUESTION), _drain(provider.chat_stream(QUESTION))):
+        with pytest.raises(ProviderError) as caught:
+            await call
+        assert "aclose()" in caught.value.hint and "create_ai_provider()" in caught.value.hint
+        assert "URL" not in caught.value.hint
+
+
+async def _drain(stream):
+    return [piece async for piece in stream]

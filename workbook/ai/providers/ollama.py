@@ -19,6 +19,7 @@ import httpx
 from .. import errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._closed import closed_provider_error
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 _MAX_BACKOFF_S = 8.0
@@ -66,13 +67,19 @@ class OllamaProvider:
                               stream=False) as response:
             data = _json(response.content, self.name)
         if "error" in data:
-            raise errors.ProviderError(f"Ollama error: {data['error']}", provider=self.name)
-        message = data.get("message") or {}
+            raise self._reported_error(data["error"], received=0)
+        if data.get("done") is not True:
+            # Ollama sets "done": true only on a finished answer; without it the text
+            # (if any) may stop mid-sentence.
+            raise errors.IncompleteResponseError(
+                'Ollama\'s answer came without "done": true, so it may be cut short',
+                provider=self.name, hint="Retry the request; if it keeps happening, check Ollama's log.")
         return ChatResponse(
-            content=message.get("content", ""), model=data.get("model", self.model),
+            content=_content(data, self.name), model=_text(data.get("model")) or self.model,
             provider=self.name,
-            usage=Usage(data.get("prompt_eval_count"), data.get("eval_count")),
-            finish_reason=data.get("done_reason"), latency_s=time.perf_counter() - started,
+            usage=Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count"))),
+            finish_reason=_text(data.get("done_reason")) or "stop",
+            latency_s=time.perf_counter() - started,
         )
 
     def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
@@ -87,22 +94,24 @@ class OllamaProvider:
         async with self._post(body) as response:
             try:
                 async for line in response.aiter_lines():
-                    if not line.strip():
+                    if done or not line.strip():
+                        # After the "done" line the answer is complete: anything more is
+                        # ignored. Reading on to the end of the body (no break) lets httpx
+                        # reuse the connection; closing early costs a new TCP connection.
                         continue
                     data = _json(line, self.name)
                     if "error" in data:  # Ollama reports mid-stream failures as a line
-                        raise errors.ProviderError(f"Ollama error: {data['error']}", provider=self.name)
-                    stream.model = data.get("model", stream.model)
-                    piece = (data.get("message") or {}).get("content", "")
+                        raise self._reported_error(data["error"], received)
+                    stream.model = _text(data.get("model")) or stream.model
+                    piece = _content(data, self.name)
                     if piece:
                         received += 1
                         yield piece
-                    if data.get("done"):
-                        # No break: reading on to the end of the body lets httpx reuse
-                        # the connection (closing early costs a new TCP connection next call).
+                    if data.get("done") is True:
                         done = True
-                        stream.finish_reason = data.get("done_reason", "stop")
-                        stream.usage = Usage(data.get("prompt_eval_count"), data.get("eval_count"))
+                        stream.finish_reason = _text(data.get("done_reason")) or "stop"
+                        stream.usage = Usage(_count(data.get("prompt_eval_count")),
+                                             _count(data.get("eval_count")))
             except httpx.HTTPError as error:
                 raise errors.IncompleteResponseError(
                     f"the stream broke after {received} chunks: {type(error).__name__}",
@@ -111,6 +120,31 @@ class OllamaProvider:
             raise errors.IncompleteResponseError(
                 f"the stream ended after {received} chunks without its final \"done\": true line",
                 provider=self.name)
+
+    def _reported_error(self, message, received: int) -> errors.ProviderError:
+        """An ``{"error": ...}`` Ollama sent with status 200 (in a stream, or as the body).
+
+        After some text arrived the answer is cut short whatever the cause; before any,
+        the error's own words say what went wrong."""
+        text = str(message)
+        if received:
+            return errors.IncompleteResponseError(
+                f"Ollama reported an error after {received} chunks: {text}", provider=self.name,
+                hint="The answer is incomplete; retry. If it keeps happening, check `ollama ps` and Ollama's log.")
+        low = text.lower()
+        if "not found" in low:
+            return errors.ModelNotFoundError(
+                f"Ollama: {text}", provider=self.name,
+                hint=f"Run `ollama pull {self.model}` (or set AI__MODEL to a model you have: `ollama list`).")
+        if "too many requests" in low or "rate limit" in low:
+            return errors.RateLimitError(
+                f"Ollama: {text}", provider=self.name,
+                hint="Ollama is busy with other requests; wait a moment and retry "
+                     "(OLLAMA_NUM_PARALLEL and OLLAMA_MAX_QUEUE set how many it takes).")
+        return errors.ProviderUnavailableError(
+            f"Ollama failed mid-request: {text}", provider=self.name,
+            hint="Check `ollama ps` and Ollama's log (a model that does not fit in memory fails "
+                 "like this), then retry.")
 
     @asynccontextmanager
     async def _post(self, body: dict, *, stream: bool = True):
@@ -139,6 +173,14 @@ class OllamaProvider:
                     f"the connection to Ollama at {self._shown_url} broke: {type(exc).__name__}",
                     provider=self.name, hint="Retry; if it keeps happening, check Ollama's log.")
                 retry_after = None
+            except Exception as exc:  # not a network failure: retrying would not help
+                if self._client.is_closed:
+                    raise closed_provider_error(self.name) from None
+                raise errors.ProviderError(
+                    f"could not send the request to Ollama at {self._shown_url}: "
+                    f"{type(exc).__name__}: {exc}", provider=self.name,
+                    hint="Check AI__OLLAMA_BASE_URL; if it is right, rebuild the provider with "
+                         "create_ai_provider() and retry.") from None
             else:
                 if response.status_code == 200:
                     try:
@@ -195,11 +237,43 @@ def _json(raw: bytes | str, provider: str) -> dict:
         data = json.loads(raw)
     except ValueError:
         raise errors.ProviderError(
-            "Ollama sent a body that is not JSON", provider=provider,
-            hint="Is AI__OLLAMA_BASE_URL pointing at Ollama and not another server?") from None
+            "Ollama sent a body that is not JSON", provider=provider, hint=_NOT_OLLAMA_HINT) from None
     if not isinstance(data, dict):
-        raise errors.ProviderError("Ollama sent JSON that is not an object", provider=provider)
+        raise _shape_error("a JSON value that is not an object", provider)
     return data
+
+
+_NOT_OLLAMA_HINT = "Is AI__OLLAMA_BASE_URL pointing at Ollama and not another server?"
+
+
+def _shape_error(what: str, provider: str) -> errors.ProviderError:
+    return errors.ProviderError(
+        f"Ollama sent {what}: not the expected shape of /api/chat", provider=provider,
+        hint=_NOT_OLLAMA_HINT)
+
+
+def _content(data: dict, provider: str) -> str:
+    """The text in ``{"message": {"content": ...}}``; a missing message is no text."""
+    message = data.get("message")
+    if message is None:
+        return ""
+    if not isinstance(message, dict):
+        raise _shape_error(f'a "message" that is a {type(message).__name__}, not an object', provider)
+    content = message.get("content")
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise _shape_error(f'a "message.content" that is a {type(content).__name__}, not text', provider)
+    return content
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _count(value) -> int | None:
+    """A token count as reported, or ``None`` where the value is missing or not a count."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -1,0 +1,163 @@
+"""Answers the emulator never gives, from a server that is wrong or only half there.
+
+A tiny HTTP server on 127.0.0.1 sends exactly the bytes a test asks for (an HTML page, an
+empty 200, an Ollama answer without ``done``...), and each provider's real SDK reads them.
+Nothing here patches a provider or an SDK. The rule checked: the student gets a typed
+workbook error whose hint fits the situation, never a raw exception or a short answer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from workbook.ai import (AISettings, ConfigurationError, IncompleteResponseError, Message,
+                         ModelNotFoundError, ProviderError, ProviderUnavailableError, RateLimitError,
+                         create_ai_provider)
+
+QUESTION = [Message("user", "Why is the sky blue?")]
+HTML_PAGE = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>\n"
+
+
+class Canned:
+    """Answers every request with one fixed status, content type and body."""
+
+    def __init__(self) -> None:
+        self.status, self.content_type, self.body = 200, "application/json", b"{}"
+        self.headers: dict[str, str] = {}
+        canned = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(canned.status)
+                self.send_header("content-type", canned.content_type)
+                self.send_header("content-length", str(len(canned.body)))
+                for name, value in canned.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(canned.body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:  # keep pytest's output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, body: bytes | str | dict | list, *, status: int = 200,
+               content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        self.body = body.encode() if isinstance(body, str) else body
+        self.status, self.content_type, self.headers = status, content_type, headers or {}
+
+    def __enter__(self) -> "Canned":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="module")
+def canned():
+    with Canned() as server:
+        yield server
+
+
+def ndjson(*lines: dict) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def piece(text) -> dict:
+    return {"model": "llama3.2", "message": {"role": "assistant", "content": text}, "done": False}
+
+
+FINAL = {"model": "llama3.2", "message": {"role": "assistant", "content": ""}, "done": True,
+         "done_reason": "stop", "prompt_eval_count": 5, "eval_count": 2}
+
+
+# -- Ollama --------------------------------------------------------------------------------
+
+@pytest.fixture
+def ollama(canned):
+    return create_ai_provider(AISettings(provider="ollama", ollama_base_url=canned.url, max_retries=0))
+
+
+@pytest.mark.parametrize("body", [{}, {"message": {"content": "Hi"}, "done": False}])
+async def test_ollama_chat_without_done_is_incomplete(canned, ollama, body):
+    canned.answer(body)
+    with pytest.raises(IncompleteResponseError, match='"done": true'):
+        await ollama.chat(QUESTION)
+
+
+async def test_ollama_chat_with_done_is_an_answer(canned, ollama):
+    canned.answer({**FINAL, "message": {"role": "assistant", "content": "Hi"}})
+    reply = await ollama.chat(QUESTION)
+    assert (reply.content, reply.finish_reason, reply.usage.output_tokens) == ("Hi", "stop", 2)
+
+
+@pytest.mark.parametrize("body", [
+    {"message": "Hi", "done": True},
+    {"message": {"content": 5}, "done": True},
+    ["not", "an", "object"],
+])
+async def test_ollama_chat_in_the_wrong_shape_names_the_url(canned, ollama, body):
+    canned.answer(body)
+    with pytest.raises(ProviderError, match="not the expected shape") as caught:
+        await ollama.chat(QUESTION)
+    assert type(caught.value) is ProviderError and "AI__OLLAMA_BASE_URL" in caught.value.hint
+
+
+@pytest.mark.parametrize("bad", [{"message": "Hi", "done": False},
+                                 {"message": {"content": 5}, "done": False}])
+async def test_ollama_stream_line_in_the_wrong_shape_names_the_url(canned, ollama, bad):
+    canned.answer(ndjson(piece("Hi"), bad, FINAL), content_type="application/x-ndjson")
+    with pytest.raises(ProviderError, match="not the expected shape") as caught:
+        [p async for p in ollama.chat_stream(QUESTION)]
+    assert "AI__OLLAMA_BASE_URL" in caught.value.hint
+
+
+async def test_ollama_error_line_after_text_is_incomplete_with_the_servers_words(canned, ollama):
+    canned.answer(ndjson(piece("The"), piece(" sky"), {"error": "llama runner process has terminated"}),
+                  content_type="application/x-ndjson")
+    received = []
+    with pytest.raises(IncompleteResponseError, match="llama runner process has terminated") as caught:
+        async for text in ollama.chat_stream(QUESTION):
+            received.append(text)
+    assert received == ["The", " sky"] and "2 chunks" in caught.value.message
+
+
+@pytest.mark.parametrize("message, error, hint", [
+    ('model "llama3.2" not found, try pulling it first', ModelNotFoundError, "ollama pull llama3.2"),
+    ("model requires more system memory (5.6 GiB) than is available", ProviderUnavailableError, "ollama ps"),
+])
+async def test_ollama_error_line_before_text_is_typed_by_its_words(canned, ollama, message, error, hint):
+    canned.answer(ndjson({"error": message}), content_type="application/x-ndjson")
+    with pytest.raises(error) as caught:
+        [p async for p in ollama.chat_stream(QUESTION)]
+    assert hint in caught.value.hint and message in caught.value.message
+    with pytest.raises(error):  # the same error as a non-streaming 200 body
+        canned.answer({"error": message})
+        await ollama.chat(QUESTION)
+
+
+async def test_ollama_ignores_anything_after_the_done_line(canned, ollama):
+    canned.answer(ndjson(piece("Hi"), FINAL, piece(" and more"), {"error": "late"}),
+                  content_type="application/x-ndjson")
+    stream = ollama.chat_stream(QUESTION)
+    assert [p async for p in stream] == ["Hi"]
+    assert stream.finish_reason == "stop" and stream.usage.output_tokens == 2
