@@ -13,7 +13,6 @@ import time
 
 import boto3
 import httpx
-import pytest
 from botocore.config import Config
 
 from workbook.ai.types import ChatStream, Usage
