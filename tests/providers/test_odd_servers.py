@@ -161,3 +161,70 @@ async def test_ollama_ignores_anything_after_the_done_line(canned, ollama):
     stream = ollama.chat_stream(QUESTION)
     assert [p async for p in stream] == ["Hi"]
     assert stream.finish_reason == "stop" and stream.usage.output_tokens == 2
+
+
+# -- OpenAI-compatible -----------------------------------------------------------------------
+
+def sse(*events: dict) -> bytes:
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events)
+
+
+def chunk(content=None, finish_reason=None) -> dict:
+    delta = {} if content is None else {"content": content}
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+
+@pytest.fixture
+def vllm(canned):
+    return create_ai_provider(AISettings(provider="vllm", model="m", max_retries=0,
+                                         openai_base_url=f"{canned.url}/v1"))
+
+
+NOT_OPENAI = [
+    pytest.param(HTML_PAGE, "text/html", id="html-page"),
+    pytest.param(b"", "application/json", id="empty-body"),
+    pytest.param(b"data: this is not json\n\n", "text/event-stream", id="garbage-sse"),
+]
+
+
+@pytest.mark.parametrize("body, content_type", NOT_OPENAI)
+async def test_a_200_that_is_not_openai_is_named_as_such(canned, vllm, body, content_type):
+    canned.answer(body, content_type=content_type)
+    for call in (vllm.chat(QUESTION), _drain(vllm.chat_stream(QUESTION))):
+        with pytest.raises(ProviderError, match="not in the OpenAI format") as caught:
+            await call
+        # Not "the connection dropped mid-answer": nothing was an answer.
+        assert type(caught.value) is ProviderError
+        assert "AI__OPENAI_BASE_URL" in caught.value.hint and "OpenAI-compatible" in caught.value.hint
+
+
+async def test_an_error_event_after_text_is_incomplete_and_quotes_the_server(canned, vllm):
+    canned.answer(sse(chunk(""), chunk("The"), chunk(" sky"),
+                      {"error": {"message": "CUDA out of memory", "type": "InternalServerError",
+                                 "code": 500}}), content_type="text/event-stream")
+    received = []
+    with pytest.raises(IncompleteResponseError) as caught:
+        async for text in vllm.chat_stream(QUESTION):
+            received.append(text)
+    assert received == ["The", " sky"]
+    assert "reported an error after 2 chunks: CUDA out of memory" in caught.value.message
+
+
+@pytest.mark.parametrize("error, expected", [
+    ({"message": "busy", "type": "requests", "code": "rate_limit_exceeded"}, RateLimitError),  # OpenAI
+    ({"code": "429", "message": "exceeded token rate limit"}, RateLimitError),                 # Azure
+    ({"message": "CUDA out of memory", "type": "InternalServerError", "code": 500},           # vLLM
+     ProviderUnavailableError),
+    ({"message": "something odd", "type": "weird"}, ProviderError),
+])
+async def test_an_error_event_before_text_is_typed_by_its_status(canned, vllm, error, expected):
+    canned.answer(sse(chunk(""), {"error": error}), content_type="text/event-stream")
+    with pytest.raises(expected) as caught:
+        await _drain(vllm.chat_stream(QUESTION))
+    assert not isinstance(caught.value, IncompleteResponseError)
+    assert error["message"] in caught.value.message
+
+
+async def _drain(stream):
+    return [piece async for piece in stream]

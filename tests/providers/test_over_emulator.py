@@ -284,16 +284,29 @@ async def test_an_unreachable_url_with_credentials_hides_them(emu):
     assert "S3cretPassw0rd" not in str(caught.value) and f"http://127.0.0.1:{port}" in str(caught.value)
 
 
+@providers
 @pytest.mark.parametrize("fault, error", [("rate_limit", RateLimitError),
                                           ("server_error", ProviderUnavailableError)])
-async def test_ollama_error_line_before_any_text_is_typed(build, emu, fault, error):
-    emu.inject(fault, in_stream=True)
+async def test_an_error_inside_a_stream_before_any_text_is_typed(build, emu, name, fault, error):
+    # The status line said 200; the error arrives as the stream's first event.
+    emu.inject(fault, in_stream=True, **({"retry_after": 0} if fault == "rate_limit" else {}))
     with pytest.raises(error) as caught:
-        [p async for p in build("ollama", max_retries=0).chat_stream(QUESTION)]
-    assert "retry" in caught.value.hint.lower() or "ollama ps" in caught.value.hint
+        [p async for p in build(name, max_retries=0).chat_stream(QUESTION)]
+    assert caught.value.provider == name and caught.value.hint
+    assert not isinstance(caught.value, IncompleteResponseError)  # nothing was cut: nothing came
 
 
-CLOSABLE = ["ollama"]
+# Not bedrock: botocore reads a body cut short as an empty result (tests/emulator/test_emu_cut_body.py).
+@pytest.mark.parametrize("name", [n for n in NETWORK_PROVIDERS if n != "bedrock"])
+async def test_a_body_cut_after_the_server_answered_is_not_called_unreachable(build, emu, name):
+    emu.inject("cut_stream", mode="abort", times=3)
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await build(name, max_retries=0).chat(QUESTION)
+    assert "broke" in caught.value.message and "retry" in caught.value.hint.lower()
+    assert "cannot reach" not in caught.value.message and "Start" not in caught.value.hint
+
+
+CLOSABLE = ["openai", "azure_openai", "vllm", "lmstudio", "ollama"]
 
 
 @pytest.mark.parametrize("name", CLOSABLE)
@@ -309,3 +322,16 @@ async def test_a_closed_provider_says_to_build_a_new_one(build, name):
 
 async def _drain(stream):
     return [piece async for piece in stream]
+
+
+@pytest.mark.parametrize("name, field, variable", [
+    ("openai", "openai_api_key", "AI__OPENAI_API_KEY"),
+    ("lmstudio", "openai_api_key", "AI__OPENAI_API_KEY"),
+    ("azure_openai", "azure_openai_api_key", "AI__AZURE_OPENAI_API_KEY"),
+])
+@pytest.mark.parametrize("key", ["sk-ключ-0123456789", "\u201csk-quoted-0123456789\u201d", "sk-0123456789\n"])
+def test_a_key_no_header_can_carry_is_refused_when_built(emu, name, field, variable, key):
+    with pytest.raises(ConfigurationError) as caught:
+        create_ai_provider(emu.settings(name).with_(**{field: key}))
+    assert variable in caught.value.message and variable in caught.value.hint
+    assert key.strip() not in str(caught.value) and "0123456789" not in str(caught.value)

@@ -7,14 +7,17 @@ errors carry. Retries (429, 5xx, connection) are the SDK's own, honouring Retry-
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import AsyncIterator
 
+import httpx2
 import openai
 
 from .. import errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._closed import closed_provider_error
 from ._redact import redact
 
 
@@ -23,6 +26,7 @@ class OpenAIProvider:
     default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
     default_model = "gpt-4o-mini"
     url_variable = "AI__OPENAI_BASE_URL"
+    key_field = "openai_api_key"  # the AISettings field holding this provider's key
     hints = {
         "auth": "Check AI__OPENAI_API_KEY (create a key at platform.openai.com).",
         "not_found": "Check AI__MODEL against the models your key can use (GET /v1/models).",
@@ -35,7 +39,22 @@ class OpenAIProvider:
         self.model = self._model_name(settings)
         self.base_url = settings.openai_base_url or self.default_base_url
         self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key")]
+        self._check_key(settings.secret(self.key_field))
         self._client = self._build_client(settings, http_client)
+
+    def _check_key(self, key: str | None) -> None:
+        """Refuse a key an HTTP header cannot carry, now rather than at the first call.
+
+        A key pasted with a smart quote, a non-breaking space or a line break otherwise
+        fails inside the SDK as a UnicodeEncodeError, which reads like a server problem.
+        The key itself is never shown."""
+        if key is not None and not (key.isascii() and key.isprintable()):
+            variable = f"AI__{self.key_field.upper()}"
+            raise errors.ConfigurationError(
+                f"{variable} contains characters an HTTP header cannot carry "
+                "(non-ASCII letters, curly quotes, line breaks or other control characters)",
+                provider=self.name,
+                hint=f"Copy the key again into {variable} as plain text, without quotes or line breaks.")
 
     # -- what subclasses change -------------------------------------------------------
     def _model_name(self, settings: AISettings) -> str:
@@ -104,7 +123,7 @@ class OpenAIProvider:
                 **request, stream=True, stream_options={"include_usage": True})
         except Exception as error:
             raise self._translate(error) from None
-        received = 0
+        parsed = received = 0  # chunks read in the OpenAI format / those carrying text
         try:
             async for chunk in chunks:
                 stream.model = chunk.model or stream.model
@@ -116,16 +135,15 @@ class OpenAIProvider:
                     if choice.delta and choice.delta.content:
                         received += 1
                         yield choice.delta.content
+                parsed += 1
         except Exception as error:
-            # A cut inside a chunked body surfaces here as APIConnectionError (or a raw
-            # transport error): the answer so far is incomplete, say so.
-            raise errors.IncompleteResponseError(
-                f"the stream broke after {received} chunks: {self._clean(error)}",
-                provider=self.name,
-            ) from None
+            raise self._stream_error(error, received) from None
         finally:
             await chunks.close()
         if stream.finish_reason is None:
+            if not parsed:
+                # Not one chunk: an HTML page or an empty body, not an answer cut short.
+                raise self._not_openai_format("a stream with no chunk in it")
             # The SDK ends silently when the server closes the stream early.
             raise errors.IncompleteResponseError(
                 f"the stream ended after {received} chunks without a finish_reason",
@@ -144,44 +162,101 @@ class OpenAIProvider:
                 return redact(str(inner["message"]), self._secrets)
         return self._clean(error)
 
+    def _stream_error(self, error: Exception, received: int) -> errors.ProviderError:
+        """A failure while reading a stream, ``received`` text chunks in."""
+        if isinstance(error, errors.ProviderError):
+            return error
+        reported = type(error) is openai.APIError  # an {"error": ...} event, not a transport failure
+        if received and reported:
+            return errors.IncompleteResponseError(
+                f"the server reported an error after {received} chunks: "
+                f"{redact(error.message, self._secrets)}",
+                provider=self.name, hint="The answer is incomplete; retry the request.")
+        if received:
+            # A cut inside a chunked body surfaces as APIConnectionError (or a raw
+            # transport error): the answer so far is incomplete, say so.
+            return errors.IncompleteResponseError(
+                f"the stream broke after {received} chunks: {self._clean(error)}",
+                provider=self.name)
+        if reported:
+            # Before any text, an error event means what the same error as a status would.
+            text = f"{self._where()} reported an error: {redact(error.message, self._secrets)}"
+            status = _event_status(error.body)
+            if status is None:
+                return errors.ProviderError(text, provider=self.name,
+                                            hint="The server rejected the request; read its message.")
+            return self._status_error(status, text, error.body, retried=False)
+        return self._translate(error)
+
     def _translate(self, error: Exception) -> errors.ProviderError:
         if isinstance(error, errors.ProviderError):
             return error
         name = self.name
+        if self._client.is_closed():
+            return closed_provider_error(name)
         if isinstance(error, openai.APITimeoutError):
             return errors.ProviderUnavailableError(
                 f"no answer from {self._where()} within {self.settings.timeout_s:g} s",
                 provider=name, hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded.")
         if isinstance(error, openai.APIConnectionError):
+            cause = error.__cause__
+            if _broke_after_sending(cause):
+                # The server was reached and began to answer: its URL and state are fine.
+                return errors.ProviderUnavailableError(
+                    f"the connection to {self._where()} broke while reading the answer: "
+                    f"{self._clean(cause)}",
+                    provider=name, hint="The connection broke while reading the answer; retry the request.")
             return errors.ProviderUnavailableError(
-                f"cannot reach {self._where()}: {self._clean(error.__cause__ or error)}",
+                f"cannot reach {self._where()}: {self._clean(cause or error)}",
                 provider=name, hint=self.hints["unavailable"])
         if isinstance(error, openai.APIStatusError):
-            status, message = error.status_code, self._server_message(error)
-            text = f"HTTP {status} from {self._where()}: {message}"
-            if status in (401, 403):
-                return errors.AuthenticationError(text, provider=name, hint=self.hints["auth"])
-            if status == 404 and not _is_api_error(error.body):
-                # No API error body: the path itself does not exist on that server.
-                return errors.ConfigurationError(
-                    f"{text}: nothing answers chat completions at that URL",
-                    provider=name, hint=self._wrong_url_hint())
-            if status == 404:
-                return errors.ModelNotFoundError(text, provider=name, hint=self.hints["not_found"])
-            if status == 429:
-                retry_after = _retry_after(error.response)
-                return errors.RateLimitError(
-                    f"{text} (still limited after {self.settings.max_retries} retries)",
-                    provider=name, retry_after=retry_after)
-            if status >= 500:
-                return errors.ProviderUnavailableError(
-                    f"{text} (after {self.settings.max_retries} retries)", provider=name,
-                    hint="The server is failing; retry later or raise AI__MAX_RETRIES.")
-            return errors.ProviderError(text, provider=name,
-                                        hint="The server rejected the request; read its message.")
+            text = f"HTTP {error.status_code} from {self._where()}: {self._server_message(error)}"
+            return self._status_error(error.status_code, text, error.body, response=error.response)
+        if isinstance(error, (ValueError, AttributeError, TypeError, KeyError, IndexError)):
+            # JSON that does not parse, or parses into something without choices/message.
+            return self._not_openai_format(f"{type(error).__name__}: {self._clean(error)}")
         return errors.ProviderError(
-            f"unexpected response from {self._where()}: {type(error).__name__}: {self._clean(error)}",
-            provider=name, hint="The server sent something that is not the OpenAI format; check the URL.")
+            f"unexpected failure talking to {self._where()}: {type(error).__name__}: {self._clean(error)}",
+            provider=name,
+            hint="Retry; if it persists, build a new provider with create_ai_provider().")
+
+    def _status_error(self, status: int, text: str, body, *, response=None,
+                      retried: bool = True) -> errors.ProviderError:
+        """The typed error for an HTTP status, whether it came as a status line or, with
+        ``retried=False``, as an error event inside a stream (the SDK retries only the former)."""
+        name = self.name
+        if status in (401, 403):
+            return errors.AuthenticationError(text, provider=name, hint=self.hints["auth"])
+        if status == 404 and not _is_api_error(body):
+            # No API error body: the path itself does not exist on that server.
+            return errors.ConfigurationError(
+                f"{text}: nothing answers chat completions at that URL",
+                provider=name, hint=self._wrong_url_hint())
+        if status == 404:
+            return errors.ModelNotFoundError(text, provider=name, hint=self.hints["not_found"])
+        if status == 429:
+            if not retried:
+                return errors.RateLimitError(
+                    text, provider=name, hint="Wait a moment and retry, or ask for a higher quota.")
+            return errors.RateLimitError(
+                f"{text} (still limited after {self.settings.max_retries} retries)",
+                provider=name, retry_after=_retry_after(response))
+        if status >= 500:
+            if not retried:
+                return errors.ProviderUnavailableError(
+                    text, provider=name, hint="The server failed while answering; retry the request.")
+            return errors.ProviderUnavailableError(
+                f"{text} (after {self.settings.max_retries} retries)", provider=name,
+                hint="The server is failing; retry later or raise AI__MAX_RETRIES.")
+        return errors.ProviderError(text, provider=name,
+                                    hint="The server rejected the request; read its message.")
+
+    def _not_openai_format(self, what: str) -> errors.ProviderError:
+        return errors.ProviderError(
+            f"the answer from {self._where()} is not in the OpenAI format ({what})",
+            provider=self.name,
+            hint=f"Check that {self.url_variable} points at an OpenAI-compatible server; "
+                 "if it does, retry (the answer may have been damaged on the way).")
 
     def _wrong_url_hint(self) -> str:
         return f"Check {self.url_variable}: an OpenAI-compatible base URL usually ends in /v1."
@@ -193,6 +268,33 @@ class OpenAIProvider:
 def _is_api_error(body) -> bool:
     """True for the JSON error object an OpenAI-style API sends, not a web server's 404 page."""
     return isinstance(body, dict) and isinstance(body.get("error", body), (dict, str))
+
+
+def _event_status(body) -> int | None:
+    """The HTTP status an error event inside a stream stands for, where it says.
+
+    An event has no status line: Azure and vLLM put the status in ``code`` ("429", 500),
+    OpenAI a type or code such as "rate_limit_exceeded" or "server_error"."""
+    if not isinstance(body, dict):
+        return None
+    code, kind = body.get("code"), body.get("type")
+    if isinstance(code, (int, str)) and not isinstance(code, bool) and str(code).isdigit():
+        return int(code) if 400 <= int(code) < 600 else None
+    words = f"{code} {kind}".lower()
+    if "rate_limit" in words or kind in ("requests", "tokens"):
+        return 429
+    if "server_error" in words or "internal" in words or "overloaded" in words:
+        return 500
+    return None
+
+
+def _broke_after_sending(cause: BaseException | None) -> bool:
+    """True when the connection failed after the request went out, while the answer was
+    being read -- as opposed to refused, unresolvable or unroutable (the server never
+    reached). openai sends through httpx2; a caller's own http_client may be httpx."""
+    libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
+    return any(isinstance(cause, (library.ReadError, library.RemoteProtocolError))
+               for library in libraries)
 
 
 def _retry_after(response) -> float | None:
