@@ -228,3 +228,52 @@ async def test_an_error_event_before_text_is_typed_by_its_status(canned, vllm, e
 
 async def _drain(stream):
     return [piece async for piece in stream]
+
+
+# -- Bedrock ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def bedrock(canned, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "dummy")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "dummy-secret")
+    return create_ai_provider(AISettings(provider="bedrock", aws_region="us-east-1", max_retries=0,
+                                         bedrock_endpoint_url=canned.url))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_bedrock_html_5xx_is_unavailable(canned, bedrock, status):
+    canned.answer(HTML_PAGE, status=status, content_type="text/html")
+    for call in (bedrock.chat(QUESTION), _drain(bedrock.chat_stream(QUESTION))):
+        with pytest.raises(ProviderUnavailableError, match=f"HTTP {status}") as caught:
+            await call
+        assert "retry" in caught.value.hint and "<html>" not in caught.value.message
+
+
+async def test_bedrock_html_404_names_the_endpoint_variable(canned, bedrock):
+    canned.answer(HTML_PAGE, status=404, content_type="text/html")
+    for call in (bedrock.chat(QUESTION), _drain(bedrock.chat_stream(QUESTION))):
+        with pytest.raises(ConfigurationError) as caught:
+            await call
+        assert "AI__BEDROCK_ENDPOINT_URL" in caught.value.hint
+
+
+async def test_bedrock_aws_errors_keep_their_meaning(canned, bedrock):
+    # A JSON error with AWS's code is Bedrock's own, whatever its status.
+    canned.answer({"message": "Too many requests"}, status=429,
+                  headers={"x-amzn-ErrorType": "ThrottlingException"})
+    with pytest.raises(RateLimitError, match="ThrottlingException"):
+        await bedrock.chat(QUESTION)
+
+
+def test_bedrock_request_botocore_refuses_is_a_configuration_error(bedrock):
+    # The provider validates every field it sends, so only a real botocore client can be made
+    # to raise ParamValidationError; the provider's mapping of that real exception is checked.
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(botocore.exceptions.ParamValidationError) as raised:
+        client.converse(modelId="", messages=[])
+    error = bedrock._translate(raised.value)
+    assert isinstance(error, ConfigurationError) and "modelId" in error.message
+    assert "AI__MODEL" in error.hint

@@ -248,6 +248,7 @@ def test_a_broken_aws_profile_is_a_configuration_error(emu, monkeypatch, tmp_pat
     ("vllm", "openai_base_url", "{url}/api", "AI__OPENAI_BASE_URL"),
     ("azure_openai", "azure_openai_endpoint", "{url}/extra", "AI__AZURE_OPENAI_ENDPOINT"),
     ("ollama", "ollama_base_url", "{url}/v1", "AI__OLLAMA_BASE_URL"),
+    ("bedrock", "bedrock_endpoint_url", "{url}/extra", "AI__BEDROCK_ENDPOINT_URL"),
 ])
 async def test_a_wrong_url_path_names_the_url_not_the_model(emu, name, field, wrong, variable):
     settings = emu.settings(name).with_(max_retries=0, **{field: wrong.format(url=emu.url)})
@@ -335,3 +336,14 @@ def test_a_key_no_header_can_carry_is_refused_when_built(emu, name, field, varia
         create_ai_provider(emu.settings(name).with_(**{field: key}))
     assert variable in caught.value.message and variable in caught.value.hint
     assert key.strip() not in str(caught.value) and "0123456789" not in str(caught.value)
+
+
+async def test_a_bedrock_bearer_token_with_the_http_emulator_says_to_unset_it(build, emu, monkeypatch):
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "a-bedrock-api-key")
+    provider = build("bedrock", max_retries=0)
+    for call in (provider.chat(QUESTION), _drain(provider.chat_stream(QUESTION))):
+        with pytest.raises(ConfigurationError) as caught:
+            await call
+        assert "unset AWS_BEARER_TOKEN_BEDROCK" in caught.value.hint and "https" in caught.value.hint
+        assert "a-bedrock-api-key" not in str(caught.value)
+    assert not model_requests(emu)  # refused before sending

@@ -16,6 +16,7 @@ from typing import AsyncIterator
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config
 
 from .. import errors
@@ -208,16 +209,57 @@ class BedrockProvider:
                 provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
         if isinstance(error, botocore.exceptions.ClientError):
             return self._client_error(error)
-        if isinstance(error, botocore.exceptions.BotoCoreError) or "eventstream" in type(error).__module__:
+        if isinstance(error, botocore.exceptions.InvalidEndpointConfigurationError):
+            return self._endpoint_configuration_error(error)
+        if isinstance(error, botocore.exceptions.ParamValidationError):
+            # botocore checks the request against the API's model before sending it.
+            return errors.ConfigurationError(
+                f"botocore refused the request before sending it: {error}", provider=name,
+                hint="Fix the request field it names (the model id is AI__MODEL); nothing was sent.")
+        if isinstance(error, (botocore.exceptions.ConnectionClosedError,
+                              botocore.exceptions.ResponseStreamingError,
+                              botocore.exceptions.IncompleteReadError)):
+            # Bedrock was reached and began to answer: the endpoint and region are fine.
+            return errors.ProviderUnavailableError(
+                f"the connection to Bedrock broke while reading the answer: {type(error).__name__}",
+                provider=name, hint="The connection broke while reading the answer; retry the request.")
+        if isinstance(error, botocore.exceptions.ConnectionError):  # proxy, TLS
+            return errors.ProviderUnavailableError(
+                f"cannot reach Bedrock: {type(error).__name__}: {error}", provider=name,
+                hint="Check AI__BEDROCK_ENDPOINT_URL / AI__AWS_REGION, your network and any HTTPS proxy.")
+        if isinstance(error, botocore.parsers.ResponseParserError) or "eventstream" in type(error).__module__:
             return errors.ProviderError(
                 f"unreadable answer from Bedrock: {type(error).__name__}: {error}", provider=name,
                 hint="The response was corrupted in transit; retry the request.")
+        if isinstance(error, botocore.exceptions.BotoCoreError):
+            return errors.ProviderError(
+                f"botocore failed before Bedrock answered: {type(error).__name__}: {error}", provider=name,
+                hint="Read botocore's message: it names the AWS setting or variable to fix.")
         return errors.ProviderError(f"{type(error).__name__}: {error}", provider=name)
+
+    def _endpoint_configuration_error(self, error) -> errors.ConfigurationError:
+        if "bearer" in str(error).lower():
+            # AWS_BEARER_TOKEN_BEDROCK makes botocore send an API key, which it refuses
+            # to send over plain http -- the emulator's scheme.
+            return errors.ConfigurationError(
+                f"AWS_BEARER_TOKEN_BEDROCK is set, and botocore sends that key only over https, "
+                f"but AI__BEDROCK_ENDPOINT_URL is {display_url(self.settings.bedrock_endpoint_url)}",
+                provider=self.name,
+                hint="For the emulator (http://) unset AWS_BEARER_TOKEN_BEDROCK; for a real "
+                     "endpoint use its https:// URL.")
+        return errors.ConfigurationError(
+            f"botocore refused the endpoint configuration: {error}", provider=self.name,
+            hint="Check AI__BEDROCK_ENDPOINT_URL (or unset it) and AI__AWS_REGION.")
 
     def _client_error(self, error: botocore.exceptions.ClientError) -> errors.ProviderError:
         info = error.response.get("Error", {})
         code = str(info.get("Code", "")).strip()
         message = info.get("Message") or str(error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if not code or code == str(status):
+            # botocore puts the bare status where AWS's own error code belongs: the answer
+            # was not Bedrock's (a web server or proxy at a wrong AI__BEDROCK_ENDPOINT_URL).
+            return self._foreign_error(status)
         text = f"{code}: {message} (model {self.model}, region {self.region})"
         low = code.lower()
         name = self.name
@@ -248,6 +290,31 @@ class BedrockProvider:
             return errors.ProviderUnavailableError(
                 text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")
         return errors.ProviderError(text, provider=name, hint="Bedrock rejected the request; read its message.")
+
+
+    def _foreign_error(self, status: int | None) -> errors.ProviderError:
+        """An HTTP error without an AWS error code: something other than Bedrock answered."""
+        name = self.name
+        url = self.settings.bedrock_endpoint_url
+        where = display_url(url) or f"the Bedrock endpoint of {self.region}"
+        text = f"HTTP {status} from {where}, without an AWS error code: the answer is not Bedrock's"
+        check = "AI__BEDROCK_ENDPOINT_URL" if url else "AI__AWS_REGION and any proxy between you and AWS"
+        if status == 404:
+            return errors.ConfigurationError(
+                f"{text}; nothing answers Bedrock's Converse API at that URL", provider=name,
+                hint=(f"Check AI__BEDROCK_ENDPOINT_URL: it is the service root with no path "
+                      f"(https://bedrock-runtime.{self.region}.amazonaws.com), or unset it.")
+                if url else f"Check {check}.")
+        if status is not None and status >= 500:
+            return errors.ProviderUnavailableError(
+                f"{text} (after {self.settings.max_retries} retries)", provider=name,
+                hint=f"The server (or a proxy before it) is failing; retry later, and check {check} if it persists.")
+        if status in (401, 403):
+            return errors.AuthenticationError(
+                text, provider=name, hint=f"A proxy or a wrong URL refused the request; check {check}.")
+        if status == 429:
+            return errors.RateLimitError(text, provider=name)
+        return errors.ProviderError(text, provider=name, hint=f"Check {check}.")
 
 
 def _finish(stop_reason: str | None) -> str | None:
