@@ -22,6 +22,7 @@ from botocore.config import Config
 from .. import errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
+from ._closing import Closeable
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 _POOL_SIZE = 16
@@ -49,7 +50,7 @@ _UNAVAILABLE_CODES = {"serviceunavailableexception", "internalserverexception", 
                       "modeltimeoutexception", "internalfailure", "serviceunavailable"}
 
 
-class BedrockProvider:
+class BedrockProvider(Closeable):
     name = "bedrock"
 
     def __init__(self, settings: AISettings | None = None, *, session: boto3.Session | None = None):
@@ -86,12 +87,6 @@ class BedrockProvider:
 
     async def aclose(self) -> None:
         self._client.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         system, conversation = split_system(messages)

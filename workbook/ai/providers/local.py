@@ -22,6 +22,7 @@ from typing import AsyncIterator, Callable
 from .. import errors
 from ..settings import AISettings
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._closing import Closeable
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2-135m-instruct"
@@ -157,7 +158,7 @@ def load_model(path: Path, threads: int) -> LoadedModel:
         return loaded
 
 
-class LocalProvider:
+class LocalProvider(Closeable):
     name = "local"
 
     def __init__(self, settings: AISettings | None = None):
@@ -169,17 +170,6 @@ class LocalProvider:
 
     def __repr__(self) -> str:
         return f"LocalProvider(model={self.model!r}, threads={self.settings.local_threads})"
-
-    # The model is shared by the whole process and stays loaded: closing a provider
-    # releases nothing, but code written for any provider can close this one too.
-    async def aclose(self) -> None:
-        return None
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     @property
     def load_seconds(self) -> float:

@@ -8,11 +8,12 @@ from typing import AsyncIterator, Callable
 from ..scripted import Pace, paced, scripted_answer
 from ..settings import AISettings
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._closing import Closeable
 
 ReplyFunction = Callable[[list[Message]], str]
 
 
-class MockProvider:
+class MockProvider(Closeable):
     """Deterministic replies streamed word by word.
 
     ``AI__MOCK_TTFT_S`` and ``AI__MOCK_TOKENS_PER_S`` set the pace. ``reply`` replaces the
@@ -30,16 +31,6 @@ class MockProvider:
 
     def __repr__(self) -> str:
         return f"MockProvider(model={self.model!r}, ttft_s={self.pace.ttft_s}, tokens_per_s={self.pace.tokens_per_s})"
-
-    # Nothing to release; present so code written for any provider can close this one too.
-    async def aclose(self) -> None:
-        return None
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     def _answer(self, messages, max_tokens):
         reply = self._reply(list(messages)) if self._reply else None

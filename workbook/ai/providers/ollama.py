@@ -19,13 +19,13 @@ import httpx
 from .. import errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._closed import closed_provider_error
+from ._closing import Closeable, closed_provider_error
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 _MAX_BACKOFF_S = 8.0
 
 
-class OllamaProvider:
+class OllamaProvider(Closeable):
     name = "ollama"
     default_model = "llama3.2"
 
@@ -43,12 +43,6 @@ class OllamaProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool) -> dict:
         return {

@@ -17,11 +17,11 @@ import openai
 from .. import errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._closed import closed_provider_error
+from ._closing import Closeable, closed_provider_error
 from ._redact import redact
 
 
-class OpenAIProvider:
+class OpenAIProvider(Closeable):
     name = "openai"
     default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
     default_model = "gpt-4o-mini"
@@ -76,12 +76,6 @@ class OpenAIProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.aclose()
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         return {
