@@ -140,6 +140,20 @@ class OllamaProvider(Closeable):
             hint="Check `ollama ps` and Ollama's log (a model that does not fit in memory fails "
                  "like this), then retry.")
 
+    def _transport_error(self, exc: httpx.HTTPError) -> errors.ProviderError:
+        """A failure before any answer: all are worth a retry, each has its own fix."""
+        if isinstance(exc, httpx.TimeoutException):
+            return errors.ProviderUnavailableError(
+                f"no answer from Ollama at {self._shown_url} within {self.settings.timeout_s:g} s",
+                provider=self.name, hint="Raise AI__TIMEOUT_S (a model's first load can take a while).")
+        if isinstance(exc, httpx.ConnectError):
+            return errors.ProviderUnavailableError(
+                f"cannot reach Ollama at {self._shown_url}: {type(exc).__name__}",
+                provider=self.name, hint="Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.")
+        return errors.ProviderUnavailableError(
+            f"the connection to Ollama at {self._shown_url} broke: {type(exc).__name__}",
+            provider=self.name, hint="Retry; if it keeps happening, check Ollama's log.")
+
     @asynccontextmanager
     async def _post(self, body: dict, *, stream: bool = True):
         """POST /api/chat with retries for 429/5xx/connection failures; yields a 200 response.
@@ -150,23 +164,8 @@ class OllamaProvider(Closeable):
             try:
                 request = self._client.build_request("POST", "/api/chat", json=body)
                 response = await self._client.send(request, stream=stream)
-            except httpx.TimeoutException:
-                error = errors.ProviderUnavailableError(
-                    f"no answer from Ollama at {self._shown_url} within {self.settings.timeout_s:g} s",
-                    provider=self.name,
-                    hint="Raise AI__TIMEOUT_S (a model's first load can take a while).")
-                retry_after = None
-            except httpx.ConnectError as exc:
-                error = errors.ProviderUnavailableError(
-                    f"cannot reach Ollama at {self._shown_url}: {type(exc).__name__}",
-                    provider=self.name,
-                    hint="Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.")
-                retry_after = None
             except httpx.HTTPError as exc:
-                error = errors.ProviderUnavailableError(
-                    f"the connection to Ollama at {self._shown_url} broke: {type(exc).__name__}",
-                    provider=self.name, hint="Retry; if it keeps happening, check Ollama's log.")
-                retry_after = None
+                error, retry_after = self._transport_error(exc), None
             except Exception as exc:  # not a network failure: retrying would not help
                 if self._client.is_closed:
                     raise closed_provider_error(self.name) from None
