@@ -27,37 +27,44 @@ _FIELD_OK = {
     "azure": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
     "bedrock": "inferenceConfig.maxTokens=7, temperature=0.3, top-level system prompt",
 }
+# Where each wire carries the request's limits: (label, path into the JSON body).
+_LIMITS = {
+    "openai": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
+    "azure": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
+    "ollama": (("options.num_predict", ("options", "num_predict")),
+               ("options.temperature", ("options", "temperature"))),
+    "bedrock": (("inferenceConfig.maxTokens", ("inferenceConfig", "maxTokens")),
+                ("inferenceConfig.temperature", ("inferenceConfig", "temperature"))),
+}
+
+
+def _lookup(body: dict, path: tuple[str, ...]) -> Any:
+    for key in path:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body
+
+
 def _field_problems(wire: str, body: Any) -> list[str]:
     if not isinstance(body, dict):
         return ["the request body is not a JSON object"]
+    (tokens_label, tokens_path), (temperature_label, temperature_path) = _LIMITS[wire]
+    tokens = _lookup(body, tokens_path)
+    if tokens is None and wire in ("openai", "azure"):  # the newer name for the same limit
+        tokens = body.get("max_completion_tokens")
     problems = []
-    if wire in ("openai", "azure"):
-        tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-        if tokens != 7:
-            problems.append(f"max_tokens is {tokens!r}, not 7")
-        if body.get("temperature") != 0.3:
-            problems.append(f"temperature is {body.get('temperature')!r}, not 0.3")
-        messages = body.get("messages") or [{}]
-        if messages[0].get("role") != "system" or messages[0].get("content") != SYSTEM_PROMPT:
-            problems.append("messages[0] is not the system prompt")
-    elif wire == "ollama":
-        options = body.get("options") or {}
-        if options.get("num_predict") != 7:
-            problems.append(f"options.num_predict is {options.get('num_predict')!r}, not 7")
-        if options.get("temperature") != 0.3:
-            problems.append(f"options.temperature is {options.get('temperature')!r}, not 0.3")
-        messages = body.get("messages") or [{}]
-        if messages[0].get("role") != "system" or messages[0].get("content") != SYSTEM_PROMPT:
-            problems.append("messages[0] is not the system prompt")
-    elif wire == "bedrock":
-        config = body.get("inferenceConfig") or {}
-        if config.get("maxTokens") != 7:
-            problems.append(f"inferenceConfig.maxTokens is {config.get('maxTokens')!r}, not 7")
-        if config.get("temperature") != 0.3:
-            problems.append(f"inferenceConfig.temperature is {config.get('temperature')!r}, not 0.3")
+    if tokens != 7:
+        problems.append(f"{tokens_label} is {tokens!r}, not 7")
+    temperature = _lookup(body, temperature_path)
+    if temperature != 0.3:
+        problems.append(f"{temperature_label} is {temperature!r}, not 0.3")
+    if wire == "bedrock":
         system = body.get("system") or []
         if not any(isinstance(s, dict) and s.get("text") == SYSTEM_PROMPT for s in system):
             problems.append("the system prompt is not in the top-level system field")
         if any(m.get("role") == "system" for m in body.get("messages") or []):
             problems.append("a message has role 'system' (Bedrock has no such role)")
+    else:
+        messages = body.get("messages") or [{}]
+        if messages[0].get("role") != "system" or messages[0].get("content") != SYSTEM_PROMPT:
+            problems.append("messages[0] is not the system prompt")
     return problems
