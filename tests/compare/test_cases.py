@@ -4,13 +4,11 @@ import json
 
 import pytest
 
-from workbook.compare.cases import (
-    CHECKS, Case, CaseError, check_answer, default_cases, extract_json_object, first_number,
-    load_cases, parse_cases,
-)
+from workbook.compare.cases import CHECKS, Case, CaseError, check_answer, default_cases, load_cases, parse_cases
+from workbook.grading import extract_json_object, first_number
 
 PASS_FAIL = [
-    (Case("Say OK", "exact", "OK"), "  OK\n", "OK."),
+    (Case("Say OK", "exact", "OK"), "  ok.\n", "OK, done."),
     (Case("Capital of France?", "contains", "Paris"), "The capital is paris.", "It is Lyon."),
     (Case("Capital?", "contains", ["Paris", "Parigi"]), "Parigi, naturalmente", "Roma"),
     (Case("Symbol for gold?", "regex", r"\bAu\b"), "Gold is Au.", "Gold is aurum."),

@@ -2,8 +2,9 @@ import pytest
 
 from workbook.ai import AISettings
 from workbook.ai.providers.mock import MockProvider
-from workbook.evaluation import accuracy, first_label, grade, is_correct, load_jsonl, normalise_exact
-from workbook.retrieval import BM25, tokenize
+from workbook.course.evaluation import accuracy, first_label, grade, is_correct, load_jsonl
+from workbook.grading import normalise_exact
+from workbook.course.retrieval import BM25, tokenize
 
 
 def test_shipped_data_sets_load_and_are_labelled():

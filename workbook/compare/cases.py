@@ -8,24 +8,13 @@ Fields: ``prompt`` (required), ``system`` (optional system message), ``id`` (opt
 default ``case-<line>``), ``category`` (optional, for your own grouping), ``check`` and
 ``expected``; ``choices`` for ``choice``; ``tolerance`` for ``number``.
 
-Checks (all applied to the whole answer text):
-
-``exact``     the answer, stripped of surrounding whitespace, equals ``expected``.
-``contains``  ``expected`` (or any of a list of alternatives) appears, ignoring case.
-``regex``     ``re.search(expected, answer)`` finds a match (use ``(?i)`` for no case).
-``json``      the answer holds a JSON object (bare, in a ```json fence, or amid text)
-              whose keys include every key of the ``expected`` dict with equal values
-              (nested dicts are compared the same way, as subsets).
-``number``    the *first* number in the answer equals ``expected`` within ``tolerance``
-              (absolute, default 1e-6). ``1,234`` reads as 1234.
-``choice``    the answer names ``expected`` and no other entry of ``choices``
-              (whole words, ignoring case): "negative" passes, "positive or negative" fails.
+Checks: ``exact``, ``contains``, ``regex``, ``json``, ``number``, ``choice``, defined once in
+``workbook.grading``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -33,8 +22,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable
 
-CHECKS = ("exact", "contains", "regex", "json", "number", "choice")
-DEFAULT_TOLERANCE = 1e-6
+from ..grading import CHECKS as GRADING_CHECKS, DEFAULT_TOLERANCE, passes
+
+CHECKS = tuple(check for check in GRADING_CHECKS if check != "label")  # label: a course evaluation's
 
 
 class CaseError(ValueError):
@@ -184,97 +174,11 @@ def default_cases() -> list[Case]:
     return parse_cases(text.splitlines(), source="compare_cases.jsonl")
 
 
-# --------------------------------------------------------------------------- checks
-
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
-
-
-def first_number(text: str) -> float | None:
-    """The first number written in ``text`` (``"1,234.5"`` -> 1234.5), or ``None``."""
-    match = _NUMBER.search(text)
-    if match is None:
-        return None
-    return float(match.group().replace(",", ""))
-
-
-def extract_json_object(text: str) -> dict | None:
-    """The first JSON object in ``text``: the whole text, a fenced block, or a ``{...}`` span."""
-    candidates = [text.strip()]
-    candidates += [block.strip() for block in _FENCE.findall(text)]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
-            continue
-        if isinstance(value, dict):
-            return value
-    for start in (i for i, ch in enumerate(text) if ch == "{"):
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
-
-
-def _subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and _subset(value, actual[key]) for key, value in expected.items()
-        )
-    if isinstance(expected, str) and isinstance(actual, str):
-        return expected.strip().casefold() == actual.strip().casefold()
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        if isinstance(actual, str):  # "34" for 34: the value is right, the type lenient
-            try:
-                actual = float(actual)
-            except ValueError:
-                return False
-        return (isinstance(actual, (int, float)) and not isinstance(actual, bool)
-                and math.isclose(float(actual), float(expected), abs_tol=DEFAULT_TOLERANCE))
-    return expected == actual
-
-
-def named_choices(choices: Iterable[str], answer: str) -> list[str]:
-    """Which choices the answer names, longest first so "not spam" is not also "spam"."""
-    text, named = answer, []
-    for label in sorted(choices, key=len, reverse=True):
-        pattern = re.compile(rf"(?<!\w){re.escape(label)}(?!\w)", re.IGNORECASE)
-        if pattern.search(text):
-            named.append(label)
-            text = pattern.sub(" ", text)
-    return named
-
-
 def check_answer(case: Case, answer: str) -> bool:
-    """Does ``answer`` pass ``case``'s check? (See the module docstring for each check.)"""
-    if not isinstance(answer, str):
-        return False
-    expected = case.expected
-    if case.check == "exact":
-        return answer.strip() == expected.strip()
-    if case.check == "contains":
-        options = [expected] if isinstance(expected, str) else list(expected)
-        folded = answer.casefold()
-        return any(option.casefold() in folded for option in options)
-    if case.check == "regex":
-        return re.search(expected, answer) is not None
-    if case.check == "json":
-        found = extract_json_object(answer)
-        return found is not None and _subset(expected, found)
-    if case.check == "number":
-        value = first_number(answer)
-        return value is not None and math.isclose(value, float(expected), rel_tol=0.0,
-                                                  abs_tol=case.tolerance)
-    if case.check == "choice":
-        return named_choices(case.choices, answer) == [expected]
-    raise CaseError(f"unknown check {case.check!r}")  # unreachable: Case validates it
+    """Does ``answer`` pass ``case``'s check? (``workbook.grading`` defines each check.)"""
+    return passes(case.check, answer, case.expected, choices=case.choices, tolerance=case.tolerance)
 
 
 __all__ = [
-    "CHECKS", "Case", "CaseError", "check_answer", "default_cases", "extract_json_object",
-    "first_number", "load_cases", "named_choices", "parse_cases",
+    "CHECKS", "Case", "CaseError", "check_answer", "default_cases", "load_cases", "parse_cases",
 ]

@@ -1,24 +1,20 @@
 """Small labelled evaluations: load a JSONL set shipped with the workbook, score answers.
 
-Three kinds of check, because a small model's answers need fair grading:
-
-* ``contains`` -- the expected text appears anywhere in the answer (lenient: facts).
-* ``label``    -- the first of the allowed labels the answer mentions is the expected one
-  ("The review is negative, not positive" counts as negative). Longer labels are matched
-  first, so "not spam" is not read as "spam".
-* ``exact``    -- the answer, stripped of whitespace, quotes and a final full stop, *is* the
-  expected text: the strict format a program parsing the output would need.
+The data sets use three of ``workbook.grading``'s checks, because a small model's answers
+need fair grading: ``contains`` (facts), ``label`` (classification: the first label the
+answer mentions) and ``exact`` (the strict format a program reading the output needs).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Callable, Iterable
 
-CHECKS = ("contains", "label", "exact")
+from ..grading import first_label, passes  # noqa: F401 -- first_label: notebooks label answers
+
+CHECKS = ("contains", "label", "exact")  # the checks the course's data sets use
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
@@ -27,42 +23,12 @@ def load_jsonl(name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def first_label(answer: str, labels: Iterable[str]) -> str | None:
-    """The label mentioned first in ``answer`` (whole words, case-insensitive), or ``None``."""
-    text = answer.lower()
-    best: tuple[int, int, str] | None = None
-    # Longest labels first so that "not spam" claims its span before "spam" does.
-    taken: list[tuple[int, int]] = []
-    for label in sorted(labels, key=len, reverse=True):
-        for match in re.finditer(r"\b" + re.escape(label.lower()) + r"\b", text):
-            span = match.span()
-            if any(start < span[1] and span[0] < end for start, end in taken):
-                continue
-            taken.append(span)
-            if best is None or span[0] < best[0]:
-                best = (span[0], -len(label), label)
-            break
-    return best[2] if best else None
-
-
-def normalise_exact(answer: str) -> str:
-    text = answer.strip().strip("\"'`").strip()
-    if text.endswith(".") and not re.search(r"\d\.$", text[-3:]):
-        text = text[:-1]
-    return text.strip().lower()
-
-
 def is_correct(answer: str, expected: str, check: str = "contains",
                labels: Iterable[str] | None = None) -> bool:
-    if check == "contains":
-        return expected.lower() in answer.lower()
-    if check == "label":
-        if not labels:
-            raise ValueError("a 'label' check needs the list of labels")
-        return first_label(answer, labels) == expected
-    if check == "exact":
-        return normalise_exact(answer) == expected.strip().lower()
-    raise ValueError(f"unknown check {check!r}; use one of {', '.join(CHECKS)}")
+    """Grade one answer with ``workbook.grading``'s checks (``labels`` for ``label``)."""
+    if check not in CHECKS:
+        raise ValueError(f"unknown check {check!r}; use one of {', '.join(CHECKS)}")
+    return passes(check, answer, expected, choices=labels or ())
 
 
 @dataclass
