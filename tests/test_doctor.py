@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from workbook.doctor import Row, probe, run_checks, safe_url
+from workbook.doctor import Row, run_checks
+from workbook.probe import probe, safe_url
 
 SECRET = "sk-doctor-test-0123456789abcdefSECRET"
 

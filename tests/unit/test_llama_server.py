@@ -6,7 +6,7 @@ import pytest
 
 from workbook.ai import Message, create_ai_provider
 from workbook.ai.providers.local import model_is_available
-from workbook.llama_server import LlamaServer, LlamaServerError, free_port
+from workbook.serving.llama_server import LlamaServer, LlamaServerError, free_port
 
 # Skipped on a machine without the model; in CI (CI=true) it runs, and fails if it is missing.
 needs_model = pytest.mark.skipif(not model_is_available() and os.environ.get("CI") != "true",

@@ -1,6 +1,6 @@
 import pytest
 
-from workbook import quiz
+from workbook.course import quiz
 from workbook.quiz import QUESTIONS, Option, Question, QuizState, check
 
 

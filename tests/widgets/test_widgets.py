@@ -252,7 +252,7 @@ async def test_race_with_a_failing_provider_keeps_the_others():
 
 async def test_race_over_the_emulator():
     with Emulator(ttft_s=0.05) as emu:
-        from workbook.backends import settings_for  # noqa: F401 - same path notebooks use
+        from workbook.course.backends import settings_for  # noqa: F401 - same path notebooks use
 
         race = Race({"ollama": create_ai_provider(emu.settings("ollama")),
                      "openai": create_ai_provider(emu.settings("openai"))}, max_tokens=16)

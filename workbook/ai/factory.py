@@ -8,11 +8,10 @@ and builds it. Switching providers is a change of ``AI__PROVIDER``, nothing else
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
 from .errors import ConfigurationError
-from .registry import get_spec, provider_names
+from .registry import accepts_settings, get_spec, provider_names
 from .settings import AISettings, env_name, load_settings
 from .types import AIProvider
 
@@ -39,16 +38,6 @@ def _resolve(target: Any) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def _wants_settings(factory: Any) -> bool:
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters
-    )
-
-
 def create_ai_provider(settings: AISettings | None = None, **changes: Any) -> AIProvider:
     """Build the provider ``settings.provider`` names.
 
@@ -69,7 +58,7 @@ def create_ai_provider(settings: AISettings | None = None, **changes: Any) -> AI
             hint=f"Set {', '.join(missing)} in .env (see the {name} block in .env.example).",
         )
     factory = _resolve(get_spec(name).target)
-    provider = factory(settings) if _wants_settings(factory) else factory()
+    provider = factory(settings) if accepts_settings(factory) else factory()
     if not isinstance(provider, AIProvider):
         raise ConfigurationError(
             f"provider {name!r} built a {type(provider).__name__}, which lacks "

@@ -7,6 +7,7 @@ provider registers a class (or any callable) with ``register_provider``.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -64,6 +65,17 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
 )
 
 _registry: dict[str, ProviderSpec] = {spec.name: spec for spec in _BUILTINS}
+
+
+def accepts_settings(factory: Callable[..., Any]) -> bool:
+    """Does ``factory`` take a positional argument (the settings)? A student's class with
+    a bare ``__init__(self)`` is built without them."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+               for p in parameters)
 
 
 def provider_names() -> list[str]:

@@ -18,12 +18,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from ..aio import run_sync
 from .cases import Case, load_cases
 from .metrics import errors_by_type, percentile, quality_by_check, summarize
 from .prices import normalise_prices, price_table
 from .result import ComparisonResult, records_frame
 from .runner import (
-    _Progress, check_positive, check_providers, measure_call, run_provider, run_sync,
+    _Progress, check_positive, check_providers, measure_call, run_provider,
 )
 
 DEFAULT_MAX_TOKENS = 128

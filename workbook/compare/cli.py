@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from ..aio import aclose_quietly
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -137,19 +138,6 @@ def build_providers(specs: list[str]) -> dict[str, Any]:
     return providers
 
 
-async def _close(provider: Any) -> None:
-    for name in ("aclose", "close"):
-        method = getattr(provider, name, None)
-        if callable(method):
-            try:
-                outcome = method()
-                if inspect.isawaitable(outcome):
-                    await outcome
-            except Exception:  # noqa: BLE001 -- closing is best effort
-                pass
-            return
-
-
 async def _run(providers: dict[str, Any], cases, args, levels):
     from .api import measure_concurrency_async, run_comparison_async
 
@@ -167,7 +155,7 @@ async def _run(providers: dict[str, Any], cases, args, levels):
         return result, sweeps
     finally:
         for provider in providers.values():
-            await _close(provider)
+            await aclose_quietly(provider)
 
 
 def _one_line(error: BaseException) -> str:

@@ -19,17 +19,15 @@ slow another down (the local model and a mock would share the CPU). Within a pro
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Mapping, TypeVar
+from typing import Any, Mapping
 
 # decode_rate and estimate_tokens stay importable from here: workbook.compare exports them.
 from ..timing import decode_rate, estimate_tokens, reported_or_estimated, time_reply
 from .cases import Case, check_answer
 
-T = TypeVar("T")
 
 
 @dataclass
@@ -159,18 +157,6 @@ async def run_provider(provider: Any, cases: list[Case], *, label: str, runs: in
     return records, time.perf_counter() - origin
 
 
-def run_sync(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine from sync code: ``asyncio.run`` in a script; in a thread with its
-    own event loop when this thread already runs one (Jupyter), since ``asyncio.run``
-    cannot nest. ``make`` builds the coroutine inside the loop that runs it."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbook-compare") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
 def check_providers(providers: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(providers, Mapping) or not providers:
         raise TypeError("providers must be a non-empty dict mapping a label to a provider, "
@@ -187,5 +173,4 @@ def check_positive(**values: int) -> None:
             raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
 
 
-__all__ = ["CallRecord", "decode_rate", "estimate_tokens", "measure_call", "run_provider",
-           "run_sync"]
+__all__ = ["CallRecord", "decode_rate", "estimate_tokens", "measure_call", "run_provider"]

@@ -17,7 +17,8 @@ from typing import Any
 from ..ai import errors
 from ..emulator.aws import emulator_credentials
 from .report import ConformanceReport
-from .suite import _name, _Suite, _takes_settings
+from ..ai.registry import accepts_settings
+from .suite import _name, _Suite
 from .wire import PROTOCOLS
 
 
@@ -37,7 +38,7 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
     """Run the conformance suite on the running event loop (``await`` it in a notebook)."""
     subject = provider_or_class
     protocol = _protocol_of(subject, protocol)
-    if protocol is None and inspect.isclass(subject) and _takes_settings(subject):
+    if protocol is None and inspect.isclass(subject) and accepts_settings(subject):
         raise ValueError(
             f"{_name(subject)} has no `name` among {', '.join(PROTOCOLS)}: pass protocol=... "
             "to say which wire protocol it speaks")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
 import time
 from typing import Any, Awaitable, Callable
 
 from ..ai import errors
+from ..ai.registry import accepts_settings
+from ..aio import aclose_quietly
+from ..probe import free_port
 from ..ai.scripted import scripted_reply
 from ..ai.types import ChatResponse, Message
 from .hints import _FIELD_HINT, _USAGE_HINT, _hints_for
@@ -44,34 +46,6 @@ def _describe(error: BaseException) -> str:
     if len(text) > 160:
         text = text[:157] + "..."
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _takes_settings(cls) -> bool:
-    try:
-        parameters = list(inspect.signature(cls).parameters.values())
-    except (TypeError, ValueError):
-        return True
-    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-               for p in parameters)
-
-
-async def _close(provider) -> None:
-    for name in ("aclose", "close"):
-        method = getattr(provider, name, None)
-        if callable(method):
-            try:
-                result = method()
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, 2)
-            except Exception:
-                pass
-            return
 
 
 async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
@@ -103,7 +77,7 @@ class _Suite:
         self.hints = _hints_for(self.wire)
         self.emulator = emulator
         self.timeout_s = timeout_s
-        self.configurable = self.is_class and _takes_settings(subject) and protocol in WIRE
+        self.configurable = self.is_class and accepts_settings(subject) and protocol in WIRE
         # Do its requests reach the emulator? A class built from emulator settings does;
         # anything else is found out by the round trip.
         self.served: bool | None = True if self.configurable else (False if emulator is None else None)
@@ -160,7 +134,7 @@ class _Suite:
             return await body(provider)
         finally:
             if provider is not self.subject:
-                await _close(provider)
+                await aclose_quietly(provider, 2)
 
     def new_requests(self) -> list:
         return [r for r in self.emulator.requests if r.protocol == self.wire] if self.wire else []
@@ -187,7 +161,7 @@ class _Suite:
 
     async def builds(self) -> str:
         provider = self.build()
-        await _close(provider) if provider is not self.subject else None
+        await aclose_quietly(provider, 2) if provider is not self.subject else None
         if self.configurable:
             return f"{_name(self.subject)}(settings) built from emulator.settings({self.protocol!r})"
         if self.is_class:
@@ -329,7 +303,7 @@ class _Suite:
     async def unreachable(self) -> str:
         if not self.configurable:
             raise Skip(NEEDS_SETTINGS)
-        port = _closed_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}" + ("/v1" if URL_FIELD[self.protocol] == "openai_base_url" else "")
 
         async def body(provider):

@@ -12,7 +12,7 @@ import atexit
 import threading
 from typing import Any
 
-from .ai import AIProvider, AISettings, create_ai_provider, load_settings
+from ..ai import AIProvider, AISettings, create_ai_provider, load_settings
 
 BACKENDS = ("mock", "emulator", "local", "live")
 _emulator = None
@@ -27,7 +27,7 @@ def shared_emulator(**options: Any):
     global _emulator
     with _lock:
         if _emulator is None or not _emulator.running:
-            from .emulator import Emulator
+            from ..emulator import Emulator
 
             _emulator = Emulator(**options).start()
             atexit.register(_emulator.stop)
@@ -43,7 +43,7 @@ def settings_for(backend: str, protocol: str | None = None, **changes: Any) -> A
     elif backend == "emulator":
         emulator = shared_emulator()
         if protocol == "bedrock":
-            from .emulator.aws import use_emulator_credentials
+            from ..emulator.aws import use_emulator_credentials
 
             # For the kernel's life: boto3 reads credentials when each client is built.
             use_emulator_credentials(emulator.env("bedrock"))

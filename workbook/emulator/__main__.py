@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from .backends import BACKENDS
+from .responders import RESPONDERS
 from .emulator import ENV_PROVIDERS, Emulator
 
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Serve the OpenAI, Azure OpenAI, Ollama and Bedrock protocols on 127.0.0.1.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port)")
-    parser.add_argument("--backend", choices=BACKENDS, default="scripted",
+    parser.add_argument("--backend", choices=RESPONDERS, default="scripted",
                         help="where replies come from")
     # Slower than the library default on purpose: a live demo should look like a real model.
     parser.add_argument("--ttft-s", type=float, default=0.2, help="time to first token, seconds")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import make_backend
+from .responders import make_responder
 from .exchange import RecordedRequest
 from .faults import Fault
 from .server import ServerThread, State, build_app
@@ -30,7 +30,7 @@ class Emulator:
                  tokens_per_s: float = 2000.0, models: tuple[str, ...] = DEFAULT_MODELS,
                  deployments: tuple[str, ...] = DEFAULT_DEPLOYMENTS, api_key: str = API_KEY):
         self.backend_name = backend
-        self.state = State(make_backend(backend, ttft_s=ttft_s, tokens_per_s=tokens_per_s),
+        self.state = State(make_responder(backend, ttft_s=ttft_s, tokens_per_s=tokens_per_s),
                            tuple(models), tuple(deployments), api_key)
         self._server = ServerThread(build_app(self.state), port=port)
 

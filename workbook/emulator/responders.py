@@ -13,7 +13,7 @@ from typing import Any
 from ..ai.scripted import Pace, paced, scripted_answer
 from ..ai.types import ChatStream, Message, Usage
 
-BACKENDS = ("scripted", "local")
+RESPONDERS = ("scripted", "local")
 
 
 class ScriptedBackend:
@@ -82,9 +82,9 @@ def _role(role: str) -> str:
         "system" if role == "developer" else "user")
 
 
-def make_backend(name: str, *, ttft_s: float, tokens_per_s: float):
+def make_responder(name: str, *, ttft_s: float, tokens_per_s: float):
     if name == "scripted":
         return ScriptedBackend(ttft_s=ttft_s, tokens_per_s=tokens_per_s)
     if name == "local":
         return LocalBackend()
-    raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
+    raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(RESPONDERS)}")

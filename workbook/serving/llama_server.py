@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import socket
 import weakref
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from ..probe import free_port
+
 DEFAULT_ALIAS = "smollm2"
 _running: "weakref.WeakSet[LlamaServer]" = weakref.WeakSet()
 
@@ -32,13 +33,6 @@ def _stop_all() -> None:
     """A kernel that exits (or a cell that failed before ``stop``) leaves no server behind."""
     for server in list(_running):
         server.stop(timeout_s=2.0)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody is listening on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LlamaServerError(RuntimeError):
@@ -56,7 +50,7 @@ class LlamaServer:
                  port: int | None = None, threads: int = 1, n_ctx: int = 2048,
                  startup_timeout_s: float = 30.0, extra_args: tuple[str, ...] = ()):
         if model_path is None:
-            from .ai.providers.local import bundled_model_path
+            from ..ai.providers.local import bundled_model_path
 
             model_path = bundled_model_path()
             if model_path is None:
@@ -93,7 +87,7 @@ class LlamaServer:
         return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}
 
     def settings(self, provider: str = "vllm", **changes: Any):
-        from .ai.settings import settings_from_mapping
+        from ..ai.settings import settings_from_mapping
 
         settings = settings_from_mapping(self.env(provider))
         return settings.with_(**changes) if changes else settings

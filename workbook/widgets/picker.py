@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import threading
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ import ipywidgets as w
 
 from ..ai import AISettings, create_ai_provider, load_settings, missing_variables, provider_names
 from ..ai.errors import ConfigurationError
+from ..aio import aclose_quietly
 from ._common import error_html, explain
 
 
@@ -91,7 +91,7 @@ class ProviderPicker:
     # -- options ----------------------------------------------------------------------------
     def refresh_options(self) -> None:
         """Re-read the registry (a provider registered since shows up) and the settings."""
-        from ..doctor import provider_url
+        from ..probe import provider_url
 
         fresh = {}
         for name in provider_names():
@@ -118,7 +118,7 @@ class ProviderPicker:
     def _probe_all(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from ..doctor import probe
+        from ..probe import probe
 
         targets = [o for o in self.options.values() if o.url is not None]
         with ThreadPoolExecutor(max(1, len(targets))) as pool:
@@ -179,11 +179,11 @@ class ProviderPicker:
         except RuntimeError:
             loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the thread's loop
             try:
-                loop.run_until_complete(_aclose_quietly(provider))
+                loop.run_until_complete(aclose_quietly(provider))
             finally:
                 loop.close()
             return
-        task = loop.create_task(_aclose_quietly(provider))
+        task = loop.create_task(aclose_quietly(provider))
         self._closing.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._closing.discard)
 
@@ -191,10 +191,3 @@ class ProviderPicker:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-async def _aclose_quietly(provider) -> None:
-    try:
-        result = provider.aclose()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # noqa: BLE001 -- the provider is dropped either way; closing is tidying up
-        pass
