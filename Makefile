@@ -11,6 +11,9 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
+# a request to a network the classroom may not have): the venv's settings answer "never" for it.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/workbook.json
 
 # llama-cpp-python compiles from source: use every core, and skip the examples, tools,
 # tests and multimodal parts the workbook never calls.
@@ -20,7 +23,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: lab test setup emulator doctor clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(LAB_OVERRIDES)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +37,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+$(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# The server's root is notebooks/: the file browser opens on the course, with 00 in front.
 lab: setup
 	@test -f .env || cp .env.example .env
 	$(BIN)/python -m workbook doctor --quick || true

@@ -161,11 +161,12 @@ def _prepare_root(tmp: Path) -> Path:
     return root
 
 
-def start_lab(tmp: Path, log_path: Path) -> Lab:
+def start_lab(tmp: Path, log_path: Path, *, settings: dict = LAB_SETTINGS, extra_args: tuple = ()) -> Lab:
+    """``settings``: the user's JupyterLab settings; ``extra_args``: more server options."""
     root = _prepare_root(tmp)
     for name in ("config", "data", "runtime", "settings", "workspaces", "ipython"):
         (tmp / name).mkdir()
-    for rel, value in LAB_SETTINGS.items():
+    for rel, value in settings.items():
         path = tmp / "settings" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
@@ -191,6 +192,7 @@ def start_lab(tmp: Path, log_path: Path) -> Lab:
         f"--ServerApp.root_dir={root}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
         f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        *extra_args,
     ]
     log = open(log_path, "w")
     t0 = time.monotonic()
@@ -220,6 +222,12 @@ def output_dir() -> Path:
         shutil.rmtree(OUTPUT)
     OUTPUT.mkdir(parents=True)
     return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def lab_starter(chromium_executable):
+    """``start_lab`` itself, for tests that need a server with other settings than ``lab``'s."""
+    return start_lab
 
 
 @pytest.fixture(scope="module")

@@ -104,6 +104,18 @@ SECRET_PATTERNS = [
 ]
 
 
+def calls_asyncio_run(source: str) -> bool:
+    """Whether a cell calls ``asyncio.run``; a script's text in a string (notebook 00a writes one)
+    is not a call. Cells with IPython magics do not parse: fall back to the text."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "asyncio.run(" in source
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr == "run" and isinstance(node.func.value, ast.Name)
+               and node.func.value.id == "asyncio" for node in ast.walk(tree))
+
+
 def convention_problems(path: Path) -> list[str]:
     problems: list[str] = []
     nb = read(path)
@@ -144,9 +156,11 @@ def convention_problems(path: Path) -> list[str]:
                             "Clear Outputs, or `jupyter nbconvert --clear-output --inplace`)")
         if c.get("execution_count") is not None:
             problems.append(f"cell {index} has an execution count: commit notebooks cleared")
-        if "asyncio.run(" in c.source:
+        if calls_asyncio_run(c.source):
             problems.append(f"cell {index} calls asyncio.run(): the kernel's loop is already "
                             "running; use top-level `await`")
+    if NUMBERED.match(path.name):
+        problems += course_format_problems(nb, path.name)
     text = "\n".join(c.source for c in nb.cells)
     for pattern, what in SECRET_PATTERNS:
         match = pattern.search(text)
@@ -154,6 +168,129 @@ def convention_problems(path: Path) -> list[str]:
             problems.append(f"a cell contains what looks like {what} ({match.group(0)[:8]}…): "
                             "read secrets from the environment / .env, never write them in a notebook")
     return problems
+
+
+# -- the course format: every numbered notebook opens and closes the same way -------------------
+# Numbered: ``NN_name.ipynb`` (also ``NNa_name.ipynb``, a notebook slotted in after NN), in
+# notebooks/ and notebooks/solutions/. The quiz and browser fixtures are not course chapters.
+NUMBERED = re.compile(r"^(\d\d[a-z]?)_")
+HEADING = re.compile(r"^#\s+(\d\d[a-z]?)\b\s*(?:[·:.\-–—]\s*)?(\S.*)?$")
+CLOSING = ("## Recap", "## Check yourself", "## Going deeper", "## What's next")
+DETAILS = re.compile(r"<details>\s*<summary>\s*Answer\s*</summary>(.*?)</details>", re.S)
+LINK = re.compile(r"\]\(\s*https?://[^)\s]+\s*\)|<https?://[^>\s]+>")
+OPENING_EXAMPLE = ("# NN Title\n\n**You will be able to:**\n- ...\n- ...\n- ...\n\n"
+                   "**Time:** about 30 minutes\n\n**Before you start:** notebook NN, or nothing")
+
+
+def course_format_problems(nb, name: str) -> list[str]:
+    """What a numbered notebook's opening and closing are missing, each with how to fix it."""
+    number = NUMBERED.match(name).group(1)
+    return _opening_problems(nb, number) + _closing_problems(nb)
+
+
+def _opening_problems(nb, number: str) -> list[str]:
+    where = "the first cell"
+    if not nb.cells or nb.cells[0].cell_type != "markdown":
+        return [f"{where} must be a Markdown cell that opens the notebook:\n{OPENING_EXAMPLE}"]
+    lines = [line.rstrip() for line in nb.cells[0].source.splitlines()]
+    problems: list[str] = []
+    positions: dict[str, int] = {}
+    heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    match = HEADING.match(lines[heading]) if heading is not None else None
+    if match is None or not match.group(2):
+        problems.append(f"{where} must start with a heading '# {number} Title' (the notebook's number, "
+                        "then its title)")
+    elif match.group(1) != number:
+        problems.append(f"{where}'s heading says '# {match.group(1)}' but the file is numbered "
+                        f"{number}: make them agree")
+    else:
+        positions["heading"] = heading
+    objectives = next((i for i, line in enumerate(lines) if line.strip() == "**You will be able to:**"), None)
+    if objectives is None:
+        problems.append(f"{where} needs the line '**You will be able to:**' followed by 3-5 "
+                        "objectives as bullets ('- ...')")
+    else:
+        positions["objectives"] = objectives
+        bullets = 0
+        for line in lines[objectives + 1:]:
+            if line.lstrip().startswith(("- ", "* ")):
+                bullets += 1
+            elif line.strip() and not line.startswith("  "):  # a wrapped bullet stays indented
+                break
+        if not 3 <= bullets <= 5:
+            problems.append(f"'**You will be able to:**' is followed by {bullets} bullet(s): list 3-5 "
+                            "things the student will be able to do, one '- ' bullet each")
+    for label, key in (("**Time:**", "time"), ("**Before you start:**", "before")):
+        found = next((i for i, line in enumerate(lines) if line.strip().startswith(label)), None)
+        if found is None:
+            example = "about 30 minutes" if key == "time" else "notebook 04, or nothing"
+            problems.append(f"{where} needs a line starting '{label}' (e.g. '{label} {example}')")
+        elif not lines[found].strip()[len(label):].strip():
+            problems.append(f"the '{label}' line is empty: say it in words")
+        else:
+            positions[key] = found
+    order = ["heading", "objectives", "time", "before"]
+    present = [key for key in order if key in positions]
+    if [positions[key] for key in present] != sorted(positions[key] for key in present):
+        problems.append(f"{where} must give, in this order: the '# {number} Title' heading, "
+                        "'**You will be able to:**', '**Time:**', '**Before you start:**'")
+    return problems
+
+
+def _closing_problems(nb) -> list[str]:
+    found: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            title = line.strip().replace("\u2019", "'")
+            if title in CLOSING and title not in found:
+                found[title] = index
+    missing = [title for title in CLOSING if title not in found]
+    if missing:
+        return [f"the notebook must end with Markdown cells headed {', '.join(CLOSING)} (in this order); "
+                f"missing: {', '.join(missing)}"]
+    problems: list[str] = []
+    cells = [found[title] for title in CLOSING]
+    if cells != sorted(cells):
+        problems.append(f"the closing headings are out of order: use {', '.join(CLOSING)}")
+    after = [i for i in range(found["## Recap"], len(nb.cells)) if nb.cells[i].cell_type != "markdown"]
+    if after:
+        problems.append(f"cell(s) {after} come after '## Recap': the closing is Markdown only; move "
+                        "clean-up code above the recap")
+    sections = _sections(nb, found["## Recap"])
+    if not sections.get("## Recap", "").strip():
+        problems.append("'## Recap' is empty: sum up what the notebook showed, in a few bullets")
+    answers = DETAILS.findall(sections.get("## Check yourself", ""))
+    if not 2 <= len(answers) <= 4:
+        problems.append(f"'## Check yourself' has {len(answers)} answered question(s): ask 2-4 "
+                        "questions, each answer inside <details><summary>Answer</summary> ... </details>")
+    elif not all(answer.strip() for answer in answers):
+        problems.append("an answer under '## Check yourself' is empty: write it inside <details>")
+    if not LINK.search(sections.get("## Going deeper", "")):
+        problems.append("'## Going deeper' has no link: add the module's resources (Azure OpenAI, "
+                        "Bedrock, vLLM docs, the Phi-3 page where relevant) and the tools' docs as "
+                        "[text](https://...)")
+    if not sections.get("## What's next", "").strip():
+        problems.append("'## What's next' is empty: say which notebook comes next and why")
+    return problems
+
+
+def _sections(nb, start: int) -> dict[str, str]:
+    """Text under each closing heading, from cell ``start`` to the end."""
+    sections: dict[str, str] = {}
+    current = None
+    for cell in nb.cells[start:]:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            title = line.strip().replace("\u2019", "'")
+            if title in CLOSING:
+                current = title
+                sections[current] = ""
+            elif current is not None:
+                sections[current] += line + "\n"
+    return sections
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[rel(p) for p in NOTEBOOK_PATHS])
@@ -239,3 +376,101 @@ def _write_times() -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / "times.json").write_text(json.dumps(
         {k: round(v, 2) for k, v in sorted(TIMES.items())}, indent=2))
+
+
+GOOD_OPENING = """# 07 Choosing a model
+
+Some words of introduction.
+
+**You will be able to:**
+- compare two things,
+- measure a third
+  (a bullet may wrap onto an indented line),
+- decide.
+
+**Time:** about 20 minutes
+
+**Before you start:** notebook 06.
+"""
+GOOD_CLOSING = [
+    "## Recap\n\n- We measured things.",
+    "## Check yourself\n\n1. Why?\n\n<details><summary>Answer</summary>\n\nBecause.\n\n</details>\n\n"
+    "2. How?\n\n<details><summary>Answer</summary>By measuring.</details>",
+    "## Going deeper\n\n- [vLLM docs](https://docs.vllm.ai/)",
+    "## What's next\n\nNotebook 08.",
+]
+
+
+def course_notebook(tmp_path, name="07_choosing.ipynb", opening=GOOD_OPENING, closing=GOOD_CLOSING,
+                    tail_code=False):
+    nb = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "workbook": {"backends": ["mock"]}})
+    nb.cells = [nbformat.v4.new_markdown_cell(opening),
+                nbformat.v4.new_code_cell('BACKEND = "mock"', metadata={"tags": ["parameters"]}),
+                *[nbformat.v4.new_markdown_cell(text) for text in closing]]
+    if tail_code:
+        nb.cells.append(nbformat.v4.new_code_cell("cleanup()"))
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_numbered_notebook_in_the_course_format_passes(tmp_path):
+    assert convention_problems(course_notebook(tmp_path)) == []
+    # a slotted-in notebook and a solution are numbered too
+    primer = GOOD_OPENING.replace("# 07 Choosing", "# 00a Choosing")
+    assert convention_problems(course_notebook(tmp_path, "00a_primer.ipynb", primer)) == []
+
+
+def test_unnumbered_notebooks_are_not_held_to_the_course_format(tmp_path):
+    assert convention_problems(course_notebook(tmp_path, "quiz.ipynb", "# Quiz", [])) == []
+
+
+@pytest.mark.parametrize("opening,expected", [
+    (GOOD_OPENING.replace("# 07 Choosing a model", "# Choosing a model"), "'# 07 Title'"),
+    (GOOD_OPENING.replace("# 07 ", "# 08 "), "numbered 07"),
+    (GOOD_OPENING.replace("**You will be able to:**", "You will:"), "'**You will be able to:**'"),
+    (GOOD_OPENING.replace("- decide.\n", ""), "2 bullet(s)"),
+    (GOOD_OPENING.replace("- decide.\n", "- decide,\n- a\n- b\n- c\n"), "6 bullet(s)"),
+    (GOOD_OPENING.replace("**Time:** about 20 minutes", ""), "'**Time:**'"),
+    (GOOD_OPENING.replace("about 20 minutes", ""), "'**Time:**' line is empty"),
+    (GOOD_OPENING.replace("**Before you start:** notebook 06.", ""), "'**Before you start:**'"),
+    ("**Time:** 5 minutes\n\n" + GOOD_OPENING.replace("**Time:** about 20 minutes", ""), "in this order"),
+])
+def test_the_opening_check_says_what_to_fix(tmp_path, opening, expected):
+    found = "\n".join(convention_problems(course_notebook(tmp_path, opening=opening)))
+    assert expected in found, f"not reported: {expected}\n{found}"
+
+
+def test_the_opening_must_be_the_first_cell_and_markdown(tmp_path):
+    path = course_notebook(tmp_path)
+    nb = read(path)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import os"))
+    nbformat.write(nb, path)
+    assert "must be a Markdown cell" in "\n".join(convention_problems(path))
+
+
+@pytest.mark.parametrize("closing,tail_code,expected", [
+    (GOOD_CLOSING[1:], False, "missing: ## Recap"),
+    ([GOOD_CLOSING[0], GOOD_CLOSING[2], GOOD_CLOSING[1], GOOD_CLOSING[3]], False, "out of order"),
+    (GOOD_CLOSING, True, "come after '## Recap'"),
+    (["## Recap\n"] + GOOD_CLOSING[1:], False, "'## Recap' is empty"),
+    ([GOOD_CLOSING[0], "## Check yourself\n\n1. Why?\n\nBecause."] + GOOD_CLOSING[2:], False,
+     "0 answered question(s)"),
+    ([GOOD_CLOSING[0], GOOD_CLOSING[1] + 3 * "\n\n<details><summary>Answer</summary>x</details>"]
+     + GOOD_CLOSING[2:], False, "5 answered question(s)"),
+    ([GOOD_CLOSING[0], "## Check yourself\n\n" + 2 * "<details><summary>Answer</summary> </details>"]
+     + GOOD_CLOSING[2:], False, "answer under '## Check yourself' is empty"),
+    (GOOD_CLOSING[:2] + ["## Going deeper\n\nRead the vLLM docs."] + GOOD_CLOSING[3:], False, "has no link"),
+    (GOOD_CLOSING[:3] + ["## What's next"], False, "'## What's next' is empty"),
+])
+def test_the_closing_check_says_what_to_fix(tmp_path, closing, tail_code, expected):
+    found = "\n".join(convention_problems(course_notebook(tmp_path, closing=closing, tail_code=tail_code)))
+    assert expected in found, f"not reported: {expected}\n{found}"
+
+
+def test_asyncio_run_is_caught_as_a_call_not_as_text_in_a_script():
+    assert calls_asyncio_run("import asyncio\nasyncio.run(main())")
+    assert calls_asyncio_run("%time asyncio.run(main())")          # a magic: the text decides
+    assert not calls_asyncio_run("script = 'asyncio.run(main())'\nawait main()")

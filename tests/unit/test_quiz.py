@@ -1,11 +1,16 @@
 import pytest
 
+from workbook.ai import load_settings
 from workbook.course import quiz
 from workbook.quiz import QUESTIONS, Option, Question, QuizState, check
 
+# A blind strategy -- always the longest option, the shortest, or one fixed position -- must not
+# pass the quiz: 40% is the ceiling the course sets (issue 14).
+CEILING = 0.40
+
 
 def test_every_question_has_exactly_one_right_answer_and_feedback_for_each_option():
-    assert len(QUESTIONS) >= 8
+    assert len(QUESTIONS) >= 12
     assert len({q.id for q in QUESTIONS}) == len(QUESTIONS)
     for q in QUESTIONS:
         assert sum(o.correct for o in q.options) == 1
@@ -68,3 +73,55 @@ def test_widget_clicks_record_answers_in_the_state():
     radio.value = quiz.question("provider-pattern").answer.text
     button.click()
     assert state.results["provider-pattern"].correct and state.score == 1
+
+
+# -- trick resistance -----------------------------------------------------------------------------
+def O(text, feedback, correct=False):
+    return Option(text, correct, feedback)
+
+
+def test_the_strategies_are_measured_correctly_on_a_quiz_built_to_be_gamed():
+    gamed = tuple(Question(f"q{i}", "?", (O("short", "f"), O("a much longer right answer", "f", True),
+                                          O("tiny", "f"))) for i in range(4))
+    assert quiz.blind_strategy_scores(gamed) == {
+        "always the longest option": 1.0, "always the shortest option": 0.0,
+        "always option A": 0.0, "always option B": 1.0, "always option C": 0.0}
+    tie = (Question("t", "?", (O("same", "f", True), O("also", "f"))),)
+    assert quiz.blind_strategy_scores(tie)["always the longest option"] == 0.5
+
+
+def test_no_blind_strategy_passes_the_quiz():
+    scores = quiz.blind_strategy_scores()
+    assert {"always the longest option", "always the shortest option", "always option A",
+            "always option D"} <= set(scores)
+    for strategy, score in scores.items():
+        assert score <= CEILING, f"{strategy} scores {score:.0%} (the ceiling is {CEILING:.0%})"
+
+
+def test_options_of_one_question_are_of_comparable_length():
+    # Within 1.5x of each other: the right answer cannot be spotted by its length.
+    for q in QUESTIONS:
+        lengths = [len(o.text) for o in q.options]
+        assert max(lengths) <= 1.5 * min(lengths), f"{q.id}: option lengths {lengths}"
+
+
+def test_the_quiz_covers_every_topic_and_the_module_scenarios():
+    topics = {q.topic for q in QUESTIONS}
+    assert {"fine-tuning", "self-hosting", "abstraction", "api services", "bedrock", "small models",
+            "configuration", "model selection", "asyncio"} <= topics
+    scenarios = {"data-residency", "entra-vs-keys", "inference-profile", "break-even", "ticket-router",
+                 "continuous-batching", "env-precedence"}
+    assert scenarios <= {q.id for q in QUESTIONS}
+
+
+def test_the_practice_question_is_not_one_of_the_quiz_questions():
+    assert quiz.PRACTICE.id not in {q.id for q in QUESTIONS}
+    assert quiz.PRACTICE.prompt not in {q.prompt for q in QUESTIONS}
+
+
+def test_the_precedence_answer_is_what_load_settings_does(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("AI__PROVIDER=ollama\n")
+    built = load_settings(env_file=env_file, environ={"AI__PROVIDER": "mock"}).provider
+    answer = quiz.question("env-precedence").answer.text
+    assert answer.startswith(f"{built}:"), (built, answer)

@@ -110,110 +110,239 @@ def O(text: str, feedback: str, correct: bool = False) -> Option:  # noqa: E743 
     return Option(text, correct, feedback)
 
 
+# Right answers are spread over the positions, and options are written to comparable length, so
+# that no blind strategy (always the longest, the shortest, or the same position) passes:
+# tests/unit/test_quiz.py measures those strategies. Scenario facts come from the workbook's own
+# notebooks (01, 02, 05, 07, 08) and settings code, which cite the providers' documentation.
 QUESTIONS: tuple[Question, ...] = (
     Question("fine-tune-when", "When should you fine-tune a model instead of prompting or RAG?", (
-        O("When the model needs up-to-date facts from your own documents.",
-          "That is retrieval's job: RAG puts current documents in the prompt and changes the day "
-          "they change; fine-tuning bakes in a snapshot and is a poor way to teach facts."),
-        O("When you need consistent behaviour, output format or domain terminology that better "
-          "prompts, few-shot examples and RAG did not achieve, and you have enough labelled examples.",
-          "Yes. Fine-tuning changes *how* a model answers (style, format, jargon, a narrow task), "
-          "and it pays off only once prompting and RAG are exhausted and you have the data.", True),
-        O("At the start of every project, before trying any prompts.",
-          "Prompting is minutes of work and RAG days; fine-tuning is weeks plus data and a serving "
-          "plan. Start cheap and measure (notebook 08)."),
-        O("When the answers are too long.",
+        O("When the model must answer from your own documents, which change every week.",
+          "That is retrieval's job: RAG puts today's documents in the prompt. Fine-tuning bakes in "
+          "a snapshot and is a poor way to teach facts that change."),
+        O("At the very start of a project, so that the prompts can stay short from day one.",
+          "Prompting costs minutes and RAG days; fine-tuning costs weeks, labelled data and a "
+          "serving plan. Start cheap and measure (notebook 08)."),
+        O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
+        O("When prompts, few-shot and RAG plateau on format or style, and you have the examples.",
+          "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task); it "
+          "pays off once the cheap steps are measured and exhausted and you have hundreds of "
+          "labelled examples.", True),
     ), "fine-tuning"),
     Question("self-hosted-advantage", "What is the key advantage of self-hosted models?", (
-        O("They are always cheaper than an API.",
-          "Only above the break-even volume: an idle GPU still costs its hourly price, and cheap API "
-          "models may never be beaten (notebook 07)."),
-        O("Control: your data never leaves your infrastructure, and you decide the model version, "
-          "the latency and the availability.",
-          "Yes. Privacy and data residency are the reason most teams self-host; control over "
-          "versions and latency comes with it.", True),
-        O("They give better answers than frontier API models.",
-          "Open-weight models are good, but the frontier is usually an API; self-hosting often trades "
-          "some quality for control."),
-        O("They need no setup or operations work.",
-          "The opposite: GPUs, a serving stack, monitoring, updates and on-call are yours."),
+        O("Control: data stays on your machines, and you pick the model version and its uptime.",
+          "Yes. Privacy and data residency are why most teams self-host; control over versions, "
+          "latency and availability comes with it.", True),
+        O("Cost: running your own model is cheaper than an API at every volume of traffic you get.",
+          "Only above the break-even volume: an idle GPU still costs its hourly price, and a cheap "
+          "API model may never be beaten (notebook 07)."),
+        O("Quality: open-weight models you host answer better than frontier API models.",
+          "Open-weight models are good, but the frontier is usually behind an API; self-hosting "
+          "often trades some quality for control."),
+        O("Effort: a self-hosted model needs no operations work once it has been installed.",
+          "The opposite: GPUs, a serving stack, monitoring, updates and on-call are now yours."),
     ), "self-hosting"),
     Question("provider-pattern", "Which pattern does the workbook's provider layer use?", (
-        O("Singleton: one global client shared by the whole program.",
-          "There is no single client: each provider builds its own, and you may hold several at once "
-          "(the comparison races them)."),
-        O("Observer: providers publish answers to subscribed listeners.",
+        O("Singleton: one global client object, shared by every part of the program.",
+          "There is no single client: each provider builds its own, and you may hold several at "
+          "once (notebook 11 races them)."),
+        O("Observer: providers publish each answer to the listeners that subscribed.",
           "Streams are async iterators the caller pulls from; nothing subscribes."),
-        O("Protocol + Factory: a typing.Protocol says what a provider must do (chat, chat_stream); "
-          "create_ai_provider builds the one the settings name.",
-          "Yes. The Protocol is structural (any class with the two methods fits, no base class), and "
-          "the factory turns configuration into an object, so switching provider is configuration.",
-          True),
-        O("A deep class hierarchy every provider must inherit from.",
-          "A Protocol needs no inheritance: a student's class with just chat and chat_stream works "
+        O("Protocol + Factory: a Protocol names the methods; a factory builds from settings.",
+          "Yes. The Protocol is structural (any class with chat and chat_stream fits, no base "
+          "class), and create_ai_provider turns configuration into an object, so switching "
+          "provider is configuration.", True),
+        O("Inheritance: every provider must subclass one abstract base class before it can be used.",
+          "A Protocol needs no inheritance: a class with just chat and chat_stream works "
           "everywhere. (Some built-ins share code by subclassing, but nothing requires it.)"),
     ), "abstraction"),
     Question("azure-404", "Azure OpenAI answers 404 DeploymentNotFound. What is the most likely cause?", (
-        O("The deployment name in AI__AZURE_OPENAI_DEPLOYMENT is not the one created in Azure "
-          "(often the model name was used instead).",
-          "Yes. Azure routes by your deployment's name; copy it from the Deployments page.", True),
-        O("The API key is wrong.", "A wrong key answers 401, not 404."),
-        O("You sent too many requests.", "Too many requests answers 429 with Retry-After."),
-        O("Azure OpenAI does not support streaming.", "It does, with the same SSE format as OpenAI."),
+        O("The API key is wrong, or it belongs to a different Azure OpenAI resource.",
+          "A wrong key answers 401, not 404 (notebook 01)."),
+        O("AI__AZURE_OPENAI_DEPLOYMENT holds the model's name, not the deployment's name.",
+          "Yes. Azure routes by the name you gave the deployment; copy it from the Deployments "
+          "page of your resource.", True),
+        O("The resource received too many requests and refuses new ones for a while.",
+          "Too many requests answers 429 with Retry-After; the workbook retries it first."),
+        O("Streaming is switched off for this resource, so chat_stream cannot connect.",
+          "Azure OpenAI streams with the same server-sent events as OpenAI; nothing to switch on."),
     ), "api services"),
     Question("bedrock-auth", "How does the workbook's bedrock provider authenticate?", (
-        O("With AI__BEDROCK_API_KEY.", "There is no such setting: Bedrock uses AWS credentials."),
-        O("Through the AWS credentials chain: environment variables, a profile or SSO session, or "
-          "the role of the machine it runs on.",
-          "Yes. boto3 finds credentials itself and signs each request (SigV4); on a laptop use an "
-          "SSO profile, in AWS a role.", True),
-        O("It needs no authentication inside a VPC.",
+        O("With an AI__BEDROCK_API_KEY variable that holds a key copied from the console.",
+          "There is no such setting: the bedrock provider uses AWS credentials."),
+        O("It sends no credentials at all when the code runs inside the company's VPC.",
           "Every Bedrock request is signed, inside a VPC too."),
-        O("With your AWS account's root password.", "Never use root credentials for applications."),
+        O("With the e-mail and password of the AWS account's root user, kept in .env.",
+          "Never give applications root credentials: use a role or an SSO profile."),
+        O("Through the AWS credentials chain: environment, profile or SSO, or a role.",
+          "Yes. boto3 finds credentials itself and signs each request (SigV4); on a laptop use "
+          "an SSO profile, inside AWS a role (notebook 02).", True),
     ), "bedrock"),
-    Question("inference-profile", "Bedrock says \"on-demand throughput isn't supported\" for a model. "
-             "What do you change?", (
-        O("Switch to another AWS region.", "The model may need a profile in every region it is offered."),
-        O("Use the model's inference-profile id, e.g. us.anthropic.claude-... instead of anthropic.claude-...",
-          "Yes. Newer models run only through cross-region inference profiles; the id gets a "
-          "geography prefix.", True),
-        O("Raise AI__MAX_RETRIES.", "Retrying cannot fix a request Bedrock rejects as invalid."),
-        O("Buy provisioned throughput first.",
-          "Possible but expensive and rarely needed: the inference profile is the on-demand route."),
+    Question("inference-profile", "Bedrock answers \"on-demand throughput isn't supported\" for a new "
+             "model. What do you change?", (
+        O("The model id: call it through an inference profile, e.g. the us. or eu. prefixed id.",
+          "Yes. Many newer models are served on demand only through inference profiles, whose ids "
+          "carry a geography prefix (us., eu., ...) or global. (notebook 02)", True),
+        O("The region: newer models are served on demand only in us-east-1, so move the client there.",
+          "The profile, not the region, is what is missing: the same error comes back in "
+          "every region where the model is offered only through profiles."),
+        O("The retries: raise AI__MAX_RETRIES so that the call gets through eventually.",
+          "Retrying cannot fix a request Bedrock rejects as invalid: it is not a rate limit."),
+        O("The contract: buy Provisioned Throughput for the model before the first call.",
+          "Possible, but costly and rarely needed; the inference profile is the on-demand route."),
     ), "bedrock"),
     Question("continuous-batching", "Why does vLLM serve many concurrent users per GPU better than a "
              "server that answers one request at a time?", (
-        O("It uses a smaller model.", "Same model; the serving strategy is what differs."),
-        O("Continuous batching: at every decoding step finished requests leave and new ones join the "
-          "batch, and PagedAttention stores the KV cache in pages so many sequences fit in memory.",
-          "Yes. Decoding is memory-bound, so a batch of sequences costs little more per step than one; "
-          "throughput grows with concurrency until compute or memory runs out.", True),
-        O("It caches every answer and replays it.",
+        O("It loads a smaller, quantised copy of the model whenever its queue of requests grows.",
+          "Same model; the serving strategy is what differs."),
+        O("It caches every answer it has given and replays it when a prompt repeats.",
           "Prefix caching reuses shared prompt prefixes, but answers are still generated."),
-        O("It skips the attention computation for long prompts.", "Attention is computed; it is only stored better."),
+        O("Continuous batching: at each decoding step requests join and leave one batch.",
+          "Yes. Decoding is memory-bound, so a step for many sequences costs little more than for "
+          "one, and PagedAttention fits their KV caches in memory; throughput grows with "
+          "concurrency until compute or memory runs out.", True),
+        O("It skips the attention computation for the older tokens of long prompts.",
+          "Attention is computed in full; PagedAttention only stores its cache better."),
     ), "self-hosting"),
     Question("small-model", "What can the bundled SmolLM2-135M do reliably in this workbook?", (
-        O("Answer factual questions accurately.",
+        O("Answer factual questions accurately enough to quote the answers to customers.",
           "It gets some simple facts right but also invents answers (notebook 06 measures it)."),
-        O("Follow strict output formats such as \"reply with the year only\".",
+        O("Run the workbook offline: the plumbing, streaming, timing and lenient checks.",
+          "Yes. It loads in a fraction of a second on a CPU, ideal for offline demos and tests "
+          "-- not for quality.", True),
+        O("Follow strict output formats, such as \"reply with the year only\", every time.",
           "It mostly ignores such instructions and answers in a sentence; strict formats need "
           "constrained decoding or a bigger model."),
-        O("Run the whole workbook offline: the plumbing, streaming, timing and simple tasks graded "
-          "leniently.",
-          "Yes. It is small enough to load in a fraction of a second on a CPU, which makes it ideal "
-          "for offline demos and tests -- not for quality.", True),
-        O("Replace a frontier model for customer-facing answers.", "Not at 135M parameters."),
+        O("Replace a frontier model in a product, once it has been given a good prompt.",
+          "Not at 135M parameters: a good prompt does not make up for the size."),
     ), "small models"),
     Question("switch-provider", "How do you switch the workbook from Ollama to Azure OpenAI?", (
-        O("Rewrite the calls with the Azure SDK.", "No code change is needed: that is what the abstraction is for."),
-        O("Change AI__PROVIDER to azure_openai and set the AI__AZURE_OPENAI_* variables in .env.",
+        O("Rewrite the calls in your code with the Azure SDK's client and its methods.",
+          "No code change is needed: that is what the abstraction is for."),
+        O("Subclass OllamaProvider and point its base URL at the Azure endpoint.",
+          "Azure speaks another protocol and needs its own provider, which already exists."),
+        O("Restart JupyterLab and choose the kernel that has the Azure packages in it.",
+          "Kernels have nothing to do with providers: one kernel runs them all."),
+        O("Set AI__PROVIDER=azure_openai and the AI__AZURE_OPENAI_* variables in .env.",
           "Yes. The factory reads the settings and builds the other provider; your code keeps "
-          "calling chat and chat_stream.", True),
-        O("Subclass OllamaProvider.", "Azure needs its own provider, which already exists."),
-        O("Restart Jupyter with a different kernel.", "Kernels have nothing to do with providers."),
+          "calling chat and chat_stream (notebook 05).", True),
     ), "configuration"),
+    Question("data-residency", "A clinic's prompts must be processed inside the EU. Which choice "
+             "keeps that promise?", (
+        O("An Azure OpenAI Global Standard deployment on a resource in an EU region.",
+          "Global deployments may route a request to any Azure region for capacity; the "
+          "resource's own region does not bind them."),
+        O("Any cloud API at all, because traffic is encrypted with TLS on the way there.",
+          "Encryption protects data in transit; it says nothing about where it is processed."),
+        O("An Azure OpenAI Standard deployment in an EU region, or an EU Data Zone one.",
+          "Yes. A regional Standard deployment processes in its region and a Data Zone one inside "
+          "the EU zone (notebook 01; on Bedrock, an eu. inference profile plays that role; "
+          "self-hosting in an EU data centre also works).", True),
+        O("A Bedrock global inference profile called from the eu-central-1 region.",
+          "A global profile may send the request to any commercial AWS region; an eu. "
+          "profile stays in the EU."),
+    ), "api services"),
+    Question("entra-vs-keys", "Why do production teams call Azure OpenAI with Microsoft Entra ID "
+             "rather than API keys?", (
+        O("There is no long-lived secret to leak: short-lived tokens, per-identity roles.",
+          "Yes. A managed identity or az login gets a token; access is the Cognitive Services "
+          "OpenAI User role, granted and revoked per identity, with nothing to rotate "
+          "(notebook 01).", True),
+        O("Calls with Entra ID tokens are billed at a lower price per million tokens.",
+          "The price per token is the same; what changes is how callers prove who they are."),
+        O("Entra ID tokens skip the rate limits that apply to the calls made with an API key.",
+          "Quota belongs to the deployment, whichever way the caller authenticates."),
+        O("API keys stop working after thirty days, while Entra ID tokens never expire.",
+          "The reverse: keys live until rotated, tokens expire within hours and are renewed."),
+    ), "api services"),
+    Question("break-even", "An API bill is $300 a month; one GPU server able to carry the same load "
+             "costs $580 a month. What follows?", (
+        O("Self-host now: a server you own gets cheaper per token as the traffic grows.",
+          "It does, but only past the break-even volume; at today's volume it costs more."),
+        O("Stay on the API: below the break-even volume, an idle GPU still costs its price.",
+          "Yes. The server is billed by the hour whether busy or idle; it pays off only once "
+          "traffic grows past the break-even volume (notebook 07).", True),
+        O("Self-host now: the GPU's hourly price does not depend on how busy it is.",
+          "That is exactly why it loses at low volume: you pay for the idle hours too."),
+        O("Stay on the API: self-hosting never pays off, whatever the volume of traffic becomes.",
+          "It can: past the break-even volume a busy server produces tokens more cheaply "
+          "than a pricey API (unless the API model is very cheap)."),
+    ), "model selection"),
+    Question("ticket-router", "A small model routes support tickets badly: it chats instead of naming "
+             "the team. What do you try first?", (
+        O("Fine-tune it on a few thousand labelled tickets before changing anything else.",
+          "That is the last step, not the first: weeks of work, and notebook 08 shows the cheap "
+          "steps help first."),
+        O("Switch to a larger model at once, since small models cannot follow formats.",
+          "Maybe later, but measure the cheap steps first: few-shot fixed the format even for "
+          "the 135M model."),
+        O("Write a longer system prompt, and stop there if a few answers look right.",
+          "A better prompt helped the small model barely, and \"a few answers look right\" is not "
+          "a measurement."),
+        O("Few-shot examples, then RAG with the team notes, measuring each on a test set.",
+          "Yes. In notebook 08 few-shot taught the one-word format and RAG scored best; only if "
+          "such steps plateau does fine-tuning come in.", True),
+    ), "fine-tuning"),
+    Question("env-precedence", "A student's .env says AI__PROVIDER=ollama; they run "
+             "AI__PROVIDER=mock make lab. Which provider do the notebooks build?", (
+        O("mock: a variable set in the environment wins over the same line in .env.",
+          "Yes. load_settings() merges .env first and the environment over it; only "
+          "override=True lets the file win (notebook 05).", True),
+        O("ollama: the .env file is read last, so each of its lines replaces the others.",
+          "The workbook reads .env but lets the real environment win, python-dotenv's own rule."),
+        O("Neither: the workbook stops with an error naming the variable set twice.",
+          "Setting a variable in both places is normal: the environment simply wins."),
+        O("ollama: variables that start with AI__ are only ever read from a .env file.",
+          "They are read from both; the environment wins unless override=True."),
+    ), "configuration"),
+    Question("gather", "Two providers answer in about 2 s each. How long do `await asyncio.gather(a, b)` "
+             "and two awaits in a row take?", (
+        O("Both take about 4 s: a notebook's event loop runs one coroutine at a time.",
+          "One coroutine *runs* at a time, but while one waits on the network the other "
+          "proceeds; waiting is what overlaps."),
+        O("Both take about 2 s: asyncio runs every awaited call in a thread of its own.",
+          "Awaits in a row wait one after another: the second call starts when the first ends."),
+        O("gather about 2 s, in a row about 4 s: their waits overlap only under gather.",
+          "Yes. gather runs both coroutines concurrently, so the waits overlap; awaiting them "
+          "one after the other adds them up (notebook 00a measures it).", True),
+        O("gather about 4 s, in a row about 2 s: gather waits for both answers to finish.",
+          "gather does wait for both, but they run together, so the total is the slower of the "
+          "two, not the sum."),
+    ), "asyncio"),
 )
+
+# A question for trying the checker: the quiz notebook demonstrates check() on this one, so
+# that running every cell shows no answer to the real questions.
+PRACTICE = Question("practice", "Practice: which BACKEND needs no model at all?", (
+    O("local: SmolLM2 running inside the notebook's own kernel.",
+      "local runs a real (small) model in the kernel."),
+    O("mock: scripted replies at a latency you configure.",
+      "Yes. The mock provider scripts its replies; it is for plumbing and timing.", True),
+    O("live: whatever the .env file configures for you.",
+      "live uses your configured provider: a real model somewhere."),
+), "practice")
+
+
+def blind_strategy_scores(questions: tuple[Question, ...] = QUESTIONS) -> dict[str, float]:
+    """What someone who never reads a question would score, per strategy (0..1).
+
+    Strategies: always the longest option, always the shortest, always option A, B, ...
+    When several options tie for longest (shortest), the pick is a coin toss among them, so the
+    score counts the right one's share of the tie.
+    """
+    def extreme(pick) -> float:
+        total = 0.0
+        for item in questions:
+            target = pick(len(o.text) for o in item.options)
+            tied = [o for o in item.options if len(o.text) == target]
+            total += sum(o.correct for o in tied) / len(tied)
+        return total / len(questions)
+
+    scores = {"always the longest option": extreme(max), "always the shortest option": extreme(min)}
+    for position in range(max(len(item.options) for item in questions)):
+        right = sum(item.answer_index == position for item in questions)
+        scores[f"always option {'ABCDEFGH'[position]}"] = right / len(questions)
+    return scores
 
 
 def question(question_id: str, questions: tuple[Question, ...] = QUESTIONS) -> Question:
