@@ -138,7 +138,7 @@ def test_report_renders_as_text_html_and_dataframe(emu):
     page = report._repr_html_()
     assert "<table>" in page and "✓" in page and "done:true" in page
     frame = report.to_dataframe()
-    assert list(frame.columns) == ["result", "passed", "detail", "hint", "seconds"]
+    assert list(frame.columns) == ["level", "result", "passed", "detail", "hint", "seconds"]
     assert frame.loc["cut stream → error", "passed"] == False  # noqa: E712
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..ai import errors
 from ..emulator.aws import emulator_credentials
-from .report import ConformanceReport
+from .report import STRETCH, ConformanceReport
 from ..ai.registry import accepts_settings
 from .suite import _name, _Suite
 from .wire import PROTOCOLS
@@ -59,7 +59,11 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
 
 
 async def _run_checks(suite: _Suite) -> ConformanceReport:
-    """The contract, in order; a provider that lacks the basics stops early."""
+    """The contract, in order; a provider that lacks the basics stops early.
+
+    Three are *stretch* (``level=STRETCH``): a cut stream detected, a retry that succeeds,
+    calls that overlap. The module asks for the rest (the *core*).
+    """
     await suite.run("has chat and chat_stream", suite.shape,
                     "Follow the AIProvider protocol in workbook.ai.types.")
     if suite.report.checks[-1].passed is False:
@@ -84,11 +88,13 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
         suite.hints["server_error"], times=5, needs_settings=True), suite.hints["server_error"])
     await suite.run("cut stream → error", lambda: suite.raises(
         "cut_stream", (errors.ProviderError,), suite.hints["cut_stream"], stream=True,
-        after_chunks=2), suite.hints["cut_stream"])
+        after_chunks=2), suite.hints["cut_stream"], level=STRETCH)
     await suite.run("unreachable server → ProviderUnavailableError", suite.unreachable,
                     suite.hints["unreachable"])
-    await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"])
-    await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"])
+    await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"],
+                    level=STRETCH)
+    await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"],
+                    level=STRETCH)
     return suite.report
 
 

@@ -21,7 +21,7 @@ from ..probe import free_port
 from ..ai.scripted import scripted_reply
 from ..ai.types import ChatResponse, Message
 from .hints import _FIELD_HINT, _USAGE_HINT, _hints_for
-from .report import CheckResult, ConformanceReport
+from .report import CORE, CheckResult, ConformanceReport
 from .wire import _FIELD_OK, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems
 
 NEEDS_SETTINGS = "skipped: needs a class that takes settings"
@@ -99,7 +99,8 @@ class _Suite:
             raise Skip(NEEDS_SETTINGS)
         return self.subject()
 
-    async def run(self, name: str, check: Callable[[], Awaitable[str]], hint: str) -> None:
+    async def run(self, name: str, check: Callable[[], Awaitable[str]], hint: str, *,
+                  level: str = CORE) -> None:
         started = time.perf_counter()
         if self.emulator is not None:
             self.emulator.reset()
@@ -123,6 +124,7 @@ class _Suite:
             if self.emulator is not None:
                 self.emulator.reset()
         result.seconds = time.perf_counter() - started
+        result.level = level
         self.report.checks.append(result)
 
     def skip(self, name: str, why: str) -> None:
