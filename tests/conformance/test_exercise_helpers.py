@@ -9,11 +9,13 @@ import time
 
 import pytest
 
-from workbook.conformance.bedrock_setup import EXAMPLE_MODEL_ID, check_bedrock_env
+from workbook.ai.catalog import default_model
+from workbook.conformance.bedrock_setup import check_bedrock_env
 from workbook.conformance.blocking import iterate_in_thread
 from workbook.emulator.aws import emulator_credentials
 
-GOOD_BLOCK = f"AI__PROVIDER=bedrock\nAI__AWS_REGION=us-east-1\nAI__MODEL={EXAMPLE_MODEL_ID}\n"
+MODEL = default_model("bedrock")  # the catalogue's current model, which the emulator serves
+GOOD_BLOCK = f"AI__PROVIDER=bedrock\nAI__AWS_REGION=us-east-1\nAI__MODEL={MODEL}\n"
 
 
 async def test_a_right_block_passes_and_makes_a_test_call(emu):
@@ -39,7 +41,7 @@ async def test_each_wrong_step_fails_with_a_hint_and_no_call_is_made(emu):
 
 
 async def test_an_unknown_model_is_reported_by_the_test_call(emu):
-    block = GOOD_BLOCK.replace(EXAMPLE_MODEL_ID, "amazon.no-such-model-v9:0")
+    block = GOOD_BLOCK.replace(MODEL, "amazon.no-such-model-v9:0")
     with emulator_credentials(emu.env("bedrock")):
         report = await check_bedrock_env(block, endpoint_url=emu.url)
     call = report["test call"]

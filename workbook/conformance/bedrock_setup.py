@@ -14,15 +14,13 @@ import re
 
 from ..ai import AISettings, Message, create_ai_provider, errors
 from ..aio import aclose_quietly
+from ..ai.catalog import default_model
 from ..ai.settings import settings_from_mapping
 from .report import CheckResult, ConformanceReport
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # provider.model-version, optionally behind a cross-Region inference profile prefix (us., eu., global.…)
 MODEL_ID = re.compile(r"^((us|eu|apac|jp|au|ca|us-gov|global)\.)?[a-z0-9-]+\.[A-Za-z0-9.\-:]+$")
-# An id listed on "Supported foundation models in Amazon Bedrock" (docs.aws.amazon.com,
-# verified 2026-11-30); only an example of the shape, not a recommendation.
-EXAMPLE_MODEL_ID = "amazon.nova-micro-v1:0"
 
 
 def _values(block: str) -> dict[str, str]:
@@ -53,7 +51,7 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
     ok = step("AI__AWS_REGION", bool(REGION.match(region)), region or "(unset)",
               "A region code such as us-east-1 or eu-central-1: one where the model is offered.")
     ok &= step("AI__MODEL", bool(MODEL_ID.match(model)), model or "(unset)",
-               f"A Bedrock model id such as {EXAMPLE_MODEL_ID}, or an inference profile id "
+               f"A Bedrock model id such as {default_model('bedrock')}, or an inference profile id "
                "(us.…, eu.…, global.…) for models that need one (notebook 02).")
     secrets = _secret_names(values)
     ok &= step("no secrets in .env", not secrets, ", ".join(secrets) or "none",
@@ -83,4 +81,4 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
     return report
 
 
-__all__ = ["check_bedrock_env", "EXAMPLE_MODEL_ID"]
+__all__ = ["check_bedrock_env"]
