@@ -10,7 +10,7 @@ import time
 import pytest
 
 from workbook.ai.catalog import default_model
-from workbook.conformance.bedrock_setup import check_bedrock_env
+from workbook.conformance.bedrock_setup import check_bedrock_env, settings_from_block
 from workbook.conformance.blocking import iterate_in_thread
 from workbook.emulator.aws import emulator_credentials
 
@@ -95,3 +95,8 @@ async def test_a_consumer_that_stops_early_closes_the_iterator():
     async for _ in iterate_in_thread(endless):
         break
     assert await asyncio.to_thread(closed.wait, 5), "the reading thread never stopped"
+
+
+def test_a_block_becomes_settings_once_it_is_valid():
+    assert settings_from_block(GOOD_BLOCK).model == MODEL
+    assert settings_from_block("AI__PROVIDER=bedrock\nAI__TIMEOUT_S=soon\n") is None

@@ -108,3 +108,11 @@ async def test_evidence_is_written_where_asked(tmp_path):
                           settings=AISettings(provider="mock"), report=report)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# T\n") and "every core check passes" in text
+    assert "## Challenges" in text and "## Timing sample" not in text
+
+
+def test_an_exercise_adds_its_own_sections_before_the_challenges():
+    report = ConformanceReport("P", "bedrock", [CheckResult("round trip", True, "ok")])
+    text = evidence_markdown(title="T", provider="p", settings=AISettings(provider="mock"),
+                             report=report, sections={"Configuration check": "all ✓"})
+    assert text.index("## Configuration check\n\nall ✓") < text.index("## Challenges")

@@ -29,6 +29,14 @@ def _values(block: str) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(stream=io.StringIO(block)).items() if v is not None}
 
 
+def settings_from_block(block: str) -> AISettings | None:
+    """The settings a ``.env`` block describes, or ``None`` while it is not valid yet."""
+    try:
+        return settings_from_mapping(_values(block))
+    except errors.ConfigurationError:
+        return None
+
+
 def _secret_names(values: dict[str, str]) -> list[str]:
     return [k for k in values if "SECRET" in k or k.endswith("_KEY") or k.startswith("AWS_")
             or "TOKEN" in k]
@@ -81,4 +89,4 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
     return report
 
 
-__all__ = ["check_bedrock_env"]
+__all__ = ["check_bedrock_env", "settings_from_block"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic import SecretStr
 
@@ -77,11 +77,13 @@ def _seconds(value: float | None) -> str:
 
 def evidence_markdown(*, title: str, provider: str, settings: AISettings, report,
                       timing: TimedReply | None = None, comparison=None,
-                      where: str = "", challenges: str = CHALLENGES_PROMPT) -> str:
+                      where: str = "", sections: Mapping[str, str] | None = None,
+                      challenges: str = CHALLENGES_PROMPT) -> str:
     """The pull request's evidence as Markdown (see the module's docstring).
 
     ``provider`` names what was built (e.g. ``"my_ollama (OllamaProvider, notebook 09)"``);
-    ``report`` is the conformance report; ``where`` says what the timing ran against.
+    ``report`` is the conformance report; ``where`` says what the timing ran against;
+    ``sections`` adds an exercise's own sections (heading -> Markdown) before *Challenges*.
     """
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     core = "every core check passes" if report.core_passed else "some core checks still fail"
@@ -99,6 +101,8 @@ def evidence_markdown(*, title: str, provider: str, settings: AISettings, report
         parts += ["## Timing sample" + (f" ({where})" if where else ""), _timing_markdown(timing)]
     if comparison is not None:
         parts += ["## Comparison", comparison.to_markdown()]
+    for heading, text in (sections or {}).items():
+        parts += [f"## {heading}", text]
     parts += ["## Challenges", challenges]
     return _mask_secrets("\n\n".join(parts) + "\n", settings)
 
