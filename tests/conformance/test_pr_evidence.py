@@ -116,3 +116,9 @@ def test_an_exercise_adds_its_own_sections_before_the_challenges():
     text = evidence_markdown(title="T", provider="p", settings=AISettings(provider="mock"),
                              report=report, sections={"Configuration check": "all ✓"})
     assert text.index("## Configuration check\n\nall ✓") < text.index("## Challenges")
+
+
+def test_a_report_without_stretch_checks_shows_no_levels():
+    report = ConformanceReport("the .env block", "bedrock", [CheckResult("AI__MODEL", True, "ok")])
+    assert "core" not in report.summary()
+    assert table_rows(report.to_markdown()) == [["✓", "AI__MODEL", "ok", ""]]

@@ -72,10 +72,11 @@ class ConformanceReport:
         ran = [c for c in self.checks if c.passed is not None]
         ok = sum(1 for c in ran if c.passed)
         verdict = "PASSED" if self.passed else "FAILED"
+        # Counted apart only when there is a stretch part to tell from the core.
         levels = "; ".join(
             f"{level} {sum(1 for c in ran if c.level == level and c.passed)}/"
             f"{sum(1 for c in ran if c.level == level)}"
-            for level in (CORE, STRETCH) if any(c.level == level for c in ran))
+            for level in (CORE, STRETCH)) if self._has_stretch() else ""
         return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
                 f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped"
                 + (f" ({levels})" if levels else ""))
@@ -108,10 +109,14 @@ class ConformanceReport:
 
     def to_markdown(self) -> str:
         """The summary and the table of checks in Markdown, for a pull request's description."""
-        rows = [(c.mark, c.name, c.level, c.detail, c.hint if c.passed is False else "")
-                for c in self.checks]
-        return (f"**{self.summary()}**\n\n"
-                + table(("", "check", "level", "what happened", "hint"), rows))
+        leveled = self._has_stretch()
+        rows = [(c.mark, c.name, *([c.level] if leveled else []), c.detail,
+                 c.hint if c.passed is False else "") for c in self.checks]
+        headers = ("", "check", *(["level"] if leveled else []), "what happened", "hint")
+        return f"**{self.summary()}**\n\n" + table(headers, rows)
+
+    def _has_stretch(self) -> bool:
+        return any(c.level == STRETCH for c in self.checks)
 
     def __str__(self) -> str:
         width = max((len(c.name) for c in self.checks), default=5)
