@@ -58,10 +58,13 @@ def test_core_and_stretch_are_counted_apart():
     assert not report.core_passed
 
 
-def test_a_provider_with_no_retries_passes_every_core_check(emu):
-    report = check_provider(sp.SilentlyTruncates, protocol="ollama", emulator=emu)
+def test_a_provider_doing_what_the_module_asks_passes_the_core_only(emu):
+    report = check_provider(sp.CoreOnly, protocol="ollama", emulator=emu)
     core = [c for c in report.checks if c.level == "core"]
     assert len(core) == 11 and all(c.passed for c in core), str(report)
+    assert report.core_passed and not report.passed
+    assert {c.name for c in report.failed} == {"cut stream → error", "retry after 429 succeeds"}
+    assert all(c.level == "stretch" and c.hint for c in report.failed)
 
 
 async def test_comparison_markdown_has_a_row_per_provider():
