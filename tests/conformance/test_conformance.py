@@ -164,3 +164,20 @@ def test_a_todo_inside_a_built_in_subclass_reads_as_not_implemented(emu):
     assert calls and all(c.passed is False for c in calls), str(report)
     assert all("not implemented yet" in c.detail and "TODO core 3" in c.detail and c.hint
                for c in calls), str(report)
+
+
+def test_a_class_is_checked_with_the_model_asked_for(emu):
+    from workbook.ai.catalog import default_model
+
+    builtin = _resolve(get_spec("bedrock").target)
+    built: list[str] = []
+
+    class Recording(builtin):
+        def __init__(self, settings, **options):
+            built.append(settings.model)
+            super().__init__(settings, **options)
+
+    model = default_model("bedrock")
+    report = check_provider(Recording, emulator=emu, model=model)
+    assert report.passed, str(report)
+    assert built and set(built) == {model}, built

@@ -34,8 +34,13 @@ def _protocol_of(subject, protocol: str | None) -> str | None:
 
 
 async def check_provider_async(provider_or_class, *, protocol: str | None = None,
-                               emulator=None, timeout_s: float = 10.0) -> ConformanceReport:
-    """Run the conformance suite on the running event loop (``await`` it in a notebook)."""
+                               emulator=None, timeout_s: float = 10.0,
+                               model: str | None = None) -> ConformanceReport:
+    """Run the conformance suite on the running event loop (``await`` it in a notebook).
+
+    ``model`` is the model id a class is built with (default: the emulator's for the
+    protocol): an exercise checks the id its student configured, which the emulator serves.
+    """
     subject = provider_or_class
     protocol = _protocol_of(subject, protocol)
     if protocol is None and inspect.isclass(subject) and accepts_settings(subject):
@@ -49,7 +54,7 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
         own = emulator = await asyncio.to_thread(lambda: Emulator().start())
     credentials = (emulator_credentials(emulator.env("bedrock"))
                    if protocol == "bedrock" and emulator is not None else nullcontext())
-    suite = _Suite(subject, protocol, emulator, timeout_s)
+    suite = _Suite(subject, protocol, emulator, timeout_s, model=model)
     try:
         with credentials:
             return await _run_checks(suite)
@@ -99,7 +104,7 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
 
 
 def check_provider(provider_or_class, *, protocol: str | None = None, emulator=None,
-                   timeout_s: float = 10.0) -> ConformanceReport:
+                   timeout_s: float = 10.0, model: str | None = None) -> ConformanceReport:
     """Run the conformance suite and return its report (blocking).
 
     Works with or without a running event loop: the suite runs on its own loop in a
@@ -111,7 +116,8 @@ def check_provider(provider_or_class, *, protocol: str | None = None, emulator=N
     def work():
         try:
             outcome["report"] = asyncio.run(check_provider_async(
-                provider_or_class, protocol=protocol, emulator=emulator, timeout_s=timeout_s))
+                provider_or_class, protocol=protocol, emulator=emulator, timeout_s=timeout_s,
+                model=model))
         except BaseException as error:  # re-raised in the caller's thread
             outcome["error"] = error
 

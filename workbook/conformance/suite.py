@@ -83,7 +83,8 @@ async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
 
 
 class _Suite:
-    def __init__(self, subject, protocol: str | None, emulator, timeout_s: float):
+    def __init__(self, subject, protocol: str | None, emulator, timeout_s: float, *,
+                 model: str | None = None):
         self.subject = subject
         self.is_class = inspect.isclass(subject)
         self.protocol = protocol
@@ -91,6 +92,7 @@ class _Suite:
         self.hints = _hints_for(self.wire)
         self.emulator = emulator
         self.timeout_s = timeout_s
+        self.model = model
         self.configurable = self.is_class and accepts_settings(subject) and protocol in WIRE
         # Do its requests reach the emulator? A class built from emulator settings does;
         # anything else is found out by the round trip.
@@ -101,6 +103,8 @@ class _Suite:
     def settings(self, **changes):
         base = self.emulator.settings(self.protocol)
         values = {"max_retries": 0, "timeout_s": min(5.0, self.timeout_s)}
+        if self.model:
+            values["model"] = self.model
         values.update(changes)
         return base.with_(**values)
 
