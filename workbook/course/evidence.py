@@ -40,7 +40,7 @@ async def timing_sample(provider: Any, *, prompt: str = SAMPLE_PROMPT,
                         max_tokens: int = 32) -> TimedReply:
     """One streamed reply to ``prompt``, timed (time to first token, latency, pieces)."""
     return await time_reply(provider, [Message("user", prompt)], max_tokens=max_tokens,
-                            temperature=0.0, timeout_s=60)
+                            temperature=0.0, timeout_s=30)
 
 
 def configuration_rows(settings: AISettings) -> list[tuple[str, str]]:
