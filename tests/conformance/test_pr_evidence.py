@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.compare import Case, run_comparison_async
 from workbook.conformance import CheckResult, ConformanceReport, check_provider
-from workbook.course.evidence import evidence_markdown, timing_sample, write_evidence
+from workbook.course.evidence import (evidence_markdown, evidence_path, timing_sample,
+                                      write_evidence)
 from workbook.markdown import table
 
 from . import student_providers as sp
@@ -125,3 +128,11 @@ def test_a_report_without_stretch_checks_shows_no_levels():
     report = ConformanceReport("the .env block", "bedrock", [CheckResult("AI__MODEL", True, "ok")])
     assert "core" not in report.summary()
     assert table_rows(report.to_markdown()) == [["✓", "AI__MODEL", "ok", ""]]
+
+
+def test_the_evidence_goes_beside_the_notebook_unless_a_test_run_says_where(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_EVIDENCE_DIR", raising=False)
+    assert evidence_path(None) == Path("pr_evidence.md")
+    assert evidence_path(tmp_path / "09-emulator.result.json") == tmp_path / "09-emulator.result.pr_evidence.md"
+    monkeypatch.setenv("WORKBOOK_EVIDENCE_DIR", str(tmp_path))
+    assert evidence_path(None) == tmp_path / "pr_evidence.md"

@@ -20,6 +20,7 @@ does not reach a pull request.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +31,8 @@ from ..markdown import table
 from ..timing import TimedReply, time_reply
 
 MASK = "**********"
+EVIDENCE_NAME = "pr_evidence.md"  # git-ignored
+EVIDENCE_DIR_VARIABLE = "WORKBOOK_EVIDENCE_DIR"  # a test run sends the evidence out of the tree
 ALWAYS_SHOWN = ("provider", "model", "timeout_s", "max_retries")
 SAMPLE_PROMPT = "In one sentence, what is a pull request?"
 CHALLENGES_PROMPT = ("_Replace this with what was hard and how you solved it: an error you "
@@ -115,6 +118,19 @@ def _mask_secrets(text: str, settings: AISettings) -> str:
     return text
 
 
+def evidence_path(result_path: str | os.PathLike | None = None) -> Path:
+    """Where an exercise writes its evidence.
+
+    A student's run: ``pr_evidence.md`` beside the notebook (git-ignored). A test run keeps the
+    repository clean: beside the checker's ``RESULT_PATH`` when papermill passes one, else in
+    the folder ``$WORKBOOK_EVIDENCE_DIR`` names.
+    """
+    if result_path:
+        return Path(result_path).with_suffix(".pr_evidence.md")
+    folder = os.environ.get(EVIDENCE_DIR_VARIABLE)
+    return Path(folder) / EVIDENCE_NAME if folder else Path(EVIDENCE_NAME)
+
+
 def write_evidence(path: str | Path, **fields: Any) -> Path:
     """Write ``evidence_markdown(**fields)`` to ``path`` and return the path."""
     path = Path(path)
@@ -123,4 +139,5 @@ def write_evidence(path: str | Path, **fields: Any) -> Path:
     return path
 
 
-__all__ = ["configuration_rows", "evidence_markdown", "timing_sample", "write_evidence"]
+__all__ = ["configuration_rows", "evidence_markdown", "evidence_path", "timing_sample",
+           "write_evidence"]
