@@ -181,3 +181,20 @@ class Echo:
         for word in f"You said: {messages[-1].content}".split(" "):
             await asyncio.sleep(0)
             yield word + " "
+
+
+class CoreOnly(SilentlyTruncates):
+    """Does what the module asks and no more: no retries, no check for a cut stream."""
+
+    async def _send(self, client, body):
+        try:
+            response = await client.send(
+                client.build_request("POST", f"{self.base_url}/api/chat", json=body), stream=True)
+        except httpx.HTTPError as error:
+            raise errors.ProviderUnavailableError(
+                f"cannot reach {self.base_url}: {type(error).__name__}", provider="ollama") from None
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            raise self._error(response.status_code, response.text)
+        return response

@@ -138,7 +138,7 @@ def test_report_renders_as_text_html_and_dataframe(emu):
     page = report._repr_html_()
     assert "<table>" in page and "✓" in page and "done:true" in page
     frame = report.to_dataframe()
-    assert list(frame.columns) == ["result", "passed", "detail", "hint", "seconds"]
+    assert list(frame.columns) == ["level", "result", "passed", "detail", "hint", "seconds"]
     assert frame.loc["cut stream → error", "passed"] == False  # noqa: E712
 
 
@@ -148,3 +148,36 @@ def test_a_settings_class_without_protocol_is_a_clear_error():
 
     with pytest.raises(ValueError, match="protocol="):
         check_provider(Nameless)
+
+
+def test_a_todo_inside_a_built_in_subclass_reads_as_not_implemented(emu):
+    # Exercise 12's skeleton: the OpenAI provider wraps the TODO's NotImplementedError into a
+    # ProviderError, which must not pass the error checks nor read as a server failure.
+    from workbook.ai.providers.openai import OpenAIProvider
+
+    class Unfinished(OpenAIProvider):
+        def _request(self, messages, max_tokens, temperature):
+            raise NotImplementedError("TODO core 3: _request")
+
+    report = check_provider(Unfinished, protocol="openai", emulator=emu)
+    calls = report.checks[2:]  # after the shape and build checks, every check makes a call
+    assert calls and all(c.passed is False for c in calls), str(report)
+    assert all("not implemented yet" in c.detail and "TODO core 3" in c.detail and c.hint
+               for c in calls), str(report)
+
+
+def test_a_class_is_checked_with_the_model_asked_for(emu):
+    from workbook.ai.catalog import default_model
+
+    builtin = _resolve(get_spec("bedrock").target)
+    built: list[str] = []
+
+    class Recording(builtin):
+        def __init__(self, settings, **options):
+            built.append(settings.model)
+            super().__init__(settings, **options)
+
+    model = default_model("bedrock")
+    report = check_provider(Recording, emulator=emu, model=model)
+    assert report.passed, str(report)
+    assert built and set(built) == {model}, built

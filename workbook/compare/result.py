@@ -152,6 +152,32 @@ class ComparisonResult:
                      + "; ".join(f"{label} <- {p}" for label, p in self.summary["price"].items()))
         return "\n".join(lines)
 
+    def to_markdown(self) -> str:
+        """The key figures and quality by check as Markdown tables, for a pull request.
+
+        Notes say what the figures are: estimated token counts (marked ~), the streaming
+        rate's definition, and that costs come from illustrative prices."""
+        from ..markdown import table
+
+        figures = self.table()
+        parts = [table(["provider", *figures.columns],
+                       ([label, *row] for label, row in zip(figures.index, figures.values.tolist())))]
+        quality = self.quality_by_check.map(lambda v: "-" if _nan(v) else f"{v:.0%}")
+        if len(quality.columns):
+            parts.append("Quality by check type (fraction of answered calls that passed):\n\n"
+                         + table(["provider", *quality.columns],
+                                 ([label, *row] for label, row in
+                                  zip(quality.index, quality.values.tolist()))))
+        runs = self.settings.get("runs")
+        notes = [f"{runs} run(s) of each case." if runs else "",
+                 "~ token counts estimated (~4 characters per token): the provider reported "
+                 "no usage." if self.summary["tokens_estimated"].any() else "",
+                 "tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate after the "
+                 "first token.",
+                 "cost $: estimated from illustrative prices (workbook.compare.prices)."]
+        parts.append("\n".join(f"- {note}" for note in notes if note))
+        return "\n\n".join(parts)
+
     def __str__(self) -> str:
         return self.to_text()
 

@@ -1,8 +1,14 @@
 """The conformance report: one ``CheckResult`` per check, gathered in a ``ConformanceReport``.
 
 The report is what a notebook shows and what an exercise saves for CI: ``str()`` for a
-terminal, ``_repr_html_`` for Jupyter, ``to_dataframe()`` for pandas, ``to_dict()`` /
-``save(path)`` for JSON. ``passed`` counts only the checks that ran (skipped ones do not).
+terminal, ``_repr_html_`` for Jupyter, ``to_markdown()`` for a pull request,
+``to_dataframe()`` for pandas, ``to_dict()`` / ``save(path)`` for JSON. ``passed`` counts
+only the checks that ran (skipped ones do not).
+
+Each check is *core* (what the module asks of a provider: the round trip, streaming,
+usage, the request fields, each error mapped to its typed error) or *stretch* (what a
+production client also does: retries, a cut stream detected, calls that overlap).
+``core_passed`` says whether the core ones all passed.
 """
 
 from __future__ import annotations
@@ -10,6 +16,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..markdown import table
+
+CORE, STRETCH = "core", "stretch"
 
 
 @dataclass
@@ -19,6 +29,7 @@ class CheckResult:
     detail: str = ""
     hint: str = ""
     seconds: float = 0.0
+    level: str = CORE  # CORE or STRETCH
 
     @property
     def mark(self) -> str:
@@ -35,6 +46,12 @@ class ConformanceReport:
     def passed(self) -> bool:
         """True when every check that ran passed (skipped checks do not count)."""
         ran = [c for c in self.checks if c.passed is not None]
+        return bool(ran) and all(c.passed for c in ran)
+
+    @property
+    def core_passed(self) -> bool:
+        """True when every core check that ran passed: the module's part is done."""
+        ran = [c for c in self.checks if c.level == CORE and c.passed is not None]
         return bool(ran) and all(c.passed for c in ran)
 
     @property
@@ -55,8 +72,14 @@ class ConformanceReport:
         ran = [c for c in self.checks if c.passed is not None]
         ok = sum(1 for c in ran if c.passed)
         verdict = "PASSED" if self.passed else "FAILED"
+        # Counted apart only when there is a stretch part to tell from the core.
+        levels = "; ".join(
+            f"{level} {sum(1 for c in ran if c.level == level and c.passed)}/"
+            f"{sum(1 for c in ran if c.level == level)}"
+            for level in (CORE, STRETCH)) if self._has_stretch() else ""
         return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
-                f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped")
+                f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped"
+                + (f" ({levels})" if levels else ""))
 
     def __repr__(self) -> str:
         return f"<ConformanceReport {self.summary()}>"
@@ -64,7 +87,8 @@ class ConformanceReport:
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,
                 "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail,
-                            "hint": c.hint, "seconds": round(c.seconds, 3)} for c in self.checks]}
+                            "hint": c.hint, "seconds": round(c.seconds, 3), "level": c.level}
+                           for c in self.checks]}
 
     def save(self, path) -> None:
         """Write the report as JSON (an exercise's last cell does this for CI)."""
@@ -78,15 +102,28 @@ class ConformanceReport:
         import pandas as pd
 
         return pd.DataFrame(
-            [{"check": c.name, "result": c.mark, "passed": c.passed, "detail": c.detail,
+            [{"check": c.name, "level": c.level, "result": c.mark, "passed": c.passed,
+              "detail": c.detail,
               "hint": c.hint, "seconds": round(c.seconds, 3)} for c in self.checks]
         ).set_index("check")
+
+    def to_markdown(self) -> str:
+        """The summary and the table of checks in Markdown, for a pull request's description."""
+        leveled = self._has_stretch()
+        rows = [(c.mark, c.name, *([c.level] if leveled else []), c.detail,
+                 c.hint if c.passed is False else "") for c in self.checks]
+        headers = ("", "check", *(["level"] if leveled else []), "what happened", "hint")
+        return f"**{self.summary()}**\n\n" + table(headers, rows)
+
+    def _has_stretch(self) -> bool:
+        return any(c.level == STRETCH for c in self.checks)
 
     def __str__(self) -> str:
         width = max((len(c.name) for c in self.checks), default=5)
         lines = [self.summary()]
         for c in self.checks:
-            lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}")
+            level = "" if c.level == CORE else " (stretch)"
+            lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}{level}")
             if c.passed is False and c.hint:
                 lines.append(f"    {'':<{width}}  Hint: {c.hint}")
         return "\n".join(lines)
@@ -99,9 +136,11 @@ class ConformanceReport:
             rows.append(
                 f"<tr><td style='color:{colour[c.passed]};font-weight:bold;text-align:center'>"
                 f"{c.mark}</td><td style='text-align:left'>{html.escape(c.name)}</td>"
+                f"<td style='text-align:left'>{c.level}</td>"
                 f"<td style='text-align:left'>{html.escape(c.detail)}</td>"
                 f"<td style='text-align:left'><i>{hint}</i></td></tr>")
         head = ("<tr><th></th><th style='text-align:left'>check</th>"
+                "<th style='text-align:left'>level</th>"
                 "<th style='text-align:left'>what happened</th>"
                 "<th style='text-align:left'>hint</th></tr>")
         return (f"<p><b>{html.escape(self.summary())}</b></p>"

@@ -1,0 +1,138 @@
+"""What a pull request carries: the checker's report and a comparison as Markdown, and the
+``pr_evidence.md`` an exercise writes (secrets masked, the module's four parts present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbook.ai import AISettings, Message, create_ai_provider
+from workbook.compare import Case, run_comparison_async
+from workbook.conformance import CheckResult, ConformanceReport, check_provider
+from workbook.course.evidence import (evidence_markdown, evidence_path, timing_sample,
+                                      write_evidence)
+from workbook.markdown import table
+
+from . import student_providers as sp
+
+SECRET = "sk-test-" + "s3cr3t" * 5
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of the first Markdown table in ``markdown``, split into cells."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        rows.append(line[2:-2].split(" | "))
+    return rows
+
+
+def test_markdown_cells_escape_what_would_break_the_table():
+    text = table(("a", "b"), [("x | y", "two\nlines"), (None, 3)])
+    assert table_rows(text) == [["x \\| y", "two<br>lines"], ["", "3"]]
+    with pytest.raises(ValueError):
+        table(("a", "b"), [("only one",)])
+
+
+def test_report_markdown_has_one_row_per_check_with_hints_on_failures(emu):
+    report = check_provider(sp.SilentlyTruncates, protocol="ollama", emulator=emu)
+    assert not report.passed and report.core_passed, str(report)
+    markdown = report.to_markdown()
+    assert markdown.startswith(f"**{report.summary()}**")
+    rows = {row[1]: row for row in table_rows(markdown)}
+    assert list(rows) == [c.name for c in report.checks]
+    cut = rows["cut stream → error"]
+    assert cut[0] == "✗" and cut[2] == "stretch" and "IncompleteResponseError" in cut[4]
+    assert rows["round trip"][0] == "✓" and rows["round trip"][4] == ""
+
+
+def test_core_and_stretch_are_counted_apart():
+    report = ConformanceReport("Student", "ollama", [
+        CheckResult("round trip", True, "ok"),
+        CheckResult("retry after 429 succeeds", False, "1 request", "retry", level="stretch"),
+    ])
+    assert report.core_passed and not report.passed
+    assert report.summary().endswith("(core 1/1; stretch 0/1)")
+    report.checks.append(CheckResult("streams in pieces", False, "one block", "yield"))
+    assert not report.core_passed
+
+
+def test_a_provider_doing_what_the_module_asks_passes_the_core_only(emu):
+    report = check_provider(sp.CoreOnly, protocol="ollama", emulator=emu)
+    core = [c for c in report.checks if c.level == "core"]
+    assert len(core) == 11 and all(c.passed for c in core), str(report)
+    assert report.core_passed and not report.passed
+    assert {c.name for c in report.failed} == {"cut stream → error", "retry after 429 succeeds"}
+    assert all(c.level == "stretch" and c.hint for c in report.failed)
+
+
+async def test_comparison_markdown_has_a_row_per_provider():
+    fast = AISettings(provider="mock", mock_ttft_s=0.0, mock_tokens_per_s=10_000)
+    result = await run_comparison_async(
+        {"first": create_ai_provider(fast), "second | piped": create_ai_provider(fast)},
+        [Case("What is the capital of France?", "contains", "Paris", id="capital")],
+        runs=1, warmup=0, progress=False)
+    markdown = result.to_markdown()
+    figures = table_rows(markdown)
+    assert [row[0] for row in figures] == ["first", "second \\| piped"]
+    assert len(figures[0]) == 1 + len(result.table().columns)
+    assert "Quality by check type" in markdown and "illustrative prices" in markdown
+
+
+async def evidence_for(settings: AISettings, report) -> str:
+    provider = create_ai_provider(AISettings(provider="mock", mock_ttft_s=0.0,
+                                             mock_tokens_per_s=10_000))
+    timing = await timing_sample(provider)
+    return evidence_markdown(title="Add my provider", provider="`my_openai` (MyProvider)",
+                             settings=settings, report=report, timing=timing, where="the mock")
+
+
+async def test_evidence_has_the_modules_four_parts_and_no_secret():
+    settings = AISettings(provider="openai", model="gpt-test", openai_api_key=SECRET,
+                          openai_base_url="http://127.0.0.1:9/v1")
+    leaked = ConformanceReport("MyProvider", "openai", [
+        CheckResult("bad key → AuthenticationError", False, f"raised with key {SECRET}", "map 401")])
+    text = await evidence_for(settings, leaked)
+    assert SECRET not in text and "**********" in text
+    for heading in ("## Provider", "## Configuration (secrets masked)", "## Conformance checker",
+                    "## Timing sample (the mock)", "## Challenges"):
+        assert heading in text, heading
+    config = dict(table_rows(text.split("## Configuration")[1]))
+    assert config["AI__OPENAI_API_KEY"] == "`**********`"
+    assert config["AI__MODEL"] == "`gpt-test`" and "AI__AZURE_OPENAI_API_VERSION" not in config
+    timing = dict(table_rows(text.split("## Timing sample")[1]))
+    assert timing["pieces streamed"] != "0" and timing["time to first token"].endswith(("ms", "s"))
+
+
+async def test_evidence_is_written_where_asked(tmp_path):
+    report = ConformanceReport("P", "ollama", [CheckResult("round trip", True, "ok")])
+    path = write_evidence(tmp_path / "out" / "pr_evidence.md", title="T", provider="p",
+                          settings=AISettings(provider="mock"), report=report)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# T\n") and "every core check passes" in text
+    assert "## Challenges" in text and "## Timing sample" not in text
+
+
+def test_an_exercise_adds_its_own_sections_before_the_challenges():
+    report = ConformanceReport("P", "bedrock", [CheckResult("round trip", True, "ok")])
+    text = evidence_markdown(title="T", provider="p", settings=AISettings(provider="mock"),
+                             report=report, sections={"Configuration check": "all ✓"})
+    assert text.index("## Configuration check\n\nall ✓") < text.index("## Challenges")
+
+
+def test_a_report_without_stretch_checks_shows_no_levels():
+    report = ConformanceReport("the .env block", "bedrock", [CheckResult("AI__MODEL", True, "ok")])
+    assert "core" not in report.summary()
+    assert table_rows(report.to_markdown()) == [["✓", "AI__MODEL", "ok", ""]]
+
+
+def test_the_evidence_goes_beside_the_notebook_unless_a_test_run_says_where(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_EVIDENCE_DIR", raising=False)
+    assert evidence_path(None) == Path("pr_evidence.md")
+    assert evidence_path(tmp_path / "09-emulator.result.json") == tmp_path / "09-emulator.result.pr_evidence.md"
+    monkeypatch.setenv("WORKBOOK_EVIDENCE_DIR", str(tmp_path))
+    assert evidence_path(None) == tmp_path / "pr_evidence.md"

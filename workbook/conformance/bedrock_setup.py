@@ -1,0 +1,92 @@
+"""``check_bedrock_env``: is a ``.env`` block for Bedrock right? Exercise 10, part 1.
+
+A student writes the block (provider, region, model id); this checks it step by step and,
+when everything before it is right, makes one test call through the built-in ``bedrock``
+provider -- against the emulator offline, against AWS live. The answer is a
+``ConformanceReport`` (one row per step, a hint on each failed one), so it renders like the
+checker's report and goes into ``pr_evidence.md`` the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from ..ai import AISettings, Message, create_ai_provider, errors
+from ..aio import aclose_quietly
+from ..ai.catalog import default_model
+from ..ai.settings import settings_from_mapping
+from .report import CheckResult, ConformanceReport
+
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# provider.model-version, optionally behind a cross-Region inference profile prefix (us., eu., global.…)
+MODEL_ID = re.compile(r"^((us|eu|apac|jp|au|ca|us-gov|global)\.)?[a-z0-9-]+\.[A-Za-z0-9.\-:]+$")
+
+
+def _values(block: str) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(block)).items() if v is not None}
+
+
+def settings_from_block(block: str) -> AISettings | None:
+    """The settings a ``.env`` block describes, or ``None`` while it is not valid yet."""
+    try:
+        return settings_from_mapping(_values(block))
+    except errors.ConfigurationError:
+        return None
+
+
+def _secret_names(values: dict[str, str]) -> list[str]:
+    return [k for k in values if "SECRET" in k or k.endswith("_KEY") or k.startswith("AWS_")
+            or "TOKEN" in k]
+
+
+async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> ConformanceReport:
+    """Check a Bedrock ``.env`` block; ``endpoint_url`` points the test call at the emulator."""
+    import boto3
+
+    report = ConformanceReport("the .env block", "bedrock")
+
+    def step(name: str, ok: bool, detail: str, hint: str) -> bool:
+        report.checks.append(CheckResult(name, ok, detail, "" if ok else hint))
+        return ok
+
+    values = _values(block)
+    step("AI__PROVIDER", values.get("AI__PROVIDER") == "bedrock",
+         values.get("AI__PROVIDER", "(unset)"), "Set AI__PROVIDER=bedrock.")
+    region, model = values.get("AI__AWS_REGION", ""), values.get("AI__MODEL", "")
+    ok = step("AI__AWS_REGION", bool(REGION.match(region)), region or "(unset)",
+              "A region code such as us-east-1 or eu-central-1: one where the model is offered.")
+    ok &= step("AI__MODEL", bool(MODEL_ID.match(model)), model or "(unset)",
+               f"A Bedrock model id such as {default_model('bedrock')}, or an inference profile id "
+               "(us.…, eu.…, global.…) for models that need one (notebook 02).")
+    secrets = _secret_names(values)
+    ok &= step("no secrets in .env", not secrets, ", ".join(secrets) or "none",
+               "Remove AWS keys from the block: credentials come from the AWS chain "
+               "(`aws sso login`, AWS_PROFILE, a role).")
+    credentials = boto3.Session().get_credentials()
+    ok &= step("credentials chain", credentials is not None,
+               f"found via {credentials.method}" if credentials else "none found",
+               "Run `aws configure sso` then `aws sso login`, or set AWS_PROFILE.")
+    if not ok:
+        step("test call", False, "not attempted", "Fix the steps above first.")
+        return report
+    try:
+        settings: AISettings = settings_from_mapping(values)
+        if endpoint_url:
+            settings = settings.with_(bedrock_endpoint_url=endpoint_url)
+        provider = create_ai_provider(settings)
+        try:
+            reply = await provider.chat([Message("user", "Hello, Bedrock!")], max_tokens=20)
+        finally:
+            await aclose_quietly(provider, 2)
+        step("test call", bool(reply.content),
+             f"{reply.usage.input_tokens} tokens in, {reply.usage.output_tokens} out: "
+             f"{reply.content[:50]!r}", "The reply was empty: try another model.")
+    except errors.ProviderError as error:
+        step("test call", False, f"{type(error).__name__}: {error.message}", error.hint)
+    return report
+
+
+__all__ = ["check_bedrock_env", "settings_from_block"]
