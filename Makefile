@@ -51,7 +51,7 @@ test: setup
 	@bash scripts/ensure-chromium.sh
 	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
 	@# (browser demos), not course material, so nbval must not collect them.
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
+	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
 
 emulator: setup
 	$(BIN)/python -m workbook.emulator --port 8765
