@@ -220,8 +220,9 @@ async def sweep_async(provider: Any, cases=None, *, concurrency: Sequence[int] |
     Columns: ``requests``, ``errors``, ``wall_s``, ``requests_per_s``, ``throughput_tok_s``
     and p50/p90/p99/mean of ``ttft_s``, ``tpot_s``, ``itl_s``, ``latency_s``,
     ``tokens_per_s``; with ``slo``, ``slo_met`` and ``goodput_req_s``. The per-call records
-    of every level are ``.attrs["records"]`` (a DataFrame with a ``load`` column), the
-    settings ``.attrs["settings"]``. Only the first level warms up.
+    of every level are ``.attrs["records"]`` (a list of dicts with a ``load`` key:
+    ``pd.DataFrame(table.attrs["records"])``; a DataFrame in ``attrs`` would break
+    ``pd.concat``), the settings ``.attrs["settings"]``. Only the first level warms up.
     """
     if (concurrency is None) == (rate is None):
         raise ValueError("give exactly one of concurrency=[...] or rate=[...]")
@@ -238,7 +239,7 @@ async def sweep_async(provider: Any, cases=None, *, concurrency: Sequence[int] |
         settings = run.settings
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = axis
-    table.attrs["records"] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table.attrs["records"] = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
     table.attrs["settings"] = {**settings, "load": {"shape": axis, "levels": levels},
                                "slo": dict(slo) if slo else None}
     return table
@@ -255,8 +256,8 @@ def max_load_meeting_slo(table: pd.DataFrame, slo: Mapping[str, float] | None = 
     SLO (``None`` if none did). ``slo``: judge the sweep's records against this one instead
     of the one it was run with."""
     if slo is not None:
-        records = table.attrs["records"]
-        measured = records[~records["warmup"]]
+        records = pd.DataFrame(table.attrs["records"])
+        measured = records[~records["warmup"].astype(bool)]
         met = {level: float(meets_slo(part, slo).mean())
                for level, part in measured.groupby("load")}
     elif "slo_met" in table:
