@@ -107,3 +107,15 @@ async def test_the_summary_keeps_its_columns_and_adds_the_serving_ones():
     assert row["latency_s_p50_ci_low"] <= row["latency_s_p50"] <= row["latency_s_p50_ci_high"]
     assert set(result.records["tokens_source"]) <= {"reported", "estimated"}
     assert result.settings["load"] == {"shape": "concurrency", "concurrency": 1}
+
+
+async def test_a_load_figure_draws_throughput_and_latency_against_load():
+    from workbook.compare import load_figure
+
+    provider = create_ai_provider(provider="mock", mock_ttft_s=0.01, mock_tokens_per_s=2000)
+    table = await sweep_async(provider, rate=[20.0, 40.0], requests=3, max_tokens=4)
+    figure = load_figure({"mock": table})
+    left, right = figure.axes
+    assert "Poisson" in left.get_xlabel()
+    assert [list(line.get_xdata()) for line in left.lines] == [[20.0, 40.0]]
+    assert len(right.lines) == 2  # p50 and p99

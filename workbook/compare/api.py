@@ -169,9 +169,10 @@ async def measure_concurrency_async(
     per N (index ``concurrency``): ``requests``, ``errors``, ``wall_s``, ``requests_per_s``
     (completed calls / wall time), ``latency_s_p50/p95``, ``ttft_s_p50/p95`` and
     ``output_tokens_per_s`` (all output tokens / wall time: the server's aggregate rate).
-    A server that batches (vLLM) gains requests/s as N grows with little extra latency;
-    one that serves a request at a time (llama.cpp server) keeps requests/s flat while
-    latency grows with N. Per-call records are in ``.attrs["records"]`` as a list of dicts
+    A server that batches (vLLM, llama.cpp's ``llama-server``) gains requests/s as N grows
+    with little extra latency; one that serves a request at a time (``python -m
+    llama_cpp.server``) keeps requests/s flat while latency grows with N. For Poisson
+    request rates, p99s, TPOT/ITL and goodput see ``workbook.compare.load``. Per-call records are in ``.attrs["records"]`` as a list of dicts
     (``pd.DataFrame(table.attrs["records"])``).
     """
     case_list = _cases(cases)
