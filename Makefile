@@ -45,11 +45,12 @@ llama-server: setup
 	$(BIN)/python -m workbook.serving.build
 
 test: setup
-	@bash scripts/ensure-chromium.sh
 	@# Tests and notebook 03 use the real llama-server: build it (first time: minutes) in the
-	@# background while the first tests run; whatever needs it waits for the same build.
+	@# background while chromium installs and the first tests run; whatever needs it waits
+	@# for the same build (a file lock), a second clone finds it in the cache.
 	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
+	@bash scripts/ensure-chromium.sh
 	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
 	@# (browser demos), not course material, so nbval must not collect them.
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'

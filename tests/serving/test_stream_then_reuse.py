@@ -75,10 +75,18 @@ class DropsAfterStreams:
         self.ready.wait(5)
         return self
 
+    async def _shutdown(self):
+        self.server.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:  # connections the client still holds open in its pool
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
     def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.server.close)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.mark.parametrize("provider", ["vllm", "lmstudio", "openai"])
