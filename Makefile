@@ -21,7 +21,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean
+.PHONY: lab test setup emulator doctor clean llama-server
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
@@ -47,7 +47,17 @@ lab: setup
 	$(BIN)/python -m workbook doctor --quick || true
 	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) $(ROOT_FLAG) 00_start_here.ipynb
 
+# llama.cpp's batching server, built once per machine into ~/.cache/workbook/llama-server
+# (`make lab` never waits for it: the first notebook that needs it builds it).
+llama-server: setup
+	$(BIN)/python -m workbook.serving.build
+
 test: setup
+	@# Tests and notebook 03 use the real llama-server: build it (first time: minutes) in the
+	@# background while chromium installs and the first tests run; whatever needs it waits
+	@# for the same build (a file lock), a second clone finds it in the cache.
+	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
+		> test-output/llama-server-build.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
 	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
 	@# (browser demos), not course material, so nbval must not collect them.

@@ -14,6 +14,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("workbook.compare.cli",
                 "compare providers: time to first token, latency, tokens/s, quality, cost"),
+    "serve": ("workbook.serving.cli",
+              "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
     "doctor": ("workbook.doctor",
                "check this machine: packages, providers configured/reachable, local model"),
 }

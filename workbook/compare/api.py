@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import platform
 import time
 from datetime import datetime, timezone
@@ -78,7 +79,8 @@ async def run_comparison_async(
         "cases": len(case_list), "case_ids": [c.id for c in case_list],
         "max_tokens": max_tokens, "temperature": temperature, "timeout_s": timeout_s,
         "providers": {label: _describe(p) for label, p in providers.items()},
-        "python": platform.python_version(), "machine": platform.machine(),
+        "load": {"shape": "concurrency", "concurrency": concurrency},
+        **run_metadata(),
         "tokens_per_s": "(output_tokens - 1) / (latency_s - ttft_s)",
     }
     return ComparisonResult(
@@ -126,6 +128,26 @@ def _summary_with_attrs(result: ComparisonResult) -> pd.DataFrame:
     return summary
 
 
+def run_metadata() -> dict[str, Any]:
+    """What a reader needs to judge figures from another day or machine: the time, the
+    versions that did the measuring, and the machine they ran on."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("workbook", "openai", "llama_cpp_python", "httpx", "pandas"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions,
+        "python": platform.python_version(), "machine": platform.machine(),
+        "platform": platform.platform(), "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
 def _describe(provider: Any) -> str:
     name = getattr(provider, "name", None) or type(provider).__name__
     model = getattr(provider, "model", None)
@@ -147,9 +169,10 @@ async def measure_concurrency_async(
     per N (index ``concurrency``): ``requests``, ``errors``, ``wall_s``, ``requests_per_s``
     (completed calls / wall time), ``latency_s_p50/p95``, ``ttft_s_p50/p95`` and
     ``output_tokens_per_s`` (all output tokens / wall time: the server's aggregate rate).
-    A server that batches (vLLM) gains requests/s as N grows with little extra latency;
-    one that serves a request at a time (llama.cpp server) keeps requests/s flat while
-    latency grows with N. Per-call records are in ``.attrs["records"]`` as a list of dicts
+    A server that batches (vLLM, llama.cpp's ``llama-server``) gains requests/s as N grows
+    with little extra latency; one that serves a request at a time (``python -m
+    llama_cpp.server``) keeps requests/s flat while latency grows with N. For Poisson
+    request rates, p99s, TPOT/ITL and goodput see ``workbook.compare.load``. Per-call records are in ``.attrs["records"]`` as a list of dicts
     (``pd.DataFrame(table.attrs["records"])``).
     """
     case_list = _cases(cases)
@@ -209,5 +232,5 @@ def measure_concurrency(provider: Any, cases=None, **options: Any) -> pd.DataFra
     return run_sync(lambda: measure_concurrency_async(provider, cases, **options))
 
 
-__all__ = ["compare", "compare_async", "measure_concurrency", "measure_concurrency_async",
+__all__ = ["run_metadata", "compare", "compare_async", "measure_concurrency", "measure_concurrency_async",
            "run_comparison", "run_comparison_async"]

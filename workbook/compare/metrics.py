@@ -18,6 +18,16 @@ Summary columns (one row per provider label):
 ``cost_usd``         estimated cost of the measured calls (see ``prices``); ``price`` says
                      which price entry was used
 ``busy_s``           wall time of the measured calls
+
+The serving metrics, as vLLM's ``vllm bench serve`` defines them:
+
+``ttft_s_p99``, ``latency_s_p99``   the slow end of time to first token and latency
+``tpot_s_p50/p99``   time per output token after the first: (latency - ttft) / (tokens - 1)
+``itl_s_p50/p99``    inter-token latency: every gap between two streamed chunks, all calls pooled
+``throughput_tok_s`` output tokens of the answered calls / ``busy_s`` (the server's aggregate rate)
+``requests_per_s``   answered calls / ``busy_s``
+``quality_ci_low/high``, ``latency_s_p50_ci_low/high``   95% confidence interval over the
+                     ``runs`` repetitions (Student's t on the per-run values; NaN below 2 runs)
 """
 
 from __future__ import annotations
@@ -36,7 +46,14 @@ SUMMARY_COLUMNS = [
     "tokens_per_s_p50", "tokens_per_s_p95", "tokens_per_s_mean",
     "input_tokens", "output_tokens", "tokens_estimated",
     "quality", "cost_usd", "price", "busy_s",
+    "ttft_s_p99", "latency_s_p99", "tpot_s_p50", "tpot_s_p99", "itl_s_p50", "itl_s_p99",
+    "throughput_tok_s", "requests_per_s",
+    "quality_ci_low", "quality_ci_high", "latency_s_p50_ci_low", "latency_s_p50_ci_high",
 ]
+
+# What a serving benchmark reports per metric (vLLM prints mean, median and p99; GuideLLM p90).
+SERVING_METRICS = ("ttft_s", "tpot_s", "itl_s", "latency_s", "tokens_per_s")
+SERVING_STATS = (("p50", 50), ("p90", 90), ("p99", 99))
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -99,10 +116,75 @@ def summarize(records: pd.DataFrame, labels: Sequence[str], *, prices: Mapping[s
                                    output_tokens=row["output_tokens"], busy_s=busy)
         row["price"] = _describe_price(key, price)
         row["busy_s"] = busy
+        row.update(serving_summary(ok, busy))
+        row.update(run_intervals(ok))
         rows[label] = row
     summary = pd.DataFrame.from_dict(rows, orient="index", columns=SUMMARY_COLUMNS)
     summary.index.name = "provider"
     return summary
+
+
+def all_gaps(itl_lists: Iterable) -> list[float]:
+    """Every inter-token gap of every call, pooled (vLLM's ITL percentiles are over gaps)."""
+    return [gap for gaps in itl_lists if isinstance(gaps, (list, tuple)) for gap in gaps]
+
+
+def serving_stats(records: pd.DataFrame) -> dict[str, float]:
+    """p50, p90, p99 and mean of each of ``SERVING_METRICS`` over answered ``records``."""
+    stats: dict[str, float] = {}
+    for metric in SERVING_METRICS:
+        if metric == "itl_s":
+            values = all_gaps(records["itl_s"]) if len(records) else []
+        else:
+            values = list(records[metric]) if len(records) else []
+        for name, q in SERVING_STATS:
+            stats[f"{metric}_{name}"] = percentile(values, q)
+        stats[f"{metric}_mean"] = mean(values)
+    return stats
+
+
+def serving_summary(ok: pd.DataFrame, wall_s: float) -> dict[str, float]:
+    """The summary's serving columns from answered calls measured over ``wall_s`` seconds."""
+    stats = serving_stats(ok)
+    has_wall = wall_s and math.isfinite(wall_s) and wall_s > 0
+    return {
+        **{name: stats[name] for name in ("ttft_s_p99", "latency_s_p99", "tpot_s_p50",
+                                          "tpot_s_p99", "itl_s_p50", "itl_s_p99")},
+        "throughput_tok_s": float(ok["output_tokens"].sum()) / wall_s if has_wall else math.nan,
+        "requests_per_s": len(ok) / wall_s if has_wall else math.nan,
+    }
+
+
+# Two-sided 95% Student's t quantiles by degrees of freedom (1.96 beyond the table).
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def confidence_interval(values: Sequence[float]) -> tuple[float, float]:
+    """95% interval for the mean of ``values`` (Student's t); NaNs ignored; NaN below two."""
+    data = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(data)
+    if n < 2:
+        return math.nan, math.nan
+    centre = sum(data) / n
+    sd = math.sqrt(sum((v - centre) ** 2 for v in data) / (n - 1))
+    df = n - 1
+    t = _T95.get(df) or next((_T95[k] for k in sorted(_T95) if k >= df), 1.96)
+    half = t * sd / math.sqrt(n)
+    return centre - half, centre + half
+
+
+def run_intervals(ok: pd.DataFrame) -> dict[str, float]:
+    """Confidence intervals for quality and p50 latency from the per-run values: each run
+    (one pass over the cases) gives one quality and one p50; their spread is the noise."""
+    per_run = ok.groupby("run") if len(ok) else None
+    qualities = [float(g["passed"].astype(bool).mean()) for _, g in per_run] if per_run else []
+    medians = [percentile(g["latency_s"], 50) for _, g in per_run] if per_run else []
+    q_low, q_high = confidence_interval(qualities)
+    l_low, l_high = confidence_interval(medians)
+    return {"quality_ci_low": max(0.0, q_low) if not math.isnan(q_low) else q_low,
+            "quality_ci_high": min(1.0, q_high) if not math.isnan(q_high) else q_high,
+            "latency_s_p50_ci_low": l_low, "latency_s_p50_ci_high": l_high}
 
 
 def _describe_price(key: str | None, price: Price | None) -> str:
@@ -141,5 +223,6 @@ def errors_by_type(records: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame
     return table
 
 
-__all__ = ["SUMMARY_COLUMNS", "describe", "error_types", "errors_by_type", "mean", "percentile",
+__all__ = ["SERVING_METRICS", "SUMMARY_COLUMNS", "all_gaps", "confidence_interval",
+           "serving_stats", "serving_summary", "describe", "error_types", "errors_by_type", "mean", "percentile",
            "quality_by_check", "summarize"]

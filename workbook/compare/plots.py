@@ -165,6 +165,35 @@ def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: 
     return fig
 
 
+def load_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "") -> Figure:
+    """Latency (p50 and p99) and output throughput against load, from ``load.sweep``.
+
+    The x axis is the sweep's index: concurrent requests, or requests per second. Pass one
+    table, or ``{label: table}`` to draw several servers on the same axes."""
+    frames = tables if isinstance(tables, dict) else {"": tables}
+    fig = _figure(8.0, 3.4)
+    left, right = fig.subplots(1, 2)
+    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
+        suffix = f" {label}" if label else ""
+        levels = list(frame.index)
+        left.plot(levels, frame["throughput_tok_s"], marker="o", color=color,
+                  label=f"output tok/s{suffix}")
+        right.plot(levels, frame["latency_s_p50"], marker="o", color=color, label=f"p50{suffix}")
+        right.plot(levels, frame["latency_s_p99"], marker="^", linestyle="--", color=color,
+                   label=f"p99{suffix}")
+    axis = next(iter(frames.values())).index.name or "load"
+    xlabel = "requests per second (Poisson arrivals)" if axis == "rate" else "concurrent requests"
+    for ax, column, ylabel in ((left, "throughput_tok_s", "output tokens per second"),
+                               (right, "latency_s_p99", "latency, s")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, _top([f[column] for f in frames.values()]))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title or "Throughput and latency against load", fontsize=10)
+    return fig
+
+
 def _top(groups) -> float:
     """An axis top with head-room above the largest finite value (1 if there is none)."""
     values = [float(v) for group in groups for v in group if v is not None and math.isfinite(float(v))]
@@ -180,5 +209,5 @@ def _colors(n: int) -> list:
 
 FIGURES = {"latency": latency_figure, "speed": speed_figure, "quality": quality_figure}
 
-__all__ = ["FIGURES", "concurrency_figure", "in_notebook", "latency_figure", "quality_figure",
+__all__ = ["FIGURES", "concurrency_figure", "load_figure", "in_notebook", "latency_figure", "quality_figure",
            "speed_figure"]

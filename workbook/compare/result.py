@@ -14,6 +14,7 @@ RECORD_COLUMNS = [
     "provider", "case_id", "category", "check", "run", "warmup", "started_s", "ttft_s",
     "latency_s", "input_tokens", "output_tokens", "tokens_estimated", "tokens_per_s", "chunks",
     "passed", "error", "error_message", "answer", "finish_reason", "concurrency",
+    "tpot_s", "itl_s", "tokens_source", "scheduled_s",
 ]
 
 

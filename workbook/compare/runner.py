@@ -8,8 +8,12 @@ widgets and the doctor show, so a reply gets the same figures in every tool:
 * ``latency_s``: time to the end of the stream.
 * ``tokens_per_s``: ``(output_tokens - 1) / (latency_s - ttft_s)``, the decode rate after
   the first token (``1 / TPOT`` in vLLM's terms); ``NaN`` below two tokens.
+* ``tpot_s``: time per output token after the first, ``(latency_s - ttft_s) /
+  (output_tokens - 1)``, as vLLM's ``vllm bench serve`` defines it.
+* ``itl_s``: inter-token latencies, the gaps between consecutive streamed chunks (vLLM's
+  ITL: a chunk carrying several tokens is one gap, so ITL and TPOT can differ).
 * Tokens: what the provider reported, else ~4 characters per token, flagged
-  ``tokens_estimated``.
+  ``tokens_estimated`` (``tokens_source`` says ``reported`` or ``estimated``).
 
 Providers are measured one after another, never at the same time, so that one does not
 slow another down (the local model and a mock would share the CPU). Within a provider,
@@ -21,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 # decode_rate and estimate_tokens stay importable from here: workbook.compare exports them.
@@ -54,6 +58,10 @@ class CallRecord:
     answer: str
     finish_reason: str | None
     concurrency: int = 1
+    tpot_s: float = math.nan
+    itl_s: list[float] = field(default_factory=list)
+    tokens_source: str = "reported"
+    scheduled_s: float = math.nan  # a rate-driven request's planned start (Poisson arrival)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,10 +70,12 @@ class CallRecord:
 async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
                        warmup: bool = False, max_tokens: int = 128, temperature: float = 0.0,
                        timeout_s: float | None = None, origin: float | None = None,
-                       concurrency: int = 1) -> CallRecord:
+                       concurrency: int = 1, scheduled_s: float = math.nan,
+                       messages: list | None = None) -> CallRecord:
     """Stream one case from one provider and time it. Never raises for provider errors:
-    the exception's class name and message end up in the record."""
-    messages = case.messages()
+    the exception's class name and message end up in the record. ``messages``: what to
+    send instead of the case's own (a load test makes each prompt distinct)."""
+    messages = messages if messages is not None else case.messages()
     reply = await time_reply(provider, messages, max_tokens=max_tokens,
                              temperature=temperature, timeout_s=timeout_s)
     error = reply.error
@@ -73,12 +83,16 @@ async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
     input_tokens, input_estimated = reported_or_estimated(
         reported_in, "\n".join(m.content for m in messages))
     output_tokens, output_estimated = reported_or_estimated(reported_out, reply.text)
+    itl: list[float] = []
     if error is not None:
         ttft, latency, rate = math.nan, math.nan, math.nan
     else:
         ttft = math.nan if reply.ttft_s is None else reply.ttft_s
         latency = reply.latency_s
         rate = decode_rate(output_tokens, ttft, latency)
+        times = reply.chunk_times
+        itl = [later - earlier for earlier, later in zip(times, times[1:])]
+    tpot = 1.0 / rate if rate and math.isfinite(rate) else math.nan
     return CallRecord(
         provider=label, case_id=case.id, category=case.category, check=case.check,
         run=-1 if warmup else run, warmup=warmup,
@@ -91,6 +105,9 @@ async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
         error=None if error is None else type(error).__name__,
         error_message=None if error is None else _one_line(error),
         answer=reply.text, finish_reason=reply.finish_reason, concurrency=concurrency,
+        tpot_s=tpot, itl_s=itl,
+        tokens_source="estimated" if input_estimated or output_estimated else "reported",
+        scheduled_s=scheduled_s,
     )
 
 

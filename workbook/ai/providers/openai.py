@@ -114,7 +114,8 @@ class OpenAIProvider(Closeable):
     async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
         try:
             chunks = await self._client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True})
+                **request, stream=True, stream_options={"include_usage": True},
+                extra_headers=self._stream_headers())
         except Exception as error:
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
@@ -143,6 +144,15 @@ class OpenAIProvider(Closeable):
                 f"the stream ended after {received} chunks without a finish_reason",
                 provider=self.name,
             )
+
+    def _stream_headers(self) -> dict[str, str]:
+        """``Connection: close`` for streams to a self-hosted server (a base URL of one's own).
+
+        llama.cpp's llama-server closes the connection after every streamed answer although
+        its headers announce keep-alive; a pooled client that reuses it before the close
+        arrives fails with "Server disconnected" (or, with retries, waits out a back-off).
+        Saying we close it keeps the connection out of the pool; hosted APIs keep theirs."""
+        return {"Connection": "close"} if self.settings.openai_base_url or self.default_base_url else {}
 
     # -- errors ---------------------------------------------------------------------
     def _clean(self, error: BaseException) -> str:

@@ -1,0 +1,91 @@
+"""``python -m workbook serve`` as an instructor runs it, and the build's cache and fallback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from workbook.probe import free_port
+from workbook.serving import LlamaServer, serve
+from workbook.serving import build
+
+from .conftest import needs_model
+
+
+@pytest.mark.slow
+@needs_model
+def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_binary):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbook", "serve", "--parallel", "2", "--port", str(port),
+         "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "Ctrl-C" in line or not line:
+                break
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}/v1" in output, output
+        for provider in ("vllm", "lmstudio", "openai"):
+            assert f"AI__PROVIDER={provider}" in output
+        assert f"AI__OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in output
+        assert "2 parallel slots" in output
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and "Server stopped" in rest
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+
+
+def test_the_cache_is_keyed_by_version_and_cpu_and_lives_outside_the_checkout(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path))
+    entry = build.cache_dir()
+    assert entry.parent == tmp_path / "llama-server"
+    assert entry.name == f"{build.llama_cpp_version()}-{build.cpu_fingerprint()}"
+    assert build.cached_binary() is None
+    entry.mkdir(parents=True)
+    (entry / "llama-server").write_text("#!/bin/sh\n")
+    (entry / "llama-server").chmod(0o755)
+    assert build.cached_binary() == entry / "llama-server"
+
+
+@pytest.mark.slow
+@needs_model
+def test_without_a_compiler_serve_says_so_and_falls_back_to_the_one_at_a_time_server(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path))  # nothing built there
+    monkeypatch.setenv("PATH", str(tmp_path))                # no cmake, no c++
+    with pytest.raises(build.BuildUnavailable, match="cmake") as caught:
+        build.ensure_llama_server(progress=None)
+    assert "apt install cmake g++" in caught.value.hint
+    said = []
+    with serve("llama-server", parallel=8, progress=said.append, threads=1) as server:
+        assert server.engine == "llama-cpp-python" and server.parallel == 1 and server.running
+    assert "one request at a time" in said[0] and "cmake" in said[0]
+
+
+def test_llama_server_command_line():
+    server = LlamaServer(model_path=__file__, engine="llama-server", parallel=4, n_ctx=512,
+                         port=1234, binary="/opt/llama-server", continuous_batching=False)
+    command = server.command
+    assert command[0] == "/opt/llama-server"
+    assert command[command.index("--parallel") + 1] == "4"
+    assert command[command.index("--ctx-size") + 1] == str(512 * 4)  # each slot gets n_ctx
+    assert "--no-cont-batching" in command and "127.0.0.1" in command
+    with pytest.raises(ValueError, match="one request at a time"):
+        LlamaServer(model_path=__file__, engine="llama-cpp-python", parallel=2)
+    with pytest.raises(ValueError, match="engine"):
+        LlamaServer(model_path=__file__, engine="vllm")
