@@ -1,47 +1,31 @@
 """Azure OpenAI with Microsoft Entra ID: a bearer token from azure-identity, no api-key.
 
-There is no Entra ID here, so a stand-in credential (azure-identity's own credential
-protocol: ``get_token`` -> ``AccessToken``) mints a token for the Cognitive Services
-audience; the emulator accepts such a token as Azure does and refuses the request otherwise.
+There is no Entra ID here, so the emulator's stand-in credential (azure-identity's own
+credential protocol: ``get_token`` -> ``AccessToken``) mints a token for the requested
+scope's audience; the emulator accepts a Cognitive Services token as Azure does and refuses
+a token for another audience.
 """
 
-import base64
-import json
-import time
-
 import pytest
-from azure.core.credentials import AccessToken
-from azure.core.exceptions import ClientAuthenticationError
 
 from workbook.ai import ConfigurationError, Message, create_ai_provider, missing_variables
 from workbook.ai import entra
 from workbook.ai.settings import AISettings
+from workbook.emulator.entra import OfflineCredential
 
 QUESTION = [Message("user", "Say hello.")]
 
 
-def _jwt(audience: str) -> str:
-    part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    return f"{part({'alg': 'none'})}.{part({'aud': audience, 'oid': 'student'})}.signature"
-
-
-class StandInCredential:
-    """What DefaultAzureCredential would be after `az login`, for one audience."""
-
-    def __init__(self, audience="https://cognitiveservices.azure.com", fail=False):
-        self.audience, self.fail, self.scopes = audience, fail, []
+class WrongAudience(OfflineCredential):
+    """A token minted for another Azure service (management), which Azure OpenAI refuses."""
 
     def get_token(self, *scopes, **kwargs):
-        self.scopes.append(scopes)
-        if self.fail:
-            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token "
-                                            "from the included credentials.")
-        return AccessToken(_jwt(self.audience), int(time.time()) + 3600)
+        return super().get_token("https://management.azure.com/.default")
 
 
 @pytest.fixture
 def credential(monkeypatch):
-    made = StandInCredential()
+    made = OfflineCredential()
     monkeypatch.setattr(entra, "default_credential", lambda: made)
     return made
 
@@ -65,7 +49,7 @@ async def test_entra_sends_a_bearer_token_and_no_api_key(emu, credential, api_ve
 
 async def test_a_token_for_another_audience_is_refused(emu, monkeypatch):
     monkeypatch.setattr(entra, "default_credential",
-                        lambda: StandInCredential(audience="https://management.azure.com"))
+                        lambda: WrongAudience())
     provider = create_ai_provider(entra_settings(emu))
     from workbook.ai import AuthenticationError
     with pytest.raises(AuthenticationError):
@@ -74,7 +58,7 @@ async def test_a_token_for_another_audience_is_refused(emu, monkeypatch):
 
 async def test_a_credential_without_a_token_is_a_configuration_error_saying_az_login(emu, monkeypatch):
     emu.reset()
-    monkeypatch.setattr(entra, "default_credential", lambda: StandInCredential(fail=True))
+    monkeypatch.setattr(entra, "default_credential", lambda: OfflineCredential(fail=True))
     provider = create_ai_provider(entra_settings(emu))
     with pytest.raises(ConfigurationError) as caught:
         await provider.chat(QUESTION)
