@@ -108,3 +108,15 @@ def test_get_foundation_model_of_an_unknown_id_is_resource_not_found(emu, monkey
     control = boto3.client("bedrock", region_name="us-east-1", endpoint_url=emu.url)
     with pytest.raises(control.exceptions.ResourceNotFoundException):
         control.get_foundation_model(modelIdentifier="amazon.no-such-model-v1:0")
+
+
+async def test_when_the_current_model_itself_turns_legacy_the_hint_names_another():
+    current = catalog.default_model("bedrock")
+    with Emulator(lifecycle={current: "LEGACY"}) as emulator:
+        provider = create_ai_provider(emulator.settings("bedrock"))
+        with pytest.raises(ModelNotFoundError) as caught:
+            await provider.chat(QUESTION)
+    suggestion = caught.value.hint.split("e.g. ")[1].split(" ")[0]
+    assert suggestion != current and catalog.entry(suggestion, "bedrock").active
+    # A suggestion that needs a profile comes as the profile id for the region.
+    assert not catalog.needs_inference_profile(suggestion)

@@ -33,8 +33,15 @@ ON_DEMAND_TEXT = ("Invocation of model ID {model} with on-demand throughput isn\
 _ON_DEMAND = re.compile(r"model ID (\S+) with on-demand throughput", re.IGNORECASE)
 
 
-def _replacement() -> str:
-    current = catalog.default_model("bedrock")
+def _replacement(model: str, region: str) -> str:
+    """'set AI__MODEL to ...' naming the catalogue's current model (another, if it is this one)."""
+    retiring = catalog.base_model_id(model)
+    candidates = [catalog.default_model("bedrock")] + [item.id for item in catalog.models("bedrock")]
+    current = next((name for name in candidates if name != retiring), None)
+    if current is None:
+        return "set AI__MODEL to an active model (`aws bedrock list-foundation-models`)"
+    if catalog.needs_inference_profile(current):
+        current = catalog.inference_profile_id(current, region) or current
     return (f"set AI__MODEL to an active model, e.g. {current} "
             f"(the workbook's catalogue, verified on {catalog.verified_on().isoformat()})")
 
@@ -57,11 +64,11 @@ def lifecycle_error(code: str, message: str, *, model: str, region: str,
     if low_code == "resourcenotfoundexception" and "end of its life" in low:
         return errors.ModelNotFoundError(
             text, provider=provider,
-            hint=f"{model} is retired on Bedrock (end of life): {_replacement()}.")
+            hint=f"{model} is retired on Bedrock (end of life): {_replacement(model, region)}.")
     if low_code == "resourcenotfoundexception" and "marked by provider as legacy" in low:
         return errors.ModelNotFoundError(
             text, provider=provider,
-            hint=f"{model} is a Legacy model this account has not used in 15 days: {_replacement()}.")
+            hint=f"{model} is a Legacy model this account has not used in 15 days: {_replacement(model, region)}.")
     if low_code == "validationexception" and "on-demand throughput" in low:
         match = _ON_DEMAND.search(message)
         return errors.ModelNotFoundError(
