@@ -62,11 +62,11 @@ def server_time(requests: int) -> None:
 def _measure(http: httpx.Client, bedrock, requests: int) -> None:
     cases = {
         "openai json": lambda i: http.post("/v1/chat/completions", headers={"authorization": "Bearer k"},
-                                           json={"model": "gpt-4o-mini", "messages": messages("o", i)}),
+                                           json={"model": "gpt-5.4-nano", "messages": messages("o", i)}),
         "openai sse": lambda i: http.post("/v1/chat/completions", headers={"authorization": "Bearer k"},
-                                          json={"model": "gpt-4o-mini", "stream": True,
+                                          json={"model": "gpt-5.4-nano", "stream": True,
                                                 "messages": messages("s", i)}),
-        "azure sse": lambda i: http.post("/openai/deployments/gpt-4o/chat/completions",
+        "azure sse": lambda i: http.post("/openai/deployments/gpt-6-luna/chat/completions",
                                          params={"api-version": "2024-10-21"},
                                          headers={"api-key": "emulator-key"},
                                          json={"stream": True, "messages": messages("a", i)}),
@@ -118,8 +118,8 @@ async def load_run(ttft_s: float, tokens_per_s: float) -> tuple[float, int]:
         ):
             jobs = []
             for i in range(STREAMS_PER_PROTOCOL):
-                jobs += [chat(oai, "gpt-4o-mini", messages("openai", i)),
-                         chat(azure, "gpt-4o", messages("azure", i)),
+                jobs += [chat(oai, "gpt-5.4-nano", messages("openai", i)),
+                         chat(azure, "gpt-6-luna", messages("azure", i)),
                          ollama(http, messages("ollama", i)),
                          loop.run_in_executor(pool, converse, messages("bedrock", i))]
             started = time.perf_counter()

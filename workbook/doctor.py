@@ -7,9 +7,12 @@ local model loads and answers. ``run_checks()`` returns the rows for a notebook;
 (``AI__PROVIDER``) cannot answer.
 
 ``--quick`` skips loading the local model (``make lab`` runs it before JupyterLab opens);
-``--live`` makes one tiny call per configured provider and reports its time to first
-token (for an instructor before class, with real credentials). No secret is ever printed:
-only variable names, and URLs with any user:password part removed.
+``--live`` checks each configured provider's model before class -- Bedrock's lifecycle
+(``GetFoundationModel``) and whether the id needs an inference profile, that an
+OpenAI-compatible server's ``GET /models`` or Ollama's ``/api/tags`` lists it -- then makes
+one tiny call per provider and reports its time to first token. Every run says when the
+model catalogue was verified, and warns when that is more than six months ago. No secret
+is ever printed: only variable names, and URLs with any user:password part removed.
 """
 
 from __future__ import annotations
@@ -161,6 +164,140 @@ async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> 
             "tokens_per_s": None if math.isnan(rate) else rate, "text": reply.text}
 
 
+# -- the model each provider would use, checked before class (--live) ---------------------
+OPENAI_FAMILY = ("openai", "vllm", "lmstudio")
+
+
+def _catalogue_row(today=None) -> Row:
+    from .ai import catalog
+
+    verified = catalog.verified_on().isoformat()
+    if catalog.is_stale(today):
+        return Row("catalogue", "cloud model catalogue", WARN,
+                   f"verified on {verified}, more than six months ago: model ids, lifecycles and "
+                   "prices may have changed -- update the workbook (git pull), or re-check each "
+                   "entry on its source page and edit workbook/ai/data/cloud_models.json")
+    return Row("catalogue", "cloud model catalogue", OK,
+               f"verified on {verified} (model ids, inference profiles, prices)")
+
+
+def _model_for(settings, name: str) -> str | None:
+    """The model ``name`` would call: AI__MODEL for the chosen provider, else its default."""
+    from .ai import catalog
+    from .ai.factory import _resolve
+    from .ai.registry import get_spec
+
+    if name == settings.provider and settings.model:
+        return settings.model
+    if name == "bedrock":
+        return catalog.default_model("bedrock")
+    if name == "azure_openai":
+        return settings.azure_openai_deployment
+    spec = get_spec(name)
+    return (getattr(_resolve(spec.target), "default_model", None) or None) if spec else None
+
+
+def _bedrock_model_row(settings, model: str) -> Row:
+    """Lifecycle and inference types from the ``bedrock`` control plane (GetFoundationModel)."""
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    from .ai import catalog
+    from .ai.lifecycle import profile_hint
+
+    region = settings.aws_region
+    base = catalog.base_model_id(model)
+    try:
+        client = boto3.client("bedrock", region_name=region, endpoint_url=settings.bedrock_endpoint_url,
+                              config=Config(retries={"total_max_attempts": 1},
+                                            connect_timeout=min(settings.timeout_s, 10.0),
+                                            read_timeout=min(settings.timeout_s, 30.0)))
+        details = client.get_foundation_model(modelIdentifier=base)["modelDetails"]
+    except botocore.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            return Row("models", f"bedrock {model}", FAIL,
+                       f"Bedrock in {region} has no model {base}: set AI__MODEL to one it offers, "
+                       f"e.g. {catalog.default_model('bedrock')} (`aws bedrock list-foundation-models`)")
+        if code == "AccessDeniedException":
+            return Row("models", f"bedrock {model}", WARN,
+                       "cannot read the model's lifecycle: allow bedrock:GetFoundationModel in IAM")
+        return Row("models", f"bedrock {model}", WARN, f"GetFoundationModel failed: {code or error}")
+    except Exception as error:  # noqa: BLE001 - a row, never a crash
+        return Row("models", f"bedrock {model}", WARN,
+                   f"GetFoundationModel failed: {type(error).__name__}: {str(error)[:120]}")
+    lifecycle = details.get("modelLifecycle", {})
+    status = lifecycle.get("status", "ACTIVE")
+    current = catalog.default_model("bedrock")
+    if status == "EOL":
+        return Row("models", f"bedrock {model}", FAIL,
+                   f"end of life: calls fail -- set AI__MODEL to an active model, e.g. {current}")
+    if status == "LEGACY":
+        ends = lifecycle.get("endOfLifeTime")
+        when = f" (end of life {ends:%Y-%m-%d})" if hasattr(ends, "strftime") else ""
+        return Row("models", f"bedrock {model}", WARN,
+                   f"Legacy{when}: new users and accounts idle for 15 days are refused -- "
+                   f"move AI__MODEL to an active model, e.g. {current}")
+    if "ON_DEMAND" not in details.get("inferenceTypesSupported", ["ON_DEMAND"]) \
+            and not catalog.is_profile_id(model):
+        return Row("models", f"bedrock {model}", FAIL, profile_hint(model, region))
+    return Row("models", f"bedrock {model}", OK, f"{status.lower()} in {region}")
+
+
+def _listed_models(url: str, headers: dict[str, str], timeout_s: float) -> list[str]:
+    import httpx
+
+    response = httpx.get(url, headers=headers, timeout=min(timeout_s, 15.0))
+    response.raise_for_status()
+    body = response.json()
+    if "models" in body:  # Ollama's /api/tags
+        return [item.get("name", "") for item in body["models"]]
+    return [item.get("id", "") for item in body.get("data", [])]
+
+
+def _served_model_row(settings, name: str, model: str, url: str) -> Row:
+    """Does the server list the model? OpenAI-compatible ``GET /models``, Ollama ``/api/tags``."""
+    if name == "ollama":
+        where, headers = f"{url}/api/tags", {}
+    else:
+        # As the openai SDK does: the key, or a placeholder a keyless local server ignores.
+        where = f"{url}/models"
+        headers = {"Authorization": f"Bearer {settings.secret('openai_api_key') or 'not-needed'}"}
+    try:
+        names = _listed_models(where, headers, settings.timeout_s)
+    except Exception as error:  # noqa: BLE001 - a row, never a crash
+        return Row("models", f"{name} {model}", WARN,
+                   f"could not list the models at {safe_url(where)}: {type(error).__name__}")
+    if name == "ollama":
+        wanted = {model, model if ":" in model else f"{model}:latest"}
+        if wanted & set(names):
+            return Row("models", f"{name} {model}", OK, "pulled (listed by /api/tags)")
+        return Row("models", f"{name} {model}", FAIL,
+                   f"not pulled: run `ollama pull {model}` (this server has: {', '.join(names[:6]) or 'none'})")
+    if model in names:
+        return Row("models", f"{name} {model}", OK, f"listed by {safe_url(where)}")
+    return Row("models", f"{name} {model}", FAIL,
+               f"not among the {len(names)} models {safe_url(where)} lists "
+               f"({', '.join(names[:6])}{'…' if len(names) > 6 else ''}): fix AI__MODEL")
+
+
+def model_rows(settings, facts: dict[str, dict[str, Any]]) -> list[Row]:
+    """One row per configured, reachable provider: is its model there and usable?"""
+    rows = []
+    for name, fact in facts.items():
+        if name in IN_PROCESS or fact["missing"] or fact["reachable"] is False:
+            continue
+        model = _model_for(settings, name)
+        if not model:
+            continue
+        if name == "bedrock":
+            rows.append(_bedrock_model_row(settings, model))
+        elif name in OPENAI_FAMILY or name == "ollama":
+            rows.append(_served_model_row(settings, name, model, fact["url"]))
+    return rows
+
+
 def _call(settings, name: str) -> tuple[bool, str]:
     """One tiny streamed call; (answered, detail). Errors become their message and hint."""
     from .ai import create_ai_provider
@@ -214,6 +351,7 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     report.chosen = chosen
     rows, facts = _provider_rows(settings)
     report.extend(rows)
+    report.append(_catalogue_row())
 
     local_ok = None
     if quick:
@@ -229,6 +367,7 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
 
     fact = facts.get(chosen, {})
     if live:
+        report.extend(model_rows(settings, facts))
         for name in facts:
             if name in IN_PROCESS or facts[name]["missing"] or facts[name]["reachable"] is False:
                 continue

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from workbook.compare.metrics import error_types, percentile, quality_by_check, summarize
+from workbook.ai import catalog
 from workbook.compare.prices import DEFAULT_PRICES, Price, cost_usd, find_price, normalise_prices, price_table
 from workbook.compare.result import records_frame
 from workbook.compare.runner import CallRecord, decode_rate, estimate_tokens
@@ -51,11 +52,11 @@ def test_cost_per_token_and_per_hour():
 
 def test_price_lookup_label_then_model_then_name():
     class P:
-        name, model = "openai", "gpt-4o"
+        name, model = "openai", catalog.default_model("openai")
 
     prices = normalise_prices({"mine": Price(1, 2)})
     assert find_price(prices, "mine", P())[0] == "mine"
-    assert find_price(prices, "other", P())[0] == "gpt-4o"
+    assert find_price(prices, "other", P())[0] == catalog.default_model("openai")
     assert find_price(normalise_prices(), "x", type("Q", (), {"name": "openai"})())[0] == "openai"
     assert find_price(prices, "x", object()) == (None, None)
 
@@ -63,9 +64,19 @@ def test_price_lookup_label_then_model_then_name():
 def test_price_table_round_trips_as_editable_dataframe():
     table = price_table()
     assert set(DEFAULT_PRICES) <= set(table.index)
-    assert all("illustrative" in note or note == "scripted, free" for note in table["note"])
-    table.loc["gpt-4o-mini", "output_per_1m"] = 9.0
-    assert normalise_prices(table)["gpt-4o-mini"].output_per_1m == 9.0
+    # Every price says where it comes from: a dated catalogue entry, or an illustrative rate.
+    assert all("verified on" in note or "illustrative" in note or note == "scripted, free"
+               for note in table["note"])
+    model = catalog.default_model("bedrock")
+    table.loc[model, "output_per_1m"] = 9.0
+    assert normalise_prices(table)[model].output_per_1m == 9.0
+
+
+def test_api_prices_are_the_catalogues():
+    for provider in ("bedrock", "openai", "azure_openai"):
+        listed = catalog.price(provider, catalog.default_model(provider))
+        assert (DEFAULT_PRICES[provider].input_per_1m, DEFAULT_PRICES[provider].output_per_1m) == \
+            (listed.input_per_1m, listed.output_per_1m)
 
 
 def _record(provider, ttft, latency, out, *, error=None, passed=True, check="contains", warmup=False):

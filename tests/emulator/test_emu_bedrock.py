@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from workbook.ai.scripted import scripted_answer
 
-MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+MODEL = "amazon.nova-micro-v1:0"
 MESSAGES = [{"role": "user", "content": [{"text": "Summarise the water cycle."}]}]
 SYSTEM = [{"text": "Be brief."}]
 AS_CHAT = [{"role": "system", "content": "Be brief."},
@@ -50,7 +50,7 @@ def test_max_tokens_stop_reason(bedrock):
 
 
 def test_converse_stream_events(bedrock):
-    response = bedrock.converse_stream(modelId="us.anthropic.claude-3-haiku-20240307-v1:0",
+    response = bedrock.converse_stream(modelId="us.amazon.nova-micro-v1:0",
                                        messages=MESSAGES, system=SYSTEM)
     events = list(response["stream"])
     names = [next(iter(e)) for e in events]

@@ -11,7 +11,7 @@ from workbook.ai import AISettings
 from workbook.emulator import Emulator
 
 OPENAI = {"authorization": "Bearer secret-key"}
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+CHAT = {"model": "gpt-5.4-nano", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_start_and_stop_are_quick_and_leave_no_thread():
@@ -68,7 +68,7 @@ def test_env_and_settings_for_every_provider(emu, provider):
 def test_env_values(emu):
     assert emu.env("bedrock") == {
         "AI__PROVIDER": "bedrock", "AI__AWS_REGION": "us-east-1",
-        "AI__BEDROCK_ENDPOINT_URL": emu.url, "AI__MODEL": "anthropic.claude-3-haiku-20240307-v1:0",
+        "AI__BEDROCK_ENDPOINT_URL": emu.url, "AI__MODEL": "amazon.nova-micro-v1:0",
         "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator-secret"}
     assert emu.env("openai")["AI__OPENAI_BASE_URL"] == f"{emu.url}/v1"
     assert emu.settings("azure_openai").secret("azure_openai_api_key") == "emulator-key"

@@ -24,7 +24,7 @@ import pytest
 from botocore.config import Config
 
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
-BEDROCK_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+BEDROCK_MODEL = "amazon.nova-micro-v1:0"
 MODES = ["close", "abort"]
 
 
@@ -40,7 +40,7 @@ async def test_openai_client_gets_a_broken_body(fresh_emu, noise, mode):
     expected = json.JSONDecodeError if mode == "close" else openai.APIConnectionError
     async with openai.AsyncOpenAI(base_url=f"{fresh_emu.url}/v1", api_key="k", max_retries=0) as c:
         with pytest.raises(expected):
-            await c.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)
+            await c.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT)
     _served_200(fresh_emu, "/v1/chat/completions")
     assert noise() == []
 
@@ -52,8 +52,8 @@ async def test_azure_client_gets_a_broken_body(fresh_emu, noise, mode):
     async with openai.AsyncAzureOpenAI(azure_endpoint=fresh_emu.url, api_key="emulator-key",
                                        api_version="2024-10-21", max_retries=0) as c:
         with pytest.raises(expected):
-            await c.chat.completions.create(model="gpt-4o-mini", messages=PROMPT)
-    _served_200(fresh_emu, "/openai/deployments/gpt-4o-mini/chat/completions")
+            await c.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT)
+    _served_200(fresh_emu, "/openai/deployments/gpt-5.4-nano/chat/completions")
     assert noise() == []
 
 

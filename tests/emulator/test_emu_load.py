@@ -63,8 +63,8 @@ async def test_64_concurrent_streams_arrive_intact():
         ):
             jobs = {}
             for i in range(PER_PROTOCOL):
-                jobs[("openai", i)] = _openai(oai, "gpt-4o-mini", _prompt("openai", i))
-                jobs[("azure", i)] = _openai(azure, "gpt-4o", _prompt("azure", i))
+                jobs[("openai", i)] = _openai(oai, "gpt-5.4-nano", _prompt("openai", i))
+                jobs[("azure", i)] = _openai(azure, "gpt-6-luna", _prompt("azure", i))
                 jobs[("ollama", i)] = _ollama(http, _prompt("ollama", i))
                 jobs[("bedrock", i)] = loop.run_in_executor(pool, _bedrock, bedrock, _prompt("bedrock", i))
             started = time.perf_counter()

@@ -20,7 +20,7 @@ from workbook.emulator import Emulator
 from workbook.emulator.server import _QuietDisconnects
 
 PROMPT = [{"role": "user", "content": "Tell me about the water cycle."}]
-BEDROCK_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+BEDROCK_MODEL = "amazon.nova-micro-v1:0"
 
 
 class BurstAfterStall:
@@ -61,7 +61,7 @@ async def _abandon_sse(url: str, path: str, headers: dict[str, str], body: dict)
 
 async def _abandon_openai(url: str) -> None:
     await _abandon_sse(url, "/v1/chat/completions", {"authorization": "Bearer k"},
-                       {"model": "gpt-4o-mini", "messages": PROMPT, "stream": True})
+                       {"model": "gpt-5.4-nano", "messages": PROMPT, "stream": True})
 
 
 async def _abandon_ollama(url: str) -> None:

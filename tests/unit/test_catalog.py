@@ -83,3 +83,10 @@ def test_staleness_is_measured_from_the_oldest_verification():
     assert oldest == min(item.verified_on for item in catalog.CATALOG)
     assert not catalog.is_stale(oldest + datetime.timedelta(days=30))
     assert catalog.is_stale(oldest + datetime.timedelta(days=200))
+
+
+def test_price_tiers_name_catalogued_models():
+    small, large = catalog.tier_model("openai", "small"), catalog.tier_model("openai", "large")
+    assert catalog.price("openai", small).output_per_1m < catalog.price("openai", large).output_per_1m
+    with pytest.raises(ValueError, match="huge"):
+        catalog.tier_model("openai", "huge")

@@ -59,7 +59,7 @@ class CatalogEntry:
         return self.lifecycle == "ACTIVE"
 
 
-def _load() -> tuple[dict[str, str], tuple[CatalogEntry, ...]]:
+def _load() -> tuple[dict[str, str], dict[str, dict[str, str]], tuple[CatalogEntry, ...]]:
     text = resources.files("workbook.ai").joinpath("data/cloud_models.json").read_text("utf-8")
     raw = json.loads(text)
     entries = []
@@ -76,10 +76,10 @@ def _load() -> tuple[dict[str, str], tuple[CatalogEntry, ...]]:
                          if item.get("end_of_life") else None),
             token_limit_field=item.get("token_limit_field", "max_tokens"),
         ))
-    return dict(raw["defaults"]), tuple(entries)
+    return dict(raw["defaults"]), dict(raw.get("tiers", {})), tuple(entries)
 
 
-DEFAULTS, CATALOG = _load()
+DEFAULTS, TIERS, CATALOG = _load()
 
 
 def default_model(provider: str) -> str:
@@ -89,6 +89,15 @@ def default_model(provider: str) -> str:
     except KeyError:
         raise ValueError(f"the catalogue has no default model for {provider!r}; "
                          f"it covers {', '.join(sorted(DEFAULTS))}") from None
+
+
+def tier_model(provider: str, tier: str) -> str:
+    """A model of a price tier (``small``, ``large``): what cost comparisons price an API at."""
+    try:
+        return TIERS[provider][tier]
+    except KeyError:
+        raise ValueError(f"the catalogue has no {tier!r} model for {provider!r}; "
+                         f"it has {TIERS}") from None
 
 
 def base_model_id(model_id: str) -> str:
@@ -173,4 +182,5 @@ def models(provider: str, *, active_only: bool = True) -> list[CatalogEntry]:
 
 __all__ = ["CATALOG", "CatalogEntry", "CatalogPrice", "DEFAULTS", "base_model_id", "default_model",
            "entry", "inference_profile_id", "is_profile_id", "is_stale", "models",
-           "needs_inference_profile", "price", "region_group", "token_limit_field", "verified_on"]
+           "needs_inference_profile", "price", "region_group", "tier_model", "token_limit_field",
+           "verified_on"]

@@ -32,6 +32,14 @@ def _openai_key_needed(settings) -> list[str]:
     return []
 
 
+def _azure_needs(settings) -> list[str]:
+    # With Entra ID sign-in (AI__AZURE_OPENAI_AUTH=entra) there is no key to ask for.
+    needed = ["azure_openai_endpoint", "azure_openai_api_key", "azure_openai_deployment"]
+    if settings.azure_openai_auth == "entra":
+        needed.remove("azure_openai_api_key")
+    return [name for name in needed if getattr(settings, name) in (None, "")]
+
+
 def _model_needed(settings) -> list[str]:
     return [] if settings.model else ["model"]
 
@@ -40,8 +48,8 @@ _PROVIDERS = "workbook.ai.providers"
 
 _BUILTINS: tuple[ProviderSpec, ...] = (
     ProviderSpec("azure_openai", f"{_PROVIDERS}.azure_openai:AzureOpenAIProvider",
-                 required=("azure_openai_endpoint", "azure_openai_api_key", "azure_openai_deployment"),
-                 description="Azure OpenAI (deployment-based, api-key auth)",
+                 check=_azure_needs,
+                 description="Azure OpenAI (deployment-based; api-key or Entra ID auth)",
                  local_url_field="azure_openai_endpoint"),
     ProviderSpec("openai", f"{_PROVIDERS}.openai:OpenAIProvider", check=_openai_key_needed,
                  description="OpenAI API or any OpenAI-compatible server",

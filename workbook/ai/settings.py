@@ -12,7 +12,7 @@ import os
 from enum import Enum
 from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -55,7 +55,12 @@ class AISettings(BaseModel):
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: SecretStr | None = None
     azure_openai_deployment: str | None = None
-    azure_openai_api_version: str = "2024-10-21"
+    # "v1": the /openai/v1 path, current since August 2025 and free of dated versions
+    # (learn.microsoft.com/azure/foundry/openai/api-version-lifecycle, read 2026-11-30).
+    # A dated version such as 2024-10-21 selects the older deployments path.
+    azure_openai_api_version: str = "v1"
+    # "key": the resource's api-key; "entra": Microsoft Entra ID through azure-identity.
+    azure_openai_auth: Literal["key", "entra"] = "key"
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -106,6 +111,11 @@ class AISettings(BaseModel):
         if not parts.hostname:
             raise ValueError("has no host name (e.g. http://localhost:11434)")
         return value.rstrip("/")
+
+    @field_validator("azure_openai_auth", mode="before")
+    @classmethod
+    def _auth_word(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("model", "azure_openai_deployment", "aws_region", "local_model_path",
                      "azure_openai_api_key", "openai_api_key", mode="before")

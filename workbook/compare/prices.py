@@ -12,9 +12,11 @@ Two kinds of price:
 A price is looked up by the comparison's label first, then the provider's ``model``, then its
 provider ``name`` (``"mock"``, ``"local"``…). No match: cost is ``NaN`` ("no price").
 
-The numbers in ``DEFAULT_PRICES`` are rough list prices and machine rates written down
-for teaching (mid-2025). They go stale; check the provider's pricing page and pass your
-own: ``compare(..., prices={"gpt-4o-mini": Price(0.15, 0.60), "local": Price(per_hour=0.05)})``
+The API prices come from the workbook's model catalogue (``workbook.ai.catalog``): list
+prices read on the provider's own pricing page, each with its source and the date it was
+verified -- prices change, so the note says when. The machine rates for self-hosting are
+rough illustrative figures. Pass your own over them:
+``compare(..., prices={"my-model": Price(0.15, 0.60), "local": Price(per_hour=0.05)})``
 (your entries are added over the defaults), or edit ``price_table()`` and pass it back.
 """
 
@@ -37,18 +39,31 @@ class Price:
         return "per_hour" if self.per_hour else "per_token"
 
 
-ILLUSTRATIVE = "illustrative, mid-2025; check current pricing"
+ILLUSTRATIVE = "illustrative machine rate; check your cloud's price list"
+
+
+def _catalogue_prices() -> dict[str, Price]:
+    """Every catalogued cloud model with a price, and each provider's name for its default."""
+    from ..ai import catalog
+
+    prices: dict[str, Price] = {}
+    for item in catalog.CATALOG:
+        if item.price is None or item.id in prices:
+            continue
+        note = f"{item.name} list price, verified on {item.price.verified_on.isoformat()} ({item.price.source})"
+        prices[item.id] = Price(item.price.input_per_1m, item.price.output_per_1m, note=note)
+    for provider in catalog.DEFAULTS:
+        found = catalog.price(provider, catalog.default_model(provider))
+        if found is not None:
+            prices[provider] = Price(found.input_per_1m, found.output_per_1m,
+                                     note=f"assumes {catalog.default_model(provider)}, verified on "
+                                          f"{found.verified_on.isoformat()} ({found.source})")
+    return prices
+
 
 DEFAULT_PRICES: dict[str, Price] = {
-    # API services, USD per 1M tokens (list prices; illustrative).
-    "gpt-4o-mini": Price(0.15, 0.60, note=f"OpenAI list price, {ILLUSTRATIVE}"),
-    "gpt-4o": Price(2.50, 10.00, note=f"OpenAI list price, {ILLUSTRATIVE}"),
-    "gpt-4.1-mini": Price(0.40, 1.60, note=f"OpenAI list price, {ILLUSTRATIVE}"),
-    "anthropic.claude-3-haiku-20240307-v1:0": Price(0.25, 1.25, note=f"Bedrock on-demand, {ILLUSTRATIVE}"),
-    "amazon.nova-micro-v1:0": Price(0.035, 0.14, note=f"Bedrock on-demand, {ILLUSTRATIVE}"),
-    "openai": Price(0.15, 0.60, note=f"assumes gpt-4o-mini, {ILLUSTRATIVE}"),
-    "azure_openai": Price(0.15, 0.60, note=f"assumes gpt-4o-mini, {ILLUSTRATIVE}"),
-    "bedrock": Price(0.25, 1.25, note=f"assumes Claude 3 Haiku, {ILLUSTRATIVE}"),
+    # API services, USD per 1M tokens, from the catalogue.
+    **_catalogue_prices(),
     # Self-hosted, USD per hour of the machine it runs on (illustrative cloud rates).
     "local": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),
     "ollama": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),

@@ -149,7 +149,8 @@ class ComparisonResult:
                          "reported no usage.")
         lines.append("tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate "
                      "after the first token.")
-        lines.append("cost $: estimated from ILLUSTRATIVE prices (workbook.compare.prices): "
+        lines.append("cost $: estimated from list prices (API: the model catalogue, with the date "
+                     "each was verified; self-hosted: illustrative machine rates): "
                      + "; ".join(f"{label} <- {p}" for label, p in self.summary["price"].items()))
         return "\n".join(lines)
 

@@ -1,17 +1,21 @@
 """API vs self-hosted: a monthly cost model, its break-even volume, and a recommendation.
 
-The model is deliberately simple enough to check by hand:
+The model is deliberately simple enough to check by hand, but it counts what a practitioner
+pays for, not only the GPU:
 
 * **API**: you pay per token. ``monthly = days x tokens/day x blended price per token``,
-  where the blended price mixes the input and output prices by ``input_share``.
-* **Self-hosted**: you pay for GPU servers by the hour whether they are busy or not, plus a
-  fixed monthly amount for operating them (``ops_monthly``: on-call, updates, monitoring).
-  One server serves ``throughput_tokens_per_s x 86,400 x utilization`` tokens a day
-  (traffic is not flat: ``utilization`` is the share of its peak it averages); more volume
-  needs another whole server, so the cost is a staircase.
+  where the blended price mixes the input and output prices by ``input_share``. The default
+  prices are the catalogue's (``workbook.ai.catalog``), with the date they were verified.
+* **Self-hosted**: you pay for GPU servers by the hour whether they are busy or not --
+  at least ``min_servers`` of them (two: one can fail or be updated while the other serves)
+  -- plus the monthly cost of operating them (``ops_monthly``: the people who patch, upgrade,
+  monitor and answer pages, and their tools; see ``OpsCost``). One server serves
+  ``throughput_tokens_per_s x 86,400 x utilization`` tokens a day (traffic is not flat:
+  ``utilization`` is the share of its peak it averages); more volume needs another whole
+  server, so the cost is a staircase.
 
 The break-even volume is the lowest tokens/day at which self-hosting costs no more than the
-API. Figures are illustrative: put in current prices and your own measured throughput.
+API. The GPU rate, throughput and ops figures are assumptions to replace with your own.
 """
 
 from __future__ import annotations
@@ -19,9 +23,46 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..ai import catalog
+
 HOURS_PER_MONTH = 730.0   # 365 x 24 / 12
 DAYS_PER_MONTH = 30.4     # 365 / 12
 SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class OpsCost:
+    """What running a model server costs each month besides the GPUs (USD).
+
+    The defaults are assumptions, stated so they can be argued with:
+
+    * ``engineer_share``: a fifth of one ML/platform engineer. Someone must patch the OS and
+      drivers, upgrade the serving stack and the model, plan capacity, and follow up incidents;
+      for one small service that is about a day a week.
+    * ``engineer_monthly``: a fully loaded engineer (salary, taxes, benefits, equipment),
+      about USD 180,000 a year.
+    * ``on_call_monthly``: the stipend for an on-call rotation; a service users depend on
+      needs someone reachable at night.
+    * ``monitoring_monthly``: metrics, logs, alerting and uptime checks for the servers.
+
+    An API needs none of this from you: its provider's people do it, inside the token price.
+    """
+
+    engineer_share: float = 0.2
+    engineer_monthly: float = 15_000.0
+    on_call_monthly: float = 500.0
+    monitoring_monthly: float = 300.0
+
+    @property
+    def monthly(self) -> float:
+        return (self.engineer_share * self.engineer_monthly + self.on_call_monthly
+                + self.monitoring_monthly)
+
+
+DEFAULT_OPS = OpsCost()
+# The API a self-hosted model is priced against: a large general model from the catalogue.
+API_MODEL = catalog.tier_model("openai", "large")
+_API_PRICE = catalog.price("openai", API_MODEL)
 
 
 @dataclass(frozen=True)
@@ -29,13 +70,14 @@ class CostInputs:
     """Everything the cost model needs. Prices in USD; volumes in tokens (input + output)."""
 
     tokens_per_day: float
-    price_in_per_m: float = 2.50        # USD per 1M input tokens (a GPT-4o-class model, illustrative)
-    price_out_per_m: float = 10.00      # USD per 1M output tokens
-    gpu_hourly: float = 0.80            # USD per hour for one GPU server (L4-class, illustrative)
+    price_in_per_m: float = _API_PRICE.input_per_1m    # USD per 1M input tokens (the catalogue's)
+    price_out_per_m: float = _API_PRICE.output_per_1m  # USD per 1M output tokens
+    gpu_hourly: float = 0.80            # USD per hour for one GPU server (L4-class; an assumption)
     throughput_tokens_per_s: float = 1500.0  # one server's aggregate throughput, batched
     input_share: float = 0.75           # share of tokens that are prompt (input)
     utilization: float = 0.5            # average load as a share of peak throughput
-    ops_monthly: float = 0.0            # USD per month to run it (people, monitoring)
+    ops_monthly: float = DEFAULT_OPS.monthly  # USD per month to operate it (see OpsCost)
+    min_servers: int = 2                # for availability: one fails or is updated, one serves
 
     def __post_init__(self):
         checks = {
@@ -47,6 +89,7 @@ class CostInputs:
             "input_share": 0.0 <= self.input_share <= 1.0,
             "utilization": 0.0 < self.utilization <= 1.0,
             "ops_monthly": self.ops_monthly >= 0,
+            "min_servers": isinstance(self.min_servers, int) and self.min_servers >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -80,9 +123,9 @@ def api_monthly_cost(inputs: CostInputs, tokens_per_day: float | None = None) ->
 
 
 def servers_needed(inputs: CostInputs, tokens_per_day: float | None = None) -> int:
-    """Whole servers for the volume; at least one (a self-hosted model is always on)."""
+    """Whole servers for the volume; never fewer than ``min_servers`` (always on, redundant)."""
     volume = inputs.tokens_per_day if tokens_per_day is None else tokens_per_day
-    return max(1, math.ceil(volume / inputs.server_capacity_per_day - 1e-12))
+    return max(inputs.min_servers, math.ceil(volume / inputs.server_capacity_per_day - 1e-12))
 
 
 def self_hosted_monthly_cost(inputs: CostInputs, tokens_per_day: float | None = None) -> float:
@@ -92,20 +135,22 @@ def self_hosted_monthly_cost(inputs: CostInputs, tokens_per_day: float | None = 
 def break_even_tokens_per_day(inputs: CostInputs, *, max_servers: int = 10_000) -> float | None:
     """The lowest tokens/day at which self-hosting costs no more than the API, or ``None``.
 
-    On the k-th step of the staircase (volume in ((k-1)C, kC]) self-hosting costs
-    ``k F + ops``; the API costs ``a V``. They meet at ``V = (k F + ops) / a`` if that lies on
-    the step; if the API line is already above the step where it starts, the crossing is
-    the step's start. With ``a C <= F`` each new server costs more than the API traffic it
-    carries, so the API line never catches up after the first step: ``None``.
+    Self-hosting costs ``k F + ops`` with ``k = max(m, ceil(V / C))`` servers: a flat first
+    step up to ``m C`` (the ``m = min_servers`` redundant servers), then one step per extra
+    server. The API costs ``a V``. On a step the lines meet at ``V = (k F + ops) / a`` if that
+    lies on the step; if the API line is already above the step where it starts, the
+    crossing is the step's start. With ``a C <= F`` each new server costs more than the API
+    traffic it carries, so the API line never catches up after the first step: ``None``.
     """
     a = DAYS_PER_MONTH * inputs.blended_price_per_token
     capacity, server, ops = inputs.server_capacity_per_day, inputs.server_monthly, inputs.ops_monthly
+    first = inputs.min_servers
     if a <= 0:
         return None
     if server + ops == 0:
         return 0.0
-    for k in range(1, max_servers + 1):
-        low, high = (k - 1) * capacity, k * capacity
+    for k in range(first, max(first, max_servers) + 1):
+        low, high = (0.0 if k == first else (k - 1) * capacity), k * capacity
         crossing = (k * server + ops) / a
         if crossing <= low:
             return low
@@ -114,6 +159,11 @@ def break_even_tokens_per_day(inputs: CostInputs, *, max_servers: int = 10_000) 
         if a * capacity <= server:  # the gap can only grow from here
             return None
     return None
+
+
+def break_even_vs_ops(inputs: CostInputs, ops_values) -> list[float | None]:
+    """The break-even volume for each monthly ops cost in ``ops_values``."""
+    return [break_even_tokens_per_day(inputs.with_(ops_monthly=ops)) for ops in ops_values]
 
 
 @dataclass(frozen=True)
@@ -245,7 +295,28 @@ def plot_costs(inputs: CostInputs, ax=None, volumes=None):
     ax.set_yscale("log")
     ax.set_xlabel("tokens per day")
     ax.set_ylabel("USD per month")
-    ax.set_title("Monthly cost: API vs self-hosted (illustrative prices)")
+    ax.set_title(f"Monthly cost: API vs self-hosted ({inputs.min_servers}+ servers, "
+                 f"ops ${inputs.ops_monthly:,.0f}/month)")
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_break_even_vs_ops(inputs: CostInputs, ops_values=None, ax=None):
+    """Break-even tokens/day as the monthly ops cost grows (no point where it never breaks even)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    ops_values = list(ops_values if ops_values is not None else range(0, 20_001, 250))
+    evens = break_even_vs_ops(inputs, ops_values)
+    shown = [(ops, even) for ops, even in zip(ops_values, evens) if even is not None]
+    ax.plot([ops for ops, _ in shown], [even for _, even in shown], color="tab:purple")
+    ax.axvline(inputs.ops_monthly, color="tab:green", linewidth=1, label="assumed ops cost")
+    ax.set_xlabel("ops cost, USD per month (people, on-call, monitoring)")
+    ax.set_ylabel("break-even tokens per day")
+    ax.set_title(f"Where self-hosting starts to pay, {inputs.min_servers}+ servers at "
+                 f"${inputs.gpu_hourly:.2f}/h, {inputs.utilization:.0%} utilisation")
+    ax.legend(loc="upper left", fontsize=9)
+    ax.grid(True, alpha=0.3)
     return ax

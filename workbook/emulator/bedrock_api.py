@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..ai import catalog
+from ..ai.lifecycle import END_OF_LIFE_TEXT, LEGACY_TEXT, ON_DEMAND_TEXT
 from . import eventstream
 from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
@@ -39,6 +41,25 @@ _NO_TOKEN = (403, "MissingAuthenticationTokenException", "Missing Authentication
 _BAD_MODEL = (400, "ValidationException", "The provided model identifier is invalid.")
 _NO_ACCESS = (403, "AccessDeniedException",
               "You don't have access to the model with the specified model ID.")
+# A model's age, in the words a real account receives (workbook.ai.lifecycle).
+_END_OF_LIFE = (404, "ResourceNotFoundException", END_OF_LIFE_TEXT)
+_LEGACY = (404, "ResourceNotFoundException", LEGACY_TEXT)
+
+
+def _on_demand_refused(model_id: str) -> tuple[int, str, str]:
+    return (400, "ValidationException", ON_DEMAND_TEXT.format(model=model_id))
+
+
+def lifecycle_refusal(state, model_id: str) -> tuple[int, str, str] | None:
+    """What Bedrock answers a Converse call for an aged or profile-only model id, if anything."""
+    status = state.lifecycle.get(catalog.base_model_id(model_id), "ACTIVE")
+    if status == "EOL":
+        return _END_OF_LIFE
+    if status == "LEGACY":
+        return _LEGACY
+    if model_id in state.profile_only:
+        return _on_demand_refused(model_id)
+    return None
 
 
 def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> Response:
@@ -48,7 +69,7 @@ def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> 
         "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
 
-def _fault_spec(fault: Fault) -> tuple[int, str, str] | None:
+def _fault_spec(fault: Fault, model_id: str = "") -> tuple[int, str, str] | None:
     if fault.name == "rate_limit":
         return _THROTTLED
     if fault.name == "server_error":
@@ -61,6 +82,12 @@ def _fault_spec(fault: Fault) -> tuple[int, str, str] | None:
         return _NO_ACCESS
     if fault.name == "validation":
         return (400, "ValidationException", fault["message"])
+    if fault.name == "model_end_of_life":
+        return _END_OF_LIFE
+    if fault.name == "model_legacy":
+        return _LEGACY
+    if fault.name == "needs_inference_profile":
+        return _on_demand_refused(model_id)
     return None
 
 
@@ -105,12 +132,15 @@ def routes(state) -> list[Route]:
         fault = ex.take_fault()
         if fault is not None and not (fault.name in ("rate_limit", "server_error")
                                       and fault["in_stream"] and stream):
-            spec = _fault_spec(fault)
+            spec = _fault_spec(fault, model_id)
             if spec is not None:
                 headers = {"retry-after": str(fault["retry_after"])} if fault.name == "rate_limit" else None
                 return ex.respond(error(spec, headers))
         if model_id not in state.models:
             return ex.respond(error(_BAD_MODEL))
+        refusal = lifecycle_refusal(state, model_id)
+        if refusal is not None:
+            return ex.respond(error(refusal))
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return ex.respond(error((400, "ValidationException", "1 validation error detected: "
                                      "Value null at 'messages' failed to satisfy constraint: "
@@ -142,7 +172,44 @@ def routes(state) -> list[Route]:
     async def converse_stream(request: Request):
         return await converse(request, stream=True)
 
+    async def get_foundation_model(request: Request):
+        # The ``bedrock`` control plane's GetFoundationModel: lifecycle and inference types.
+        ex = await Exchange.begin(state, request, "bedrock")
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("AWS4-HMAC-SHA256"):
+            return ex.respond(error(_BAD_TOKEN if auth else _NO_TOKEN))
+        model_id = unquote(request.path_params["model_id"])
+        if catalog.is_profile_id(model_id) or model_id not in state.models:
+            return ex.respond(error((404, "ResourceNotFoundException",
+                                     f"The model {model_id} does not exist.")))
+        return ex.respond(json_response({"modelDetails": foundation_model(state, model_id,
+                                                                          _region(auth))}))
+
     return [
+        Route("/foundation-models/{model_id:path}", get_foundation_model, methods=["GET"]),
         Route("/model/{model_id:path}/converse", converse_json, methods=["POST"]),
         Route("/model/{model_id:path}/converse-stream", converse_stream, methods=["POST"]),
     ]
+
+
+def _region(authorization: str) -> str:
+    """The region boto3 signed for: ``Credential=KEY/DATE/REGION/SERVICE/aws4_request``."""
+    scope = authorization.partition("Credential=")[2].split(",")[0].split("/")
+    return scope[2] if len(scope) > 2 else "us-east-1"
+
+
+def foundation_model(state, model_id: str, region: str) -> dict:
+    """GetFoundationModel's ``modelDetails`` for a model the emulator serves."""
+    known = catalog.entry(model_id, "bedrock")
+    provider = model_id.split(".")[0]
+    return {
+        "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": known.name if known else model_id,
+        "providerName": provider.capitalize() if provider != "amazon" else "Amazon",
+        "inputModalities": ["TEXT"], "outputModalities": ["TEXT"],
+        "responseStreamingSupported": True, "customizationsSupported": [],
+        "inferenceTypesSupported": (["INFERENCE_PROFILE"] if model_id in state.profile_only
+                                    else ["ON_DEMAND"]),
+        "modelLifecycle": {"status": state.lifecycle.get(model_id, "ACTIVE")},
+    }

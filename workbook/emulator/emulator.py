@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..ai import catalog
 from .responders import make_responder
 from .exchange import RecordedRequest
 from .faults import Fault
 from .server import ServerThread, State, build_app
 
-DEFAULT_MODELS = (
-    "gpt-4o-mini", "gpt-4o", "smollm2", "llama3.2", "phi3",
-    "anthropic.claude-3-haiku-20240307-v1:0", "us.anthropic.claude-3-haiku-20240307-v1:0",
-    "amazon.nova-micro-v1:0",
-)
-DEFAULT_DEPLOYMENTS = ("gpt-4o-mini", "gpt-4o")
+# Local model names, and every cloud model of the catalogue (with Bedrock's profile ids),
+# so a provider configured from the catalogue finds its model here.
+LOCAL_MODELS = ("smollm2", "llama3.2", "phi3")
+DEFAULT_MODELS = LOCAL_MODELS + tuple(dict.fromkeys(
+    name for item in catalog.CATALOG for name in (item.id, *item.profiles.values())))
+# Azure deployments are named by whoever deploys; the course names them after the model.
+DEFAULT_DEPLOYMENTS = tuple(dict.fromkeys(
+    item.id for item in catalog.CATALOG if item.provider in ("openai", "azure_openai")))
+# As the catalogue says: retired ids answer "end of its life", profile-only ids want a profile.
+CATALOG_LIFECYCLE = {item.id: item.lifecycle for item in catalog.CATALOG
+                     if item.provider == "bedrock" and item.lifecycle != "ACTIVE"}
+CATALOG_PROFILE_ONLY = tuple(item.id for item in catalog.CATALOG
+                             if item.provider == "bedrock" and not item.on_demand)
 API_KEY = "emulator-key"
 ENV_PROVIDERS = ("openai", "vllm", "lmstudio", "azure_openai", "bedrock", "ollama", "mock", "local")
 
@@ -28,10 +36,21 @@ class Emulator:
 
     def __init__(self, backend: str = "scripted", *, port: int = 0, ttft_s: float = 0.0,
                  tokens_per_s: float = 2000.0, models: tuple[str, ...] = DEFAULT_MODELS,
-                 deployments: tuple[str, ...] = DEFAULT_DEPLOYMENTS, api_key: str = API_KEY):
+                 deployments: tuple[str, ...] = DEFAULT_DEPLOYMENTS, api_key: str = API_KEY,
+                 lifecycle: dict[str, str] | None = None,
+                 profile_only: tuple[str, ...] = CATALOG_PROFILE_ONLY):
+        """``lifecycle`` maps Bedrock model ids to ``ACTIVE``/``LEGACY``/``EOL`` (default: the
+        catalogue's); ``profile_only`` lists base ids Bedrock serves only through a profile."""
         self.backend_name = backend
+        lifecycle = dict(CATALOG_LIFECYCLE if lifecycle is None else lifecycle)
+        unknown = {status for status in lifecycle.values()} - {"ACTIVE", "LEGACY", "EOL"}
+        if unknown:
+            raise ValueError(f"lifecycle status must be ACTIVE, LEGACY or EOL, not {sorted(unknown)}")
+        # A configured id must be one the server has, or the lifecycle would never show.
+        models = tuple(dict.fromkeys((*models, *lifecycle, *profile_only)))
         self.state = State(make_responder(backend, ttft_s=ttft_s, tokens_per_s=tokens_per_s),
-                           tuple(models), tuple(deployments), api_key)
+                           models, tuple(deployments), api_key,
+                           lifecycle=lifecycle, profile_only=frozenset(profile_only))
         self._server = ServerThread(build_app(self.state), port=port)
 
     def __repr__(self) -> str:
@@ -88,14 +107,13 @@ class Emulator:
         url, key = self.url, self.state.api_key
         values = {
             "openai": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__OPENAI_API_KEY": key,
-                       "AI__MODEL": "gpt-4o-mini"},
+                       "AI__MODEL": catalog.default_model("openai")},
             "vllm": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__MODEL": "smollm2"},
             "lmstudio": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__MODEL": "smollm2"},
             "azure_openai": {"AI__AZURE_OPENAI_ENDPOINT": url, "AI__AZURE_OPENAI_API_KEY": key,
-                             "AI__AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini",
-                             "AI__AZURE_OPENAI_API_VERSION": "2024-10-21"},
+                             "AI__AZURE_OPENAI_DEPLOYMENT": catalog.default_model("azure_openai")},
             "bedrock": {"AI__AWS_REGION": "us-east-1", "AI__BEDROCK_ENDPOINT_URL": url,
-                        "AI__MODEL": "anthropic.claude-3-haiku-20240307-v1:0",
+                        "AI__MODEL": catalog.default_model("bedrock"),
                         "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator-secret"},
             "ollama": {"AI__OLLAMA_BASE_URL": url, "AI__MODEL": "llama3.2"},
             "mock": {}, "local": {},

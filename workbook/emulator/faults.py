@@ -13,7 +13,10 @@ from typing import Any
 FAULTS = (
     "rate_limit", "server_error", "slow_first_token", "cut_stream", "malformed", "auth",
     "model_not_found", "access_denied", "validation",
+    "model_end_of_life", "model_legacy", "needs_inference_profile",
 )
+# Bedrock's lifecycle answers (AWS's own texts, see workbook.ai.lifecycle): Bedrock only.
+BEDROCK_ONLY = ("model_end_of_life", "model_legacy", "needs_inference_profile")
 PROTOCOLS = ("openai", "azure", "ollama", "bedrock")
 
 # Options each fault understands, with their defaults; anything else is a typo worth reporting.
@@ -30,6 +33,9 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "access_denied": {},
     # The service refuses the request itself; ``message`` says why.
     "validation": {"message": "The request is invalid."},
+    "model_end_of_life": {},
+    "model_legacy": {},
+    "needs_inference_profile": {},
 }
 
 
@@ -54,6 +60,10 @@ def make_fault(name: str, **options: Any) -> tuple[Fault, str | None]:
     protocol = options.pop("protocol", None)
     if protocol is not None and protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if name in BEDROCK_ONLY:
+        if protocol not in (None, "bedrock"):
+            raise ValueError(f"fault {name!r} is one of Bedrock's answers; protocol must be 'bedrock'")
+        protocol = "bedrock"
     unknown = set(options) - set(_OPTIONS[name])
     if unknown:
         known = ", ".join(_OPTIONS[name]) or "none"

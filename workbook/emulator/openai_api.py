@@ -9,6 +9,7 @@ it would on the real service.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -200,6 +201,25 @@ def _bearer_missing(request: Request) -> bool:
     return not request.headers.get("authorization", "").lower().startswith("bearer ")
 
 
+ENTRA_AUDIENCE = "https://cognitiveservices.azure.com"
+
+
+def entra_token_ok(authorization: str) -> bool:
+    """A Microsoft Entra ID token for Azure OpenAI: a JWT whose audience is Cognitive Services.
+
+    Real Azure also checks the signature and the caller's role; offline, a token minted for
+    the right audience (``workbook.ai.entra.SCOPE``) stands in for one."""
+    scheme, _, token = authorization.partition(" ")
+    parts = token.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return False
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(payload, dict) and str(payload.get("aud", "")).rstrip("/") == ENTRA_AUDIENCE
+
+
 def _missing_key():
     return openai_error(401, "You didn't provide an API key. You need to provide your API key in "
                         "an Authorization header using Bearer auth (i.e. Authorization: Bearer "
@@ -225,7 +245,7 @@ def routes(state) -> list[Route]:
     def azure_key_ok(request: Request) -> bool:
         bearer = request.headers.get("authorization", "")
         return (request.headers.get("api-key") == state.api_key
-                or bearer == f"Bearer {state.api_key}")
+                or bearer == f"Bearer {state.api_key}" or entra_token_ok(bearer))
 
     async def azure_deployment(request: Request):
         ex = await Exchange.begin(state, request, "azure")

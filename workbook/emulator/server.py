@@ -26,12 +26,16 @@ from .faults import FaultQueue
 
 @dataclass
 class State:
-    """What every route shares: the backend, the accepted models, faults and the log."""
+    """What every route shares: the backend, the accepted models and their lifecycle, faults, the log."""
 
     backend: object
     models: tuple[str, ...]
     deployments: tuple[str, ...]
     api_key: str
+    # Bedrock model id -> ACTIVE | LEGACY | EOL; ids not named here are ACTIVE.
+    lifecycle: dict[str, str] = field(default_factory=dict)
+    # Bedrock base ids served only through an inference profile (their us./eu./global. ids work).
+    profile_only: frozenset[str] = frozenset()
     faults: FaultQueue = field(default_factory=FaultQueue)
     log: RequestLog = field(default_factory=RequestLog)
 

@@ -1,8 +1,10 @@
 """``azure_openai``: Azure OpenAI through ``openai.AsyncAzureOpenAI``.
 
-Azure routes by *deployment* (the name you gave a model when deploying it), not by model
-name: ``/openai/deployments/{deployment}/chat/completions?api-version=...``. Setting
-``AI__AZURE_OPENAI_API_VERSION=v1`` uses the newer ``/openai/v1`` path instead.
+Azure routes by *deployment* (the name you gave a model when deploying it). The default,
+``AI__AZURE_OPENAI_API_VERSION=v1``, uses the current ``/openai/v1`` path (the deployment
+goes in the body's ``model``); a dated version selects the older
+``/openai/deployments/{deployment}/chat/completions?api-version=...`` path.
+``AI__AZURE_OPENAI_AUTH=entra`` signs in with Microsoft Entra ID instead of a key.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class AzureOpenAIProvider(OpenAIProvider):
         return settings.azure_openai_deployment
 
     def _build_client(self, settings: AISettings, http_client):
+        if settings.azure_openai_auth == "entra":
+            return self._entra_client(settings, http_client)
         key = settings.secret("azure_openai_api_key")
         self.base_url = settings.azure_openai_endpoint
         if settings.azure_openai_api_version == "v1":
@@ -45,6 +49,21 @@ class AzureOpenAIProvider(OpenAIProvider):
             api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client,
         )
+
+    def _entra_client(self, settings: AISettings, http_client):
+        # No key at all: the token provider's bearer token is the only credential sent.
+        from ..entra import token_provider
+
+        self.base_url = settings.azure_openai_endpoint
+        tokens = token_provider()
+        if settings.azure_openai_api_version == "v1":
+            return openai.AsyncOpenAI(
+                api_key=tokens, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
+                timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client)
+        return openai.AsyncAzureOpenAI(
+            azure_ad_token_provider=tokens, azure_endpoint=settings.azure_openai_endpoint,
+            api_version=settings.azure_openai_api_version,
+            timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client)
 
     def _wrong_url_hint(self) -> str:
         return ("Check AI__AZURE_OPENAI_ENDPOINT: it is the resource's root, "

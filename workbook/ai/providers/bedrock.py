@@ -19,12 +19,13 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config
 
-from .. import errors
+from .. import catalog, errors
+from ..lifecycle import lifecycle_error
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
 from ._closing import Closeable
 
-DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+DEFAULT_MODEL = catalog.default_model("bedrock")
 _POOL_SIZE = 16
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -255,6 +256,9 @@ class BedrockProvider(Closeable):
             # botocore puts the bare status where AWS's own error code belongs: the answer
             # was not Bedrock's (a web server or proxy at a wrong AI__BEDROCK_ENDPOINT_URL).
             return self._foreign_error(status)
+        aged = lifecycle_error(code, message, model=self.model, region=self.region, provider=self.name)
+        if aged is not None:
+            return aged
         text = f"{code}: {message} (model {self.model}, region {self.region})"
         low = code.lower()
         name = self.name
@@ -276,11 +280,6 @@ class BedrockProvider(Closeable):
                 text, provider=name,
                 hint=f"Check AI__MODEL is a Bedrock model id available in {self.region} "
                      "(`aws bedrock list-foundation-models`).")
-        if low == "validationexception" and "on-demand throughput" in message.lower():
-            return errors.ModelNotFoundError(
-                text, provider=name,
-                hint="This model needs an inference profile id: prefix AI__MODEL with the region "
-                     "group, e.g. us.anthropic.claude-3-5-haiku-20241022-v1:0.")
         if low in _UNAVAILABLE_CODES:
             return errors.ProviderUnavailableError(
                 text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")

@@ -14,7 +14,7 @@ from typing import AsyncIterator
 import httpx2
 import openai
 
-from .. import errors
+from .. import catalog, errors
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable, closed_provider_error
@@ -24,7 +24,7 @@ from ._redact import redact
 class OpenAIProvider(Closeable):
     name = "openai"
     default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
-    default_model = "gpt-4o-mini"
+    default_model = catalog.default_model("openai")
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
     hints = {
