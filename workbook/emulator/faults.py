@@ -14,7 +14,8 @@ FAULTS = (
     "rate_limit", "server_error", "slow_first_token", "cut_stream", "malformed", "auth",
     "model_not_found", "access_denied", "validation",
 )
-PROTOCOLS = ("openai", "azure", "ollama", "bedrock")
+PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")  # the registry's spellings
+_OLD_SPELLINGS = {"azure": "azure_openai"}
 
 # Options each fault understands, with their defaults; anything else is a typo worth reporting.
 _OPTIONS: dict[str, dict[str, Any]] = {
@@ -52,6 +53,7 @@ def make_fault(name: str, **options: Any) -> tuple[Fault, str | None]:
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; valid faults: {', '.join(FAULTS)}")
     protocol = options.pop("protocol", None)
+    protocol = _OLD_SPELLINGS.get(protocol, protocol)
     if protocol is not None and protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
     unknown = set(options) - set(_OPTIONS[name])

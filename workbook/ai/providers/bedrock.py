@@ -20,6 +20,7 @@ import botocore.parsers
 from botocore.config import Config
 
 from .. import errors
+from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
 from ._closing import Closeable
@@ -60,7 +61,8 @@ class BedrockProvider(Closeable):
                 "bedrock needs AI__AWS_REGION (Bedrock models are enabled per region)",
                 provider=self.name, hint="Set AI__AWS_REGION, e.g. us-east-1, where you enabled model access.")
         self.settings = settings
-        self.model = settings.model or DEFAULT_MODEL
+        spec = get_spec(self.name)
+        self.model = settings.model or (spec and spec.default_model) or DEFAULT_MODEL
         self.region = settings.aws_region
         config = Config(
             region_name=settings.aws_region,

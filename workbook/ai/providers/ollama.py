@@ -17,6 +17,7 @@ from typing import AsyncIterator
 import httpx
 
 from .. import errors
+from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable, closed_provider_error
@@ -27,12 +28,13 @@ _MAX_BACKOFF_S = 8.0
 
 class OllamaProvider(Closeable):
     name = "ollama"
-    default_model = "llama3.2"
+    default_model: str | None = None  # None: the registry entry's
 
     def __init__(self, settings: AISettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
-        self.model = settings.model or self.default_model
+        spec = get_spec(self.name)
+        self.model = settings.model or self.default_model or (spec and spec.default_model) or "llama3.2"
         self.base_url = settings.ollama_base_url
         self._shown_url = display_url(self.base_url)  # for messages: no user:password
         self._client = httpx.AsyncClient(

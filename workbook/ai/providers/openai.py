@@ -15,6 +15,7 @@ import httpx2
 import openai
 
 from .. import errors
+from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable, closed_provider_error
@@ -23,8 +24,9 @@ from ._redact import redact
 
 class OpenAIProvider(Closeable):
     name = "openai"
-    default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
-    default_model = "gpt-4o-mini"
+    # None: what this provider's registry entry says (default_url, default_model).
+    default_base_url: str | None = None
+    default_model: str | None = None
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
     hints = {
@@ -36,6 +38,11 @@ class OpenAIProvider(Closeable):
     def __init__(self, settings: AISettings | None = None, *, http_client=None):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
+        spec = get_spec(self.name)
+        if self.default_base_url is None and spec is not None:
+            self.default_base_url = spec.default_url
+        if self.default_model is None and spec is not None:
+            self.default_model = spec.default_model or ""
         self.model = self._model_name(settings)
         self.base_url = settings.openai_base_url or self.default_base_url
         self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key")]
