@@ -1,28 +1,36 @@
 """``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI``.
 
 Also the base of every OpenAI-compatible provider (vLLM, LM Studio, Azure OpenAI): they
-differ only in how the client is built, the default URL and model, and the hints their
-errors carry. Retries (429, 5xx, connection) are the SDK's own, honouring Retry-After.
+differ only in how the client is built, their registry entry (default URL and model) and
+the hints their errors carry. Retries are ``RemoteProvider``'s, not the SDK's: the SDK
+waits out a Retry-After of up to 120 s whatever the timeout, which would break
+AI__TIMEOUT_S.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
-import time
 from typing import AsyncIterator
 
 import httpx2
 import openai
 
 from .. import errors
+from ..errormap import kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
-from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._closing import Closeable, closed_provider_error
+from ..types import ChatStream, Message, Usage
+from ._closing import closed_provider_error
 from ._redact import redact
+from .base import Answer, RemoteProvider
+
+# After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
+# the connection open after the end marker has still answered in full.
+_AFTER_END_S = 1.0
 
 
-class OpenAIProvider(Closeable):
+class OpenAIProvider(RemoteProvider):
     name = "openai"
     # None: what this provider's registry entry says (default_url, default_model).
     default_base_url: str | None = None
@@ -47,7 +55,12 @@ class OpenAIProvider(Closeable):
         self.base_url = settings.openai_base_url or self.default_base_url
         self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key")]
         self._check_key(settings.secret(self.key_field))
+        self._http_client = http_client
         self._client = self._build_client(settings, http_client)
+
+    def _renew_client(self) -> None:
+        if self._http_client is None:  # a caller's own http_client is theirs to manage
+            self._client = self._build_client(self.settings, None)
 
     def _check_key(self, key: str | None) -> None:
         """Refuse a key an HTTP header cannot carry, now rather than at the first call.
@@ -73,7 +86,7 @@ class OpenAIProvider(Closeable):
             api_key=settings.secret("openai_api_key") or "not-needed",
             base_url=self.base_url,
             timeout=settings.timeout_s,
-            max_retries=settings.max_retries,
+            max_retries=0,  # RemoteProvider retries, within AI__TIMEOUT_S
             http_client=http_client,
         )
 
@@ -92,11 +105,7 @@ class OpenAIProvider(Closeable):
             "temperature": temperature,
         }
 
-    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        started = time.perf_counter()
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         try:
             completion = await self._client.chat.completions.create(
                 **self._request(messages, max_tokens, temperature))
@@ -105,28 +114,30 @@ class OpenAIProvider(Closeable):
         except Exception as error:  # every SDK failure becomes a typed workbook error
             raise self._translate(error) from None
         usage = completion.usage
-        return ChatResponse(
-            content=content, model=completion.model or self.model, provider=self.name,
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
-            finish_reason=choice.finish_reason, latency_s=time.perf_counter() - started,
-        )
+        return Answer(content, completion.model,
+                      Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+                      choice.finish_reason)
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        request = self._request(messages, max_tokens, temperature)
-        return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
-
-    async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
+    async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
         try:
             chunks = await self._client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True})
+                **self._request(messages, max_tokens, temperature),
+                stream=True, stream_options={"include_usage": True})
         except Exception as error:
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
+        reading = chunks.__aiter__()
         try:
-            async for chunk in chunks:
+            while True:
+                try:
+                    if stream.finish_reason is None:
+                        chunk = await reading.__anext__()
+                    else:
+                        async with asyncio.timeout(_AFTER_END_S):
+                            chunk = await reading.__anext__()
+                except (StopAsyncIteration, TimeoutError):
+                    break
                 stream.model = chunk.model or stream.model
                 if chunk.usage is not None:
                     stream.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -137,6 +148,8 @@ class OpenAIProvider(Closeable):
                         received += 1
                         yield choice.delta.content
                 parsed += 1
+                if stream.finish_reason is not None and chunk.usage is not None:
+                    break  # the usage chunk is the last one with content: done
         except Exception as error:
             raise self._stream_error(error, received) from None
         finally:
@@ -224,33 +237,16 @@ class OpenAIProvider(Closeable):
     def _status_error(self, status: int, text: str, body, *, response=None,
                       retried: bool = True) -> errors.ProviderError:
         """The typed error for an HTTP status, whether it came as a status line or, with
-        ``retried=False``, as an error event inside a stream (the SDK retries only the former)."""
-        name = self.name
-        if status in (401, 403):
-            return errors.AuthenticationError(text, provider=name, hint=self.hints["auth"])
-        if status == 404 and not _is_api_error(body):
-            # No API error body: the path itself does not exist on that server.
-            return errors.ConfigurationError(
-                f"{text}: nothing answers chat completions at that URL",
-                provider=name, hint=self._wrong_url_hint())
-        if status == 404:
-            return errors.ModelNotFoundError(text, provider=name, hint=self.hints["not_found"])
-        if status == 429:
-            if not retried:
-                return errors.RateLimitError(
-                    text, provider=name, hint="Wait a moment and retry, or ask for a higher quota.")
-            return errors.RateLimitError(
-                f"{text} (still limited after {self.settings.max_retries} retries)",
-                provider=name, retry_after=_retry_after(response))
-        if status >= 500:
-            if not retried:
-                return errors.ProviderUnavailableError(
-                    text, provider=name, hint="The server failed while answering; retry the request.")
-            return errors.ProviderUnavailableError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=name,
-                hint="The server is failing; retry later or raise AI__MAX_RETRIES.")
-        return errors.ProviderError(text, provider=name,
-                                    hint="The server rejected the request; read its message.")
+        ``retried=False``, as an error event inside a stream."""
+        code = body.get("code") if isinstance(body, dict) else None
+        kind = kind_of(status, code if isinstance(code, str) else None, api_error=_is_api_error(body))
+        if kind == "wrong_url":
+            text = f"{text}: nothing answers chat completions at that URL"
+        hints = {**self.hints, "wrong_url": self._wrong_url_hint()}
+        if not retried:
+            hints.setdefault("server", "The server failed while answering; retry the request.")
+        return typed_error(kind, text, provider=self.name, hints=hints,
+                           retry_after=retry_after_seconds(getattr(response, "headers", None)))
 
     def _not_openai_format(self, what: str) -> errors.ProviderError:
         return errors.ProviderError(
@@ -296,10 +292,3 @@ def _broke_after_sending(cause: BaseException | None) -> bool:
     libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
     return any(isinstance(cause, (library.ReadError, library.RemoteProtocolError))
                for library in libraries)
-
-
-def _retry_after(response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after"))
-    except (TypeError, ValueError, AttributeError):
-        return None
