@@ -23,6 +23,7 @@ from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
 from ._closing import closed_provider_error
 from ._redact import redact
+from ._url_credentials import split_credentials
 from .base import Answer, RemoteProvider
 
 # After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
@@ -53,7 +54,10 @@ class OpenAIProvider(RemoteProvider):
             self.default_model = spec.default_model or ""
         self.model = self._model_name(settings)
         self.base_url = settings.openai_base_url or self.default_base_url
-        self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key")]
+        # user:password in the URL travels as a header (httpx logs request URLs at INFO).
+        self._url, self._url_headers, url_secrets = split_credentials(self.base_url)
+        self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key"),
+                         *url_secrets]
         self._check_key(settings.secret(self.key_field))
         self._http_client = http_client
         self._client = self._build_client(settings, http_client)
@@ -84,7 +88,8 @@ class OpenAIProvider(RemoteProvider):
         return openai.AsyncOpenAI(
             # A local server needs no key, but the SDK insists on a non-empty one.
             api_key=settings.secret("openai_api_key") or "not-needed",
-            base_url=self.base_url,
+            base_url=self._url,
+            default_headers=self._url_headers or None,
             timeout=settings.timeout_s,
             max_retries=0,  # RemoteProvider retries, within AI__TIMEOUT_S
             http_client=http_client,
