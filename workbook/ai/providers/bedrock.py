@@ -3,14 +3,16 @@
 Credentials come from the normal AWS chain (environment, profile, SSO); there is no API
 key setting. boto3 blocks, so every call runs on a dedicated thread pool sized together
 with botocore's connection pool: concurrent calls overlap instead of queueing behind
-asyncio's small default executor. Retries are botocore's own (standard mode).
+asyncio's small default executor. botocore makes one attempt per call: ``RemoteProvider``
+retries, so a cancelled call stops retrying and AI__TIMEOUT_S bounds the whole call. A
+stream closed early shuts its socket, so a stalled server cannot hold a pool thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator
 
@@ -20,10 +22,12 @@ import botocore.parsers
 from botocore.config import Config
 
 from .. import errors
+from ..errormap import kind_of
 from ..registry import get_spec
 from ..settings import AISettings, display_url
-from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
-from ._closing import Closeable
+from ..types import ChatStream, Message, Usage, split_system
+from ._redact import redact
+from .base import Answer, RemoteProvider
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 _POOL_SIZE = 16
@@ -42,16 +46,9 @@ def _threads() -> ThreadPoolExecutor:
 # Bedrock's stop reasons in the words every other provider uses.
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
-_AUTH_CODES = {"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception",
-               "missingauthenticationtokenexception", "incompletesignatureexception",
-               "invalidclienttokenid", "signaturedoesnotmatch"}
-_THROTTLE_CODES = {"throttlingexception", "toomanyrequestsexception", "servicequotaexceededexception",
-                   "throttling"}
-_UNAVAILABLE_CODES = {"serviceunavailableexception", "internalserverexception", "modelnotreadyexception",
-                      "modeltimeoutexception", "internalfailure", "serviceunavailable"}
 
 
-class BedrockProvider(Closeable):
+class BedrockProvider(RemoteProvider):
     name = "bedrock"
 
     def __init__(self, settings: AISettings | None = None, *, session: boto3.Session | None = None):
@@ -66,7 +63,7 @@ class BedrockProvider(Closeable):
         self.region = settings.aws_region
         config = Config(
             region_name=settings.aws_region,
-            retries={"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},  # RemoteProvider retries
             connect_timeout=min(settings.timeout_s, 10.0),
             read_timeout=settings.timeout_s,
             max_pool_connections=_POOL_SIZE,
@@ -76,12 +73,16 @@ class BedrockProvider(Closeable):
             session = session or boto3.Session()
             self._client = session.client(
                 "bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url, config=config)
+            credentials = session.get_credentials()
         except Exception as error:
             raise errors.ConfigurationError(
                 f"boto3 could not set up a Bedrock client: {type(error).__name__}: {error}",
                 provider=self.name,
                 hint="Check your AWS configuration: AWS_PROFILE, ~/.aws/config, and the AWS_* "
                      "variables in your environment.") from None
+        # Whatever was signed with must never reach an error text, should a server echo it.
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        self._secrets = [getattr(frozen, part, None) for part in ("secret_key", "token")]
 
     def __repr__(self) -> str:
         where = display_url(self.settings.bedrock_endpoint_url) or f"region {self.region}"
@@ -89,6 +90,9 @@ class BedrockProvider(Closeable):
 
     async def aclose(self) -> None:
         self._client.close()
+
+    def _where(self) -> str:
+        return display_url(self.settings.bedrock_endpoint_url) or f"Bedrock in {self.region}"
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         system, conversation = split_system(messages)
@@ -101,12 +105,8 @@ class BedrockProvider(Closeable):
             request["system"] = [{"text": system}]
         return request
 
-    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         request = self._request(messages, max_tokens, temperature)
-        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))
@@ -119,40 +119,43 @@ class BedrockProvider(Closeable):
                 provider=self.name, hint="The response was corrupted in transit; retry the request.")
         blocks = result["output"].get("message", {}).get("content", [])
         usage = result.get("usage", {})
-        return ChatResponse(
-            content="".join(block.get("text", "") for block in blocks), model=self.model,
-            provider=self.name, usage=Usage(usage.get("inputTokens"), usage.get("outputTokens")),
-            finish_reason=_finish(result.get("stopReason")), latency_s=time.perf_counter() - started,
-        )
+        return Answer("".join(block.get("text", "") for block in blocks), self.model,
+                      Usage(usage.get("inputTokens"), usage.get("outputTokens")),
+                      _finish(result.get("stopReason")))
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
+    async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
         request = self._request(messages, max_tokens, temperature)
-        return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
-
-    async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
+        opened: list = []  # the event stream, once the pump has it: closing it frees the pump
         _END = object()
+
+        def hand_over(item) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def pump() -> None:
             # Runs on the pool: reads boto3's blocking event stream, hands events to the loop.
             try:
+                if stop.is_set():
+                    return
                 response = self._client.converse_stream(**request)
                 events = response["stream"]
+                opened.append(events)
                 try:
                     for event in events:
-                        loop.call_soon_threadsafe(queue.put_nowait, event)
                         if stop.is_set():
                             break
+                        hand_over(event)
+                        if "metadata" in event:
+                            break  # messageStop then metadata: the answer is complete
                 finally:
                     events.close()
-                loop.call_soon_threadsafe(queue.put_nowait, _END)
+                hand_over(_END)
             except BaseException as error:  # handed to the consumer, translated there
-                loop.call_soon_threadsafe(queue.put_nowait, error)
+                hand_over(error if not stop.is_set() else _END)
 
         loop.run_in_executor(_threads(), pump)
         received, stopped = 0, False
@@ -180,7 +183,9 @@ class BedrockProvider(Closeable):
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
             stream.model = self.model
         finally:
-            stop.set()  # a consumer that stopped early lets the pump thread finish
+            stop.set()  # a consumer that stopped early lets the pump thread finish...
+            for events in opened:
+                _shut(events)  # ...now, even while it waits on a stalled server
         if not stopped:
             # boto3's event stream ends silently when the connection drops.
             raise errors.IncompleteResponseError(
@@ -206,6 +211,10 @@ class BedrockProvider(Closeable):
                 provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
         if isinstance(error, botocore.exceptions.ClientError):
             return self._client_error(error)
+        if isinstance(error, UnicodeDecodeError):
+            return errors.ProviderError(
+                "Bedrock's answer is not valid UTF-8", provider=name,
+                hint="The response was corrupted in transit; retry the request.")
         if isinstance(error, botocore.exceptions.InvalidEndpointConfigurationError):
             return self._endpoint_configuration_error(error)
         if isinstance(error, botocore.exceptions.ParamValidationError):
@@ -257,23 +266,25 @@ class BedrockProvider(Closeable):
             # botocore puts the bare status where AWS's own error code belongs: the answer
             # was not Bedrock's (a web server or proxy at a wrong AI__BEDROCK_ENDPOINT_URL).
             return self._foreign_error(status)
+        message = redact(message, self._secrets)
         text = f"{code}: {message} (model {self.model}, region {self.region})"
         low = code.lower()
+        kind = kind_of(status, code)
         name = self.name
-        if low == "accessdeniedexception":
+        if kind == "access_denied":
             return errors.AuthenticationError(
                 text, provider=name,
                 hint=f"Request model access for {self.model} in the Bedrock console for {self.region}, "
                      "and check the IAM policy allows bedrock:InvokeModel.")
-        if low in _AUTH_CODES:
+        if kind == "auth":
             return errors.AuthenticationError(
                 text, provider=name,
                 hint="Your AWS credentials were refused: check the keys / AWS_PROFILE, or `aws sso login` again.")
-        if low in _THROTTLE_CODES:
+        if kind == "rate_limit":
             return errors.RateLimitError(
                 text, provider=name,
                 hint="Bedrock throttled the call: slow down, raise AI__MAX_RETRIES, or request a quota increase.")
-        if low == "resourcenotfoundexception" or "model identifier is invalid" in message.lower():
+        if kind == "not_found" or "model identifier is invalid" in message.lower():
             return errors.ModelNotFoundError(
                 text, provider=name,
                 hint=f"Check AI__MODEL is a Bedrock model id available in {self.region} "
@@ -283,7 +294,7 @@ class BedrockProvider(Closeable):
                 text, provider=name,
                 hint="This model needs an inference profile id: prefix AI__MODEL with the region "
                      "group, e.g. us.anthropic.claude-3-5-haiku-20241022-v1:0.")
-        if low in _UNAVAILABLE_CODES:
+        if kind == "server":
             return errors.ProviderUnavailableError(
                 text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")
         return errors.ProviderError(text, provider=name, hint="Bedrock rejected the request; read its message.")
@@ -304,7 +315,7 @@ class BedrockProvider(Closeable):
                 if url else f"Check {check}.")
         if status is not None and status >= 500:
             return errors.ProviderUnavailableError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=name,
+                text, provider=name,
                 hint=f"The server (or a proxy before it) is failing; retry later, and check {check} if it persists.")
         if status in (401, 403):
             return errors.AuthenticationError(
@@ -312,6 +323,19 @@ class BedrockProvider(Closeable):
         if status == 429:
             return errors.RateLimitError(text, provider=name)
         return errors.ProviderError(text, provider=name, hint=f"Check {check}.")
+
+
+def _shut(events) -> None:
+    """Close an event stream from another thread, waking a read blocked on its socket
+    (closing alone does not wake it; shutting the socket down does)."""
+    raw = getattr(events, "_raw_stream", None)
+    connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _finish(stop_reason: str | None) -> str | None:
