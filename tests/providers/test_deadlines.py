@@ -113,6 +113,20 @@ def settings_for(name: str, url: str, **changes) -> AISettings:
     return AISettings(provider=name, **{**values, **changes})
 
 
+@pytest.fixture
+async def build():
+    """build(settings) -> a provider, closed after the test (its connections with it)."""
+    built = []
+
+    def _build(settings):
+        built.append(create_ai_provider(settings))
+        return built[-1]
+
+    yield _build
+    for provider in built:
+        await provider.aclose()
+
+
 @pytest.fixture(autouse=True)
 def _aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -182,9 +196,9 @@ async def _drain(stream) -> list[str]:
 # -- AI__TIMEOUT_S bounds the whole call ----------------------------------------------------
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_a_retry_after_longer_than_the_deadline_fails_at_once(server, name):
+async def test_a_retry_after_longer_than_the_deadline_fails_at_once(server, build, name):
     server.script = rate_limited(name, "100")
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=3, max_retries=2))
+    provider = build(settings_for(name, server.url, timeout_s=3, max_retries=2))
     started = time.monotonic()
     with pytest.raises(RateLimitError) as caught:
         await provider.chat(QUESTION)
@@ -195,10 +209,10 @@ async def test_a_retry_after_longer_than_the_deadline_fails_at_once(server, name
 
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_retries_share_one_deadline(server, name):
+async def test_retries_share_one_deadline(server, build, name):
     # Headers, then nothing: every attempt would wait its own read timeout.
     server.script = Script(parts=[], after="hold")
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=1.5, max_retries=3))
+    provider = build(settings_for(name, server.url, timeout_s=1.5, max_retries=3))
     started = time.monotonic()
     with pytest.raises(ProviderUnavailableError, match="within 1.5 s"):
         await provider.chat(QUESTION)
@@ -206,14 +220,14 @@ async def test_retries_share_one_deadline(server, name):
 
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_an_endless_body_does_not_hang_chat(server, name):
+async def test_an_endless_body_does_not_hang_chat(server, build, name):
     script = stream_script(name, after="endless", endless_text=True)
     if name in ("openai", "azure_openai"):
         script = Script(parts=[b'{"id": "c", "choices": [', b" "], after="endless")
     elif name == "ollama":
         script = Script(parts=[b'{"message": {"content": "', b"a"], after="endless")
     server.script = script
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=1.5, max_retries=0))
+    provider = build(settings_for(name, server.url, timeout_s=1.5, max_retries=0))
     started = time.monotonic()
     with pytest.raises(ProviderError):
         await provider.chat(QUESTION)
@@ -221,9 +235,9 @@ async def test_an_endless_body_does_not_hang_chat(server, name):
 
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_an_endless_stream_is_stopped_as_the_servers_fault(server, name):
+async def test_an_endless_stream_is_stopped_as_the_servers_fault(server, build, name):
     server.script = stream_script(name, after="endless", endless_text=True)
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=20, max_retries=0))
+    provider = build(settings_for(name, server.url, timeout_s=20, max_retries=0))
     pieces = []
     with pytest.raises(ProviderError, match="kept streaming past max_tokens=4") as caught:
         async for piece in provider.chat_stream(QUESTION, max_tokens=4):
@@ -233,9 +247,9 @@ async def test_an_endless_stream_is_stopped_as_the_servers_fault(server, name):
 
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_a_stall_between_pieces_is_bounded_by_the_timeout(server, name):
+async def test_a_stall_between_pieces_is_bounded_by_the_timeout(server, build, name):
     server.script = stream_script(name, after="hold", endless_text=True)
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=1.0, max_retries=0))
+    provider = build(settings_for(name, server.url, timeout_s=1.0, max_retries=0))
     pieces = []
     started = time.monotonic()
     with pytest.raises(IncompleteResponseError):
@@ -257,9 +271,9 @@ def test_the_timeout_must_be_finite_and_positive(value):
 # -- complete at the end marker -------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NETWORK)
-async def test_an_answer_is_complete_at_its_end_marker_on_a_held_connection(server, name):
+async def test_an_answer_is_complete_at_its_end_marker_on_a_held_connection(server, build, name):
     server.script = stream_script(name, after="hold")
-    provider = create_ai_provider(settings_for(name, server.url, timeout_s=10, max_retries=0))
+    provider = build(settings_for(name, server.url, timeout_s=10, max_retries=0))
     started = time.monotonic()
     stream = provider.chat_stream(QUESTION)
     assert await _drain(stream) == ["The", " sky"]
@@ -282,10 +296,10 @@ def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch):
 
 # -- Bedrock's threads ------------------------------------------------------------------------
 
-async def test_abandoned_bedrock_streams_release_their_threads(server, emu, monkeypatch):
+async def test_abandoned_bedrock_streams_release_their_threads(server, build, emu, monkeypatch):
     from workbook.ai.providers import bedrock
 
-    stalled = create_ai_provider(settings_for("bedrock", server.url, timeout_s=30, max_retries=0))
+    stalled = build(settings_for("bedrock", server.url, timeout_s=30, max_retries=0))
     server.script = stream_script("bedrock", after="hold", endless_text=True)
     streams = [stalled.chat_stream(QUESTION) for _ in range(bedrock._POOL_SIZE + 4)]
     for stream in streams:
@@ -294,16 +308,16 @@ async def test_abandoned_bedrock_streams_release_their_threads(server, emu, monk
         await stream.aclose()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "emulator")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-    healthy = create_ai_provider(emu.settings("bedrock"))
+    healthy = build(emu.settings("bedrock"))
     started = time.monotonic()
     assert (await healthy.chat(QUESTION, max_tokens=8)).content
     assert time.monotonic() - started < 5.0  # not the 30 s the stalled reads could hold
 
 
-async def test_a_cancelled_bedrock_call_stops_retrying(server):
+async def test_a_cancelled_bedrock_call_stops_retrying(server, build):
     server.script = Script(503, [b'{"message": "busy"}'],
                            headers={"x-amzn-errortype": "ServiceUnavailableException", "retry-after": "1"})
-    provider = create_ai_provider(settings_for("bedrock", server.url, timeout_s=30, max_retries=5))
+    provider = build(settings_for("bedrock", server.url, timeout_s=30, max_retries=5))
     task = asyncio.ensure_future(provider.chat(QUESTION))
     await asyncio.sleep(0.5)
     task.cancel()

@@ -22,7 +22,7 @@ import botocore.parsers
 from botocore.config import Config
 
 from .. import errors
-from ..errormap import kind_of
+from ..errormap import kind_of, retry_after_seconds
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage, split_system
@@ -210,7 +210,12 @@ class BedrockProvider(RemoteProvider):
                 f"cannot reach Bedrock at {display_url(error.kwargs.get('endpoint_url')) or 'its endpoint'}",
                 provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
         if isinstance(error, botocore.exceptions.ClientError):
-            return self._client_error(error)
+            typed = self._client_error(error)
+            headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            seconds = retry_after_seconds(headers)
+            if seconds is not None:
+                typed.retry_after = seconds
+            return typed
         if isinstance(error, UnicodeDecodeError):
             return errors.ProviderError(
                 "Bedrock's answer is not valid UTF-8", provider=name,
