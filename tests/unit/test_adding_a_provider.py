@@ -44,8 +44,11 @@ def groq_like(tmp_path, monkeypatch):
     sys.modules.pop("groq_like_provider", None)
 
 
-def test_provider_type_lists_exactly_the_builtin_registry_entries():
-    assert [member.value for member in ProviderType] == list(builtin_names())
+def test_provider_type_is_the_public_enum_of_the_design():
+    # shared/DESIGN.md names these values; ProviderType is made from the registry's built-ins.
+    design = ["azure_openai", "openai", "bedrock", "ollama", "lmstudio", "vllm", "local", "mock"]
+    assert [member.value for member in ProviderType] == design == list(builtin_names())
+    assert ProviderType.OLLAMA == "ollama" and str(ProviderType.AZURE_OPENAI) == "azure_openai"
 
 
 def test_a_registered_provider_is_accepted_everywhere(groq_like, emu):

@@ -25,18 +25,18 @@ from .errors import ConfigurationError
 PREFIX = "AI__"
 
 
-class ProviderType(str, Enum):
-    AZURE_OPENAI = "azure_openai"
-    OPENAI = "openai"
-    BEDROCK = "bedrock"
-    OLLAMA = "ollama"
-    LMSTUDIO = "lmstudio"
-    VLLM = "vllm"
-    LOCAL = "local"
-    MOCK = "mock"
+def _provider_type() -> type[Enum]:
+    """The public enum of the built-in providers (shared/DESIGN.md), made from the registry
+    so that a new built-in provider needs no second list here."""
+    from .registry import builtin_names
 
-    def __str__(self) -> str:
-        return self.value
+    members = Enum("ProviderType", [(name.upper(), name) for name in builtin_names()], type=str,
+                   module=__name__)
+    members.__str__ = lambda self: self.value
+    return members
+
+
+ProviderType = _provider_type()
 
 
 def env_name(field_name: str) -> str:
