@@ -27,7 +27,8 @@ from ._url_credentials import split_credentials
 from .base import Answer, RemoteProvider
 
 # After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
-# the connection open after the end marker has still answered in full.
+# the connection open after the end marker has still answered in full. Reading on to
+# [DONE] (rather than stopping at the usage chunk) lets httpx reuse the connection.
 _AFTER_END_S = 1.0
 
 
@@ -153,8 +154,6 @@ class OpenAIProvider(RemoteProvider):
                         received += 1
                         yield choice.delta.content
                 parsed += 1
-                if stream.finish_reason is not None and chunk.usage is not None:
-                    break  # the usage chunk is the last one with content: done
         except Exception as error:
             raise self._stream_error(error, received) from None
         finally:
