@@ -283,7 +283,7 @@ async def test_an_answer_is_complete_at_its_end_marker_on_a_held_connection(serv
 
 # -- one provider, several asyncio.run calls -------------------------------------------------
 
-@pytest.mark.parametrize("name", NETWORK)
+@pytest.mark.parametrize("name", [*NETWORK, "vllm", "lmstudio", "mock"])  # local: tests/unit/test_local.py
 def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "emulator")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret")

@@ -19,6 +19,7 @@ from typing import AsyncIterator
 import boto3
 import botocore.exceptions
 import botocore.parsers
+import urllib3.exceptions
 from botocore.config import Config
 
 from .. import errors
@@ -201,7 +202,9 @@ class BedrockProvider(RemoteProvider):
                 f"no AWS credentials found ({type(error).__name__})", provider=name,
                 hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE "
                      "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
-        if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+        if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
+                              urllib3.exceptions.TimeoutError, TimeoutError)):
+            # urllib3's own timeout reaches us from inside an event stream, unwrapped.
             return errors.ProviderUnavailableError(
                 f"Bedrock did not answer within {self.settings.timeout_s:g} s", provider=name,
                 hint="Raise AI__TIMEOUT_S, or check your network to AWS.")
