@@ -9,6 +9,7 @@ machine is shared): they separate "bounded by AI__TIMEOUT_S" from "hangs" or "wa
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socketserver
 import threading
@@ -284,7 +285,7 @@ async def test_an_answer_is_complete_at_its_end_marker_on_a_held_connection(serv
 # -- one provider, several asyncio.run calls -------------------------------------------------
 
 @pytest.mark.parametrize("name", [*NETWORK, "vllm", "lmstudio", "mock"])  # local: tests/unit/test_local.py
-def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch):
+def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch, caplog, capfd):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "emulator")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret")
     provider = create_ai_provider(emu.settings(name))
@@ -292,6 +293,10 @@ def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch):
         reply = asyncio.run(provider.chat(QUESTION, max_tokens=8))
         assert reply.content
         assert asyncio.run(_drain(provider.chat_stream(QUESTION, max_tokens=8)))
+    gc.collect()  # a client left over from a closed loop must not complain when collected
+    asyncio.run(asyncio.sleep(0.05))
+    noise = capfd.readouterr().err + caplog.text
+    assert "Event loop is closed" not in noise and "never retrieved" not in noise, noise[-500:]
 
 
 # -- Bedrock's threads ------------------------------------------------------------------------

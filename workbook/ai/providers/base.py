@@ -80,25 +80,25 @@ class RemoteProvider(Closeable):
                 temperature: float) -> AsyncIterator[str]:
         raise NotImplementedError
 
-    def _renew_client(self) -> None:
+    async def _renew_client(self) -> None:
         """Replace the SDK client, whose connections belong to an event loop now closed."""
 
     def _where(self) -> str:
         return self.name
 
     # -- the shared path --------------------------------------------------------------
-    def _bind_loop(self) -> None:
+    async def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             if self._loop is not None and self._loop.is_closed():
-                self._renew_client()
+                await self._renew_client()
             self._loop = loop
 
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
                    temperature: float | None = None) -> ChatResponse:
         messages, max_tokens, temperature = validate_request(
             messages, max_tokens, temperature, self.settings)
-        self._bind_loop()
+        await self._bind_loop()
         started = time.perf_counter()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
@@ -146,7 +146,7 @@ class RemoteProvider(Closeable):
 
     async def _guarded_stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                               temperature: float) -> AsyncIterator[str]:
-        self._bind_loop()
+        await self._bind_loop()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
         sent = 0

@@ -16,6 +16,7 @@ from typing import AsyncIterator
 import httpx
 
 from .. import errors
+from ...aio import aclose_quietly
 from ..errormap import kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
@@ -50,9 +51,10 @@ class OllamaProvider(RemoteProvider):
         return httpx.AsyncClient(base_url=self._url, headers=self._headers,
                                  timeout=httpx.Timeout(self.settings.timeout_s), transport=self._transport)
 
-    def _renew_client(self) -> None:
+    async def _renew_client(self) -> None:
         if self._transport is None:
-            self._client = self._build_client()
+            stale, self._client = self._client, self._build_client()
+            await aclose_quietly(stale)  # its connections died with their loop
 
     def _where(self) -> str:
         return f"Ollama at {self._shown_url}"

@@ -17,6 +17,7 @@ import httpx2
 import openai
 
 from .. import errors
+from ...aio import aclose_quietly
 from ..errormap import kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
@@ -63,9 +64,12 @@ class OpenAIProvider(RemoteProvider):
         self._http_client = http_client
         self._client = self._build_client(settings, http_client)
 
-    def _renew_client(self) -> None:
+    async def _renew_client(self) -> None:
         if self._http_client is None:  # a caller's own http_client is theirs to manage
-            self._client = self._build_client(self.settings, None)
+            stale, self._client = self._client, self._build_client(self.settings, None)
+            # Its connections died with their loop. Closing it (which fails part-way) marks
+            # it closed, so it does not try again, noisily, when it is garbage-collected.
+            await aclose_quietly(stale)
 
     def _check_key(self, key: str | None) -> None:
         """Refuse a key an HTTP header cannot carry, now rather than at the first call.
