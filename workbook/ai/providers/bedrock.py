@@ -32,6 +32,7 @@ from .base import Answer, RemoteProvider
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 _POOL_SIZE = 16
+_AFTER_END_S = 1.0  # how long the body may go on after messageStop + metadata
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -150,8 +151,6 @@ class BedrockProvider(RemoteProvider):
                         if stop.is_set():
                             break
                         hand_over(event)
-                        if "metadata" in event:
-                            break  # messageStop then metadata: the answer is complete
                 finally:
                     events.close()
                 hand_over(_END)
@@ -159,7 +158,7 @@ class BedrockProvider(RemoteProvider):
                 hand_over(error if not stop.is_set() else _END)
 
         loop.run_in_executor(_threads(), pump)
-        received, stopped = 0, False
+        received, stopped, complete = 0, False, False
         try:
             while True:
                 event = await queue.get()
@@ -182,8 +181,19 @@ class BedrockProvider(RemoteProvider):
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
+                    complete = stopped  # messageStop then metadata: the answer is whole
+                    break
             stream.model = self.model
         finally:
+            if complete:
+                # Let the pump read to the body's end (botocore then reuses the connection),
+                # unless the server holds it open after the end marker.
+                try:
+                    async with asyncio.timeout(_AFTER_END_S):
+                        while await queue.get() is not _END:
+                            pass
+                except TimeoutError:
+                    pass
             stop.set()  # a consumer that stopped early lets the pump thread finish...
             for events in opened:
                 _shut(events)  # ...now, even while it waits on a stalled server
