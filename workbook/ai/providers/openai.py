@@ -33,11 +33,22 @@ from .base import Answer, RemoteProvider
 _AFTER_END_S = 1.0
 
 
+class _RegistryDefault:
+    """A class attribute read from the provider's registry entry (by its ``name``), so the
+    default lives in one place; a subclass may still set its own value."""
+
+    def __init__(self, fact: str):
+        self._fact = fact
+
+    def __get__(self, instance, owner) -> str | None:
+        spec = get_spec(owner.name)
+        return getattr(spec, self._fact) if spec is not None else None
+
+
 class OpenAIProvider(RemoteProvider):
     name = "openai"
-    # None: what this provider's registry entry says (default_url, default_model).
-    default_base_url: str | None = None
-    default_model: str | None = None
+    default_base_url = _RegistryDefault("default_url")
+    default_model = _RegistryDefault("default_model")
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
     hints = {
@@ -49,11 +60,6 @@ class OpenAIProvider(RemoteProvider):
     def __init__(self, settings: AISettings | None = None, *, http_client=None):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
-        spec = get_spec(self.name)
-        if self.default_base_url is None and spec is not None:
-            self.default_base_url = spec.default_url
-        if self.default_model is None and spec is not None:
-            self.default_model = spec.default_model or ""
         self.model = self._model_name(settings)
         self.base_url = settings.openai_base_url or self.default_base_url
         # user:password in the URL travels as a header (httpx logs request URLs at INFO).
@@ -87,7 +93,7 @@ class OpenAIProvider(RemoteProvider):
 
     # -- what subclasses change -------------------------------------------------------
     def _model_name(self, settings: AISettings) -> str:
-        return settings.model or self.default_model
+        return settings.model or self.default_model or ""
 
     def _build_client(self, settings: AISettings, http_client):
         return openai.AsyncOpenAI(
