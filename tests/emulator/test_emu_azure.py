@@ -23,7 +23,7 @@ async def test_round_trip_through_deployment_route(emu, azure):
     record = emu.requests[-1]
     assert record.path == "/openai/deployments/gpt-5.4-nano/chat/completions"
     assert record.query == {"api-version": "2024-10-21"}
-    assert record.protocol == "azure"
+    assert record.protocol == "azure_openai"
     assert record.headers["api-key"] == "***redacted***"
 
 
@@ -76,7 +76,7 @@ async def test_unknown_deployment_is_deployment_not_found(azure):
 
 
 async def test_rate_limit_fault_in_azure_shape(emu, azure):
-    emu.inject("rate_limit", protocol="azure")
+    emu.inject("rate_limit", protocol="azure_openai")
     with pytest.raises(openai.RateLimitError) as caught:
         await azure.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT)
     assert caught.value.body["code"] == "429"
@@ -84,7 +84,7 @@ async def test_rate_limit_fault_in_azure_shape(emu, azure):
 
 
 async def test_protocol_restricted_fault_skips_other_protocols(emu, azure):
-    emu.inject("server_error", protocol="azure")
+    emu.inject("server_error", protocol="azure_openai")
     async with openai.AsyncOpenAI(base_url=f"{emu.url}/v1", api_key="k", max_retries=0) as c:
         await c.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT)  # untouched
     with pytest.raises(openai.InternalServerError):

@@ -163,6 +163,17 @@ async def test_ollama_ignores_anything_after_the_done_line(canned, ollama):
     assert stream.finish_reason == "stop" and stream.usage.output_tokens == 2
 
 
+async def test_ollama_invalid_utf8_is_an_error_not_a_replacement_character(canned, ollama):
+    bad = ndjson(piece("The sky")).replace(b"sky", b"sk\xff")
+    canned.answer(bad + ndjson(FINAL), content_type="application/x-ndjson")
+    with pytest.raises(ProviderError, match="not valid UTF-8"):
+        [p async for p in ollama.chat_stream(QUESTION)]
+    whole = json.dumps({**FINAL, "message": {"role": "assistant", "content": "sky"}}).encode()
+    canned.answer(whole.replace(b"sky", b"sk\xff"))
+    with pytest.raises(ProviderError, match="not valid UTF-8"):
+        await ollama.chat(QUESTION)
+
+
 # -- OpenAI-compatible -----------------------------------------------------------------------
 
 def sse(*events: dict) -> bytes:

@@ -104,3 +104,15 @@ async def test_an_abandoned_stream_does_not_hold_the_model(local):
     with pytest.raises(IncompleteResponseError, match="unread"):
         async for _ in stream:
             pass
+
+
+def test_one_provider_works_across_asyncio_run_calls(local):
+    # What a student's script does: each asyncio.run has a new event loop.
+    question = [Message("user", "Say hi.")]
+    for _ in range(2):
+        assert asyncio.run(local.chat(question, max_tokens=4)).content
+
+        async def drain():
+            return [piece async for piece in local.chat_stream(question, max_tokens=4)]
+
+        assert asyncio.run(drain())

@@ -1,28 +1,69 @@
-"""Which providers exist, where their code lives, and which settings each one needs.
+"""Which providers exist: the one place that knows each provider's facts.
+
+A ``ProviderSpec`` says where a provider's code lives, which wire protocol it speaks,
+which settings it needs, which setting holds its URL, its default URL and model, and the
+``AI__*`` variables that point it at the emulator. Settings validation, the factory,
+``doctor``/``workbook.probe``, the picker, the emulator, the conformance checker and the
+price lookup all read it, so adding an OpenAI-compatible provider is its file (a thin
+subclass of ``OpenAIProvider``) plus one entry here -- or one ``register_provider`` call.
 
 Built-in providers are named by ``"module:Class"`` strings so that ``import workbook.ai``
-imports no SDK: the module is imported only when that provider is built. A student's
-provider registers a class (or any callable) with ``register_provider``.
+imports no SDK: the module is imported only when that provider is built.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping
+
+from . import catalog
 
 Requirement = Callable[[Any], list[str]]  # settings -> names of the fields still missing
+
+# One spelling per wire protocol, used by the emulator's log and faults, the conformance
+# checker and the registry alike.
+PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")
+
+# In emulator_env values, "{url}" is the emulator's root URL and "{key}" its API key.
+_OPENAI_COMPATIBLE_EMULATOR_ENV = MappingProxyType(
+    {"AI__OPENAI_BASE_URL": "{url}/v1", "AI__MODEL": "smollm2"})
 
 
 @dataclass(frozen=True)
 class ProviderSpec:
     name: str
-    target: str | Callable[..., Any]
+    target: str | Callable[..., Any]  # "module:Class", or the class / callable itself
+    protocol: str | None = None  # one of PROTOCOLS; None: no wire protocol the workbook knows
     required: tuple[str, ...] = ()
     check: Requirement | None = None  # extra, conditional requirements
     description: str = ""
-    local_url_field: str | None = None  # the setting holding the URL to probe, if any
+    url_field: str | None = None  # the setting holding the URL it talks to
     default_url: str | None = None
+    default_model: str | None = None
+    emulator_env: Mapping[str, str] = field(default_factory=dict)  # AI__* values, see above
+    in_process: bool = False  # runs inside this Python process: no server to probe or call
+
+    @property
+    def local_url_field(self) -> str | None:  # the older name of url_field
+        return self.url_field
+
+    def env_for_emulator(self, url: str, key: str) -> dict[str, str]:
+        """The variables that point this provider at an emulator at ``url``."""
+        return {"AI__PROVIDER": self.name,
+                **{name: value.format(url=url, key=key) for name, value in self.emulator_env.items()}}
+
+
+def openai_compatible(name: str, target: str | Callable[..., Any], *, default_url: str,
+                      default_model: str | None = None, description: str = "",
+                      required: Iterable[str] = (), check: Requirement | None = None) -> ProviderSpec:
+    """The spec of a server speaking OpenAI's chat completions API (vLLM, LM Studio, Groq…):
+    its URL is ``AI__OPENAI_BASE_URL``, its key ``AI__OPENAI_API_KEY``."""
+    return ProviderSpec(name, target, protocol="openai", required=tuple(required), check=check,
+                        description=description or f"{name} (OpenAI-compatible)",
+                        url_field="openai_base_url", default_url=default_url,
+                        default_model=default_model, emulator_env=_OPENAI_COMPATIBLE_EMULATOR_ENV)
 
 
 def _openai_key_needed(settings) -> list[str]:
@@ -47,32 +88,49 @@ def _model_needed(settings) -> list[str]:
 _PROVIDERS = "workbook.ai.providers"
 
 _BUILTINS: tuple[ProviderSpec, ...] = (
-    ProviderSpec("azure_openai", f"{_PROVIDERS}.azure_openai:AzureOpenAIProvider",
+    ProviderSpec("azure_openai", f"{_PROVIDERS}.azure_openai:AzureOpenAIProvider", protocol="azure_openai",
                  check=_azure_needs,
                  description="Azure OpenAI (deployment-based; api-key or Entra ID auth)",
-                 local_url_field="azure_openai_endpoint"),
-    ProviderSpec("openai", f"{_PROVIDERS}.openai:OpenAIProvider", check=_openai_key_needed,
+                 url_field="azure_openai_endpoint", default_model=catalog.default_model("azure_openai"),
+                 emulator_env={"AI__AZURE_OPENAI_ENDPOINT": "{url}", "AI__AZURE_OPENAI_API_KEY": "{key}",
+                               "AI__AZURE_OPENAI_DEPLOYMENT": catalog.default_model("azure_openai")}),
+    ProviderSpec("openai", f"{_PROVIDERS}.openai:OpenAIProvider", protocol="openai", check=_openai_key_needed,
                  description="OpenAI API or any OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="https://api.openai.com/v1"),
-    ProviderSpec("bedrock", f"{_PROVIDERS}.bedrock:BedrockProvider", required=("aws_region",),
+                 url_field="openai_base_url", default_url="https://api.openai.com/v1",
+                 default_model=catalog.default_model("openai"),
+                 emulator_env={"AI__OPENAI_BASE_URL": "{url}/v1", "AI__OPENAI_API_KEY": "{key}",
+                               "AI__MODEL": catalog.default_model("openai")}),
+    ProviderSpec("bedrock", f"{_PROVIDERS}.bedrock:BedrockProvider", protocol="bedrock",
+                 required=("aws_region",),
                  description="AWS Bedrock Converse API (IAM credentials chain)",
-                 local_url_field="bedrock_endpoint_url"),
-    ProviderSpec("ollama", f"{_PROVIDERS}.ollama:OllamaProvider",
+                 url_field="bedrock_endpoint_url",
+                 default_url="https://bedrock-runtime.{region}.amazonaws.com",
+                 default_model=catalog.default_model("bedrock"),
+                 emulator_env={"AI__AWS_REGION": "us-east-1", "AI__BEDROCK_ENDPOINT_URL": "{url}",
+                               "AI__MODEL": catalog.default_model("bedrock"),
+                               "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator-secret"}),
+    ProviderSpec("ollama", f"{_PROVIDERS}.ollama:OllamaProvider", protocol="ollama",
                  description="Ollama native API (/api/chat)",
-                 local_url_field="ollama_base_url", default_url="http://localhost:11434"),
-    ProviderSpec("lmstudio", f"{_PROVIDERS}.lmstudio:LMStudioProvider",
-                 description="LM Studio's OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="http://localhost:1234/v1"),
-    ProviderSpec("vllm", f"{_PROVIDERS}.vllm:VLLMProvider", check=_model_needed,
-                 description="vLLM's OpenAI-compatible server",
-                 local_url_field="openai_base_url", default_url="http://localhost:8000/v1"),
+                 url_field="ollama_base_url", default_url="http://localhost:11434", default_model="llama3.2",
+                 emulator_env={"AI__OLLAMA_BASE_URL": "{url}", "AI__MODEL": "llama3.2"}),
+    openai_compatible("lmstudio", f"{_PROVIDERS}.lmstudio:LMStudioProvider",
+                      description="LM Studio's OpenAI-compatible server",
+                      default_url="http://localhost:1234/v1",
+                      default_model="local-model"),  # LM Studio answers with whichever model is loaded
+    openai_compatible("vllm", f"{_PROVIDERS}.vllm:VLLMProvider", check=_model_needed,
+                      description="vLLM's OpenAI-compatible server",
+                      default_url="http://localhost:8000/v1"),  # no default model: it serves one
     ProviderSpec("local", f"{_PROVIDERS}.local:LocalProvider",
-                 description="SmolLM2-135M-Instruct in-process (llama.cpp)"),
+                 description="SmolLM2-135M-Instruct in-process (llama.cpp)", in_process=True),
     ProviderSpec("mock", f"{_PROVIDERS}.mock:MockProvider",
-                 description="Scripted replies, no network"),
+                 description="Scripted replies, no network", in_process=True),
 )
 
 _registry: dict[str, ProviderSpec] = {spec.name: spec for spec in _BUILTINS}
+
+
+def builtin_names() -> tuple[str, ...]:
+    return tuple(spec.name for spec in _BUILTINS)
 
 
 def accepts_settings(factory: Callable[..., Any]) -> bool:
@@ -94,29 +152,58 @@ def get_spec(name: str) -> ProviderSpec | None:
     return _registry.get(str(name))
 
 
-def register_provider(name: str, factory: Callable[..., Any], *, required: Iterable[str] = (),
-                      description: str = "") -> None:
+def specs() -> list[ProviderSpec]:
+    return list(_registry.values())
+
+
+def names_speaking(protocol: str) -> list[str]:
+    """The registered providers that speak wire ``protocol``."""
+    return [spec.name for spec in _registry.values() if spec.protocol == protocol]
+
+
+def _bad_name(name: Any):
+    from .errors import ConfigurationError
+
+    return ConfigurationError(f"provider name {name!r} must be a simple identifier",
+                              provider="config", hint="Use letters, digits and underscores.")
+
+
+def register_provider(name: str | ProviderSpec, factory: str | Callable[..., Any] | None = None, *,
+                      required: Iterable[str] = (), description: str = "", **spec_fields: Any) -> None:
     """Make ``AI__PROVIDER=name`` build ``factory``.
 
-    ``factory`` is a provider class or any callable; it receives the ``AISettings`` if it
-    takes an argument, nothing otherwise. ``required`` lists setting names (``"model"``,
-    ``"ollama_base_url"``…) that must be set before it is built. Registering a built-in
-    name replaces it (an exercise's own ``ollama``); ``unregister_provider`` restores it.
+    ``factory`` is a provider class, any callable, or a ``"module:Class"`` string; it
+    receives the ``AISettings`` if it takes an argument, nothing otherwise. ``required``
+    lists setting names (``"model"``, ``"ollama_base_url"``…) that must be set before it
+    is built. Other ``ProviderSpec`` fields (``protocol``, ``url_field``, ``default_url``,
+    ``default_model``, ``emulator_env``) may be given by keyword, or pass a whole
+    ``ProviderSpec`` instead of a name. Registering a built-in name replaces it (an
+    exercise's own ``ollama``) and keeps its wire facts; ``unregister_provider`` restores it.
     """
+    if isinstance(name, ProviderSpec):
+        spec = name
+        key = spec.name.strip().lower()
+        if not key.isidentifier():
+            raise _bad_name(spec.name)
+        _registry[key] = replace(spec, name=key)
+        return
     key = str(name).strip().lower()
     if not key.isidentifier():
-        from .errors import ConfigurationError
-
-        raise ConfigurationError(f"provider name {name!r} must be a simple identifier",
-                                 provider="config", hint="Use letters, digits and underscores.")
-    if not callable(factory):
-        raise TypeError("factory must be a provider class or a callable returning a provider")
+        raise _bad_name(name)
+    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+        raise TypeError("factory must be a provider class, a callable returning a provider, "
+                        "or a 'module:Class' string")
+    unknown = set(spec_fields) - set(ProviderSpec.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown provider spec field(s): {', '.join(sorted(unknown))}")
     builtin = next((spec for spec in _BUILTINS if spec.name == key), None)
+    inherited = ({k: getattr(builtin, k) for k in ("protocol", "url_field", "default_url",
+                                                     "default_model", "emulator_env", "in_process")}
+                 if builtin else {})
     _registry[key] = ProviderSpec(
         key, factory, required=tuple(required),
         description=description or getattr(factory, "__doc__", "") or "",
-        local_url_field=builtin.local_url_field if builtin else None,
-        default_url=builtin.default_url if builtin else None,
+        **{**inherited, **spec_fields},
     )
 
 

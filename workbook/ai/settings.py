@@ -8,36 +8,59 @@ Invalid values raise ``ConfigurationError`` naming the variable; values a provid
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import warnings
 from enum import Enum
 from urllib.parse import urlsplit
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer,
+                      field_validator)
 
 from .errors import ConfigurationError
 
 PREFIX = "AI__"
 
 
-class ProviderType(str, Enum):
-    AZURE_OPENAI = "azure_openai"
-    OPENAI = "openai"
-    BEDROCK = "bedrock"
-    OLLAMA = "ollama"
-    LMSTUDIO = "lmstudio"
-    VLLM = "vllm"
-    LOCAL = "local"
-    MOCK = "mock"
+def _provider_type() -> type[Enum]:
+    """The public enum of the built-in providers (shared/DESIGN.md), made from the registry
+    so that a new built-in provider needs no second list here."""
+    from .registry import builtin_names
 
-    def __str__(self) -> str:
-        return self.value
+    members = Enum("ProviderType", [(name.upper(), name) for name in builtin_names()], type=str,
+                   module=__name__)
+    members.__str__ = lambda self: self.value
+    return members
+
+
+ProviderType = _provider_type()
 
 
 def env_name(field_name: str) -> str:
     """``ollama_base_url`` -> ``AI__OLLAMA_BASE_URL``."""
     return PREFIX + field_name.upper()
+
+
+_URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+_SECRET_FIELDS = ("azure_openai_api_key", "openai_api_key")
+
+
+def _shown_name(name: str) -> str:
+    """A provider name fit to print: a long or odd value may be a key pasted into the wrong
+    variable, so only its length is shown."""
+    if len(name) <= 24 and re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        close = difflib.get_close_matches(name, _known_names(), n=1)
+        return repr(name) + (f" (did you mean {close[0]!r}?)" if close else "")
+    return f"(a value of {len(name)} characters, not shown: it may be a secret)"
+
+
+def _known_names() -> list[str]:
+    from .registry import provider_names
+
+    return provider_names()
 
 
 class AISettings(BaseModel):
@@ -49,7 +72,7 @@ class AISettings(BaseModel):
     model: str | None = None
     max_tokens: int = Field(512, gt=0)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False, le=86_400)
     max_retries: int = Field(2, ge=0, le=10)
 
     azure_openai_endpoint: str | None = None
@@ -90,7 +113,7 @@ class AISettings(BaseModel):
         name = value.value if isinstance(value, ProviderType) else str(value).strip().lower()
         if name not in provider_names():
             raise ValueError(
-                f"unknown provider {value!r}; valid names: {', '.join(provider_names())}"
+                f"unknown provider {_shown_name(name)}; valid names: {', '.join(provider_names())}"
             )
         return name
 
@@ -124,6 +147,15 @@ class AISettings(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_serializer(*_URL_FIELDS)
+    def _url_without_password(self, value: str | None) -> str | None:
+        return display_url(value)
+
+    @field_serializer(*_SECRET_FIELDS, when_used="always")
+    def _secret_masked(self, value: SecretStr | None) -> str | None:
+        # model_dump() would otherwise hand out the SecretStr, whose value is one call away.
+        return None if value is None else "**********"
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -159,7 +191,7 @@ class AISettings(BaseModel):
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+URL_FIELDS = _URL_FIELDS
 
 
 def display_url(url: str | None) -> str | None:
@@ -196,11 +228,36 @@ def _configuration_error(error: ValidationError) -> ConfigurationError:
     )
 
 
+def near_misses(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(variable, the ``AI__`` name it was probably meant to be) for each name that looks
+    like a setting but will be ignored: ``AI_PROVIDER``, ``ai__provider``, ``Ai__Model``."""
+    found = []
+    for key in names:
+        if key.startswith(PREFIX):
+            continue  # a real AI__ name: a setting, or an "unknown variable" error
+        match = re.fullmatch(r"ai[_\-]+(\w+)", key.replace("-", "_"), flags=re.IGNORECASE)
+        if not match:
+            continue
+        close = difflib.get_close_matches(match.group(1).lower(), AISettings.model_fields, n=1,
+                                          cutoff=0.8)
+        if close:
+            found.append((key, env_name(close[0])))
+    return found
+
+
+def _warn_near_misses(values: Mapping[str, str]) -> None:
+    for key, meant in near_misses(values):
+        warnings.warn(f"{key} is ignored: settings are read from {meant} "
+                      "(upper case, two underscores after AI)", UserWarning, stacklevel=3)
+
+
 def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
     """Build settings from ``AI__*`` variables in a mapping; other keys are ignored.
 
-    An ``AI__`` variable that is not a setting is an error naming it (likely a typo).
+    An ``AI__`` variable that is not a setting is an error naming it (likely a typo); a
+    near miss of one (``AI_PROVIDER``, ``ai__provider``) is ignored with a warning.
     """
+    _warn_near_misses(values)
     fields: dict[str, Any] = {}
     unknown = []
     for key, value in values.items():
@@ -212,8 +269,12 @@ def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
         else:
             unknown.append(key)
     if unknown:
+        meant = [difflib.get_close_matches(key[len(PREFIX):].lower(), AISettings.model_fields, n=1)
+                 for key in sorted(unknown)]
+        suggestions = [f"{key} -> {env_name(close[0])}" for key, close in zip(sorted(unknown), meant) if close]
         raise ConfigurationError(
-            f"unknown variable(s): {', '.join(sorted(unknown))}",
+            f"unknown variable(s): {', '.join(sorted(unknown))}"
+            + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""),
             provider="config",
             hint="Check the spelling against .env.example (note the double underscore).",
         )

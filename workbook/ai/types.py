@@ -126,6 +126,17 @@ def coerce_messages(messages) -> list[Message]:
                 f"messages[{index}].content must be a str, got {type(content).__name__}",
                 hint="Convert the content to text before sending it.",
             )
+        try:
+            content.encode("utf-8")
+        except UnicodeEncodeError as error:
+            # A lone surrogate (half of an emoji, from a bad copy or a bytes slice) cannot
+            # travel in any request body: say so here, not as a server or encoding failure.
+            raise InvalidRequestError(
+                f"messages[{index}].content has a character that cannot be encoded as UTF-8 "
+                f"at position {error.start} (a lone surrogate such as {content[error.start]!a})",
+                hint="Remove or replace that character; text from bytes should be decoded with "
+                     "errors='replace' first.",
+            ) from None
         checked.append(message if isinstance(message, Message) else Message(role, content))
     return checked
 

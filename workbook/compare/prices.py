@@ -114,8 +114,14 @@ def normalise_prices(prices: Any = None) -> dict[str, Price]:
 
 
 def find_price(prices: Mapping[str, Price], label: str, provider: Any) -> tuple[str | None, Price | None]:
-    """(key, price) for a provider: its label, then its ``model``, then its ``name``."""
-    for key in (label, getattr(provider, "model", None), getattr(provider, "name", None)):
+    """(key, price) for a provider: its label, then its ``model``, then its ``name``, then
+    the default model its registry entry names (a newly registered provider is priced by
+    the model it runs unless told otherwise)."""
+    from ..ai.registry import get_spec
+
+    name = getattr(provider, "name", None)
+    spec = get_spec(name) if isinstance(name, str) else None
+    for key in (label, getattr(provider, "model", None), name, spec and spec.default_model):
         if isinstance(key, str) and key in prices:
             return key, prices[key]
     return None, None

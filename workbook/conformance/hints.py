@@ -12,14 +12,14 @@ _USAGE_HINT = {
     "ollama": "Read prompt_eval_count and eval_count from the final done:true line into "
               "Usage(input_tokens, output_tokens).",
     "openai": "Read response.usage.prompt_tokens and completion_tokens into Usage.",
-    "azure": "Read response.usage.prompt_tokens and completion_tokens into Usage.",
+    "azure_openai": "Read response.usage.prompt_tokens and completion_tokens into Usage.",
     "bedrock": "Read usage.inputTokens and outputTokens from the Converse response into Usage.",
 }
 _FIELD_HINT = {
     "ollama": "Send max_tokens as options.num_predict, temperature as options.temperature, and "
               "the system prompt as the first message with role 'system'.",
     "openai": "Send max_tokens, temperature and the system message as messages[0] (role 'system').",
-    "azure": "Send max_tokens, temperature and the system message as messages[0] (role 'system').",
+    "azure_openai": "Send max_tokens, temperature and the system message as messages[0] (role 'system').",
     "bedrock": "Send inferenceConfig.maxTokens / temperature and the system prompt in the "
                "top-level system=[{'text': ...}], not as a message.",
 }
@@ -70,7 +70,7 @@ _WIRE_HINTS = {
                        "ProviderUnavailableError naming the URL.",
     },
     "openai": _OPENAI_HINTS,
-    "azure": _OPENAI_HINTS,
+    "azure_openai": _OPENAI_HINTS,
     "bedrock": {
         "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
                 "AccessDeniedException into AuthenticationError.",

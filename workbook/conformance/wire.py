@@ -1,7 +1,8 @@
 """What the conformance suite knows about each wire protocol.
 
-The provider types the emulator can stand in for (``PROTOCOLS``), the emulator's name for
-each one's wire protocol (``WIRE``), the settings field holding its URL (``URL_FIELD``), and
+The provider types the emulator can stand in for (``PROTOCOLS``), each one's wire protocol
+(``WIRE``) and the settings field holding its URL (``URL_FIELD``) -- all read from the
+provider registry -- and
 what a correct request looks like on each wire: the "request fields" check sends
 ``max_tokens=7, temperature=0.3`` and ``SYSTEM_PROMPT`` and ``_field_problems`` reads them
 back out of the body the emulator received.
@@ -9,28 +10,55 @@ back out of the body the emulator received.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Mapping
 
-PROTOCOLS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
-# provider type -> the emulator's name for its wire protocol (fault targeting, log)
-WIRE = {"openai": "openai", "vllm": "openai", "lmstudio": "openai", "azure_openai": "azure",
-        "ollama": "ollama", "bedrock": "bedrock"}
-URL_FIELD = {"openai": "openai_base_url", "vllm": "openai_base_url", "lmstudio": "openai_base_url",
-             "azure_openai": "azure_openai_endpoint", "ollama": "ollama_base_url",
-             "bedrock": "bedrock_endpoint_url"}
+
+
+class _FromRegistry(Mapping[str, str]):
+    """provider name -> one fact of its registry entry, for the providers that have a wire:
+    read at each lookup, so a provider registered later is checked like a built-in one."""
+
+    def __init__(self, fact: str):
+        self._fact = fact
+
+    def _table(self) -> dict[str, str]:
+        from ..ai.registry import specs
+
+        return {spec.name: getattr(spec, self._fact) for spec in specs()
+                if spec.protocol is not None and spec.url_field is not None}
+
+    def __getitem__(self, name: str) -> str:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return repr(self._table())
+
+
+# provider type -> its wire protocol (the emulator's fault targeting and log use the same names)
+WIRE: Mapping[str, str] = _FromRegistry("protocol")
+# provider type -> the settings field holding its URL
+URL_FIELD: Mapping[str, str] = _FromRegistry("url_field")
+# the provider types the emulator can stand in for
+PROTOCOLS: Mapping[str, str] = WIRE
 
 SYSTEM_PROMPT = "You are a conformance check."
 
 _FIELD_OK = {
     "ollama": "options.num_predict=7, options.temperature=0.3, messages[0] is the system prompt",
     "openai": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
-    "azure": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
+    "azure_openai": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
     "bedrock": "inferenceConfig.maxTokens=7, temperature=0.3, top-level system prompt",
 }
 # Where each wire carries the request's limits: (label, path into the JSON body).
 _LIMITS = {
     "openai": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
-    "azure": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
+    "azure_openai": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
     "ollama": (("options.num_predict", ("options", "num_predict")),
                ("options.temperature", ("options", "temperature"))),
     "bedrock": (("inferenceConfig.maxTokens", ("inferenceConfig", "maxTokens")),
@@ -49,7 +77,7 @@ def _field_problems(wire: str, body: Any) -> list[str]:
         return ["the request body is not a JSON object"]
     (tokens_label, tokens_path), (temperature_label, temperature_path) = _LIMITS[wire]
     tokens = _lookup(body, tokens_path)
-    if tokens is None and wire in ("openai", "azure"):  # the newer name for the same limit
+    if tokens is None and wire in ("openai", "azure_openai"):  # the newer name for the same limit
         tokens = body.get("max_completion_tokens")
     problems = []
     if tokens != 7:

@@ -7,7 +7,8 @@ import signal
 import threading
 
 from .responders import RESPONDERS
-from .emulator import ENV_PROVIDERS, Emulator
+from ..ai.registry import get_spec
+from .emulator import Emulator, env_providers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     with emulator:
         print(f"workbook emulator ({args.backend}) listening on {emulator.url}", flush=True)
         print("Paste one block into .env to point that provider here:\n", flush=True)
-        for provider in ENV_PROVIDERS:
-            if provider in ("mock", "local"):
+        for provider in env_providers():
+            if get_spec(provider).protocol is None:
                 continue
             print(f"# {provider}")
             for key, value in emulator.env(provider).items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ai import catalog
+from ..ai.registry import builtin_names
 from .responders import make_responder
 from .exchange import RecordedRequest
 from .faults import Fault
@@ -24,7 +25,17 @@ CATALOG_LIFECYCLE = {item.id: item.lifecycle for item in catalog.CATALOG
 CATALOG_PROFILE_ONLY = tuple(item.id for item in catalog.CATALOG
                              if item.provider == "bedrock" and not item.on_demand)
 API_KEY = "emulator-key"
-ENV_PROVIDERS = ("openai", "vllm", "lmstudio", "azure_openai", "bedrock", "ollama", "mock", "local")
+
+
+def env_providers() -> list[str]:
+    """Every registered provider: wire ones get the emulator's URL, in-process ones nothing."""
+    from ..ai.registry import provider_names
+
+    return provider_names()
+
+
+# The built-in names, for callers that read the old constant; env_providers() sees new ones.
+ENV_PROVIDERS = builtin_names()
 
 
 class Emulator:
@@ -90,7 +101,7 @@ class Emulator:
     def inject(self, fault: str, times: int = 1, **options: Any) -> Fault:
         """The next ``times`` model requests answer with ``fault`` in their protocol's shape.
 
-        ``protocol="openai"|"azure"|"ollama"|"bedrock"`` limits which requests consume it.
+        ``protocol="openai"|"azure_openai"|"ollama"|"bedrock"`` limits which requests consume it.
         """
         return self.state.faults.inject(fault, times, **options)
 
@@ -104,23 +115,13 @@ class Emulator:
 
     # configuration ----------------------------------------------------------------------
     def env(self, provider: str) -> dict[str, str]:
-        url, key = self.url, self.state.api_key
-        values = {
-            "openai": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__OPENAI_API_KEY": key,
-                       "AI__MODEL": catalog.default_model("openai")},
-            "vllm": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__MODEL": "smollm2"},
-            "lmstudio": {"AI__OPENAI_BASE_URL": f"{url}/v1", "AI__MODEL": "smollm2"},
-            "azure_openai": {"AI__AZURE_OPENAI_ENDPOINT": url, "AI__AZURE_OPENAI_API_KEY": key,
-                             "AI__AZURE_OPENAI_DEPLOYMENT": catalog.default_model("azure_openai")},
-            "bedrock": {"AI__AWS_REGION": "us-east-1", "AI__BEDROCK_ENDPOINT_URL": url,
-                        "AI__MODEL": catalog.default_model("bedrock"),
-                        "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator-secret"},
-            "ollama": {"AI__OLLAMA_BASE_URL": url, "AI__MODEL": "llama3.2"},
-            "mock": {}, "local": {},
-        }
-        if provider not in values:
-            raise ValueError(f"unknown provider {provider!r}; valid names: {', '.join(ENV_PROVIDERS)}")
-        return {"AI__PROVIDER": provider, **values[provider]}
+        """The variables that point ``provider`` here, as its registry entry says."""
+        from ..ai.registry import get_spec
+
+        spec = get_spec(provider)
+        if spec is None:
+            raise ValueError(f"unknown provider {provider!r}; valid names: {', '.join(env_providers())}")
+        return spec.env_for_emulator(self.url, self.state.api_key)
 
     def settings(self, provider: str):
         from ..ai.settings import settings_from_mapping

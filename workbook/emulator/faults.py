@@ -17,7 +17,8 @@ FAULTS = (
 )
 # Bedrock's lifecycle answers (AWS's own texts, see workbook.ai.lifecycle): Bedrock only.
 BEDROCK_ONLY = ("model_end_of_life", "model_legacy", "needs_inference_profile")
-PROTOCOLS = ("openai", "azure", "ollama", "bedrock")
+PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")  # the registry's spellings
+_OLD_SPELLINGS = {"azure": "azure_openai"}
 
 # Options each fault understands, with their defaults; anything else is a typo worth reporting.
 _OPTIONS: dict[str, dict[str, Any]] = {
@@ -58,6 +59,7 @@ def make_fault(name: str, **options: Any) -> tuple[Fault, str | None]:
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; valid faults: {', '.join(FAULTS)}")
     protocol = options.pop("protocol", None)
+    protocol = _OLD_SPELLINGS.get(protocol, protocol)
     if protocol is not None and protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
     if name in BEDROCK_ONLY:

@@ -248,7 +248,7 @@ def routes(state) -> list[Route]:
                 or bearer == f"Bearer {state.api_key}" or entra_token_ok(bearer))
 
     async def azure_deployment(request: Request):
-        ex = await Exchange.begin(state, request, "azure")
+        ex = await Exchange.begin(state, request, "azure_openai")
         api_version = request.query_params.get("api-version")
         if not api_version:  # what Azure answers without it: a bare 404
             return ex.respond(azure_error(404, "404", "Resource not found"))
@@ -258,7 +258,7 @@ def routes(state) -> list[Route]:
                                api_version=api_version)
 
     async def azure_v1(request: Request):
-        ex = await Exchange.begin(state, request, "azure")
+        ex = await Exchange.begin(state, request, "azure_openai")
         if not azure_key_ok(request):
             return ex.respond(azure_error(401, "401", AZURE_ACCESS_DENIED))
         model = ex.body.get("model", "") if isinstance(ex.body, dict) else ""

@@ -108,8 +108,11 @@ class LlamaServer:
 
     def env(self, provider: str = "vllm") -> dict[str, str]:
         """The ``AI__*`` variables pointing an OpenAI-compatible provider at this server."""
-        if provider not in ("vllm", "lmstudio", "openai"):
-            raise ValueError("llama.cpp's server speaks the OpenAI protocol: use vllm, lmstudio or openai")
+        from ..ai.registry import get_spec, names_speaking
+
+        speakers = [name for name in names_speaking("openai") if get_spec(name).url_field == "openai_base_url"]
+        if provider not in speakers:
+            raise ValueError(f"llama.cpp's server speaks the OpenAI protocol: use {', '.join(speakers)}")
         return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}
 
     def settings(self, provider: str = "vllm", **changes: Any):

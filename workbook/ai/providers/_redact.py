@@ -6,7 +6,8 @@ from typing import Iterable
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
+    # Longest first: a password inside "user:password" must not leave "user:***" behind.
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         # Short strings are not real keys, and replacing them would mangle ordinary words.
         if secret and len(secret) >= 8:
             text = text.replace(secret, "***")

@@ -40,14 +40,14 @@ class AzureOpenAIProvider(OpenAIProvider):
             return openai.AsyncOpenAI(
                 api_key=key, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
                 timeout=settings.timeout_s,
-                max_retries=settings.max_retries, http_client=http_client,
+                max_retries=0, http_client=http_client,
             )
         # The key is passed explicitly: left out, the SDK would silently read
         # AZURE_OPENAI_API_KEY from the environment instead.
         return openai.AsyncAzureOpenAI(
             api_key=key, azure_endpoint=settings.azure_openai_endpoint,
             api_version=settings.azure_openai_api_version,
-            timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client,
+            timeout=settings.timeout_s, max_retries=0, http_client=http_client,
         )
 
     def _entra_client(self, settings: AISettings, http_client):
@@ -59,11 +59,14 @@ class AzureOpenAIProvider(OpenAIProvider):
         if settings.azure_openai_api_version == "v1":
             return openai.AsyncOpenAI(
                 api_key=tokens, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
-                timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client)
+                timeout=settings.timeout_s, max_retries=0, http_client=http_client)
         return openai.AsyncAzureOpenAI(
             azure_ad_token_provider=tokens, azure_endpoint=settings.azure_openai_endpoint,
             api_version=settings.azure_openai_api_version,
-            timeout=settings.timeout_s, max_retries=settings.max_retries, http_client=http_client)
+            timeout=settings.timeout_s, max_retries=0, http_client=http_client)
+
+    def _stream_headers(self) -> dict[str, str]:
+        return {}  # Azure's endpoints keep streamed connections reusable
 
     def _wrong_url_hint(self) -> str:
         return ("Check AI__AZURE_OPENAI_ENDPOINT: it is the resource's root, "

@@ -3,30 +3,36 @@
 Credentials come from the normal AWS chain (environment, profile, SSO); there is no API
 key setting. boto3 blocks, so every call runs on a dedicated thread pool sized together
 with botocore's connection pool: concurrent calls overlap instead of queueing behind
-asyncio's small default executor. Retries are botocore's own (standard mode).
+asyncio's small default executor. botocore makes one attempt per call: ``RemoteProvider``
+retries, so a cancelled call stops retrying and AI__TIMEOUT_S bounds the whole call. A
+stream closed early shuts its socket, so a stalled server cannot hold a pool thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator
 
 import boto3
 import botocore.exceptions
 import botocore.parsers
+import urllib3.exceptions
 from botocore.config import Config
 
-from .. import catalog, errors
+from .. import errors
+from ..errormap import kind_of, retry_after_seconds
 from ..lifecycle import lifecycle_error
+from ..registry import get_spec
 from ..settings import AISettings, display_url
-from ..types import ChatResponse, ChatStream, Message, Usage, split_system, validate_request
-from ._closing import Closeable
+from ..types import ChatStream, Message, Usage, split_system
+from ._redact import redact
+from .base import Answer, RemoteProvider
 
-DEFAULT_MODEL = catalog.default_model("bedrock")
 _POOL_SIZE = 16
+_AFTER_END_S = 1.0  # how long the body may go on after messageStop + metadata
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -42,30 +48,24 @@ def _threads() -> ThreadPoolExecutor:
 # Bedrock's stop reasons in the words every other provider uses.
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
-_AUTH_CODES = {"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception",
-               "missingauthenticationtokenexception", "incompletesignatureexception",
-               "invalidclienttokenid", "signaturedoesnotmatch"}
-_THROTTLE_CODES = {"throttlingexception", "toomanyrequestsexception", "servicequotaexceededexception",
-                   "throttling"}
-_UNAVAILABLE_CODES = {"serviceunavailableexception", "internalserverexception", "modelnotreadyexception",
-                      "modeltimeoutexception", "internalfailure", "serviceunavailable"}
 
 
-class BedrockProvider(Closeable):
+class BedrockProvider(RemoteProvider):
     name = "bedrock"
 
     def __init__(self, settings: AISettings | None = None, *, session: boto3.Session | None = None):
         settings = settings or AISettings(provider=self.name)
         if not settings.aws_region:
             raise errors.ConfigurationError(
-                "bedrock needs AI__AWS_REGION (Bedrock models are enabled per region)",
-                provider=self.name, hint="Set AI__AWS_REGION, e.g. us-east-1, where you enabled model access.")
+                "bedrock needs AI__AWS_REGION (Bedrock serves models per region)",
+                provider=self.name, hint="Set AI__AWS_REGION, e.g. us-east-1.")
         self.settings = settings
-        self.model = settings.model or DEFAULT_MODEL
+        spec = get_spec(self.name)
+        self.model = settings.model or spec.default_model
         self.region = settings.aws_region
         config = Config(
             region_name=settings.aws_region,
-            retries={"total_max_attempts": settings.max_retries + 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},  # RemoteProvider retries
             connect_timeout=min(settings.timeout_s, 10.0),
             read_timeout=settings.timeout_s,
             max_pool_connections=_POOL_SIZE,
@@ -75,12 +75,16 @@ class BedrockProvider(Closeable):
             session = session or boto3.Session()
             self._client = session.client(
                 "bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url, config=config)
+            credentials = session.get_credentials()
         except Exception as error:
             raise errors.ConfigurationError(
                 f"boto3 could not set up a Bedrock client: {type(error).__name__}: {error}",
                 provider=self.name,
                 hint="Check your AWS configuration: AWS_PROFILE, ~/.aws/config, and the AWS_* "
                      "variables in your environment.") from None
+        # Whatever was signed with must never reach an error text, should a server echo it.
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        self._secrets = [getattr(frozen, part, None) for part in ("secret_key", "token")]
 
     def __repr__(self) -> str:
         where = display_url(self.settings.bedrock_endpoint_url) or f"region {self.region}"
@@ -88,6 +92,9 @@ class BedrockProvider(Closeable):
 
     async def aclose(self) -> None:
         self._client.close()
+
+    def _where(self) -> str:
+        return display_url(self.settings.bedrock_endpoint_url) or f"Bedrock in {self.region}"
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         system, conversation = split_system(messages)
@@ -100,12 +107,8 @@ class BedrockProvider(Closeable):
             request["system"] = [{"text": system}]
         return request
 
-    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         request = self._request(messages, max_tokens, temperature)
-        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))
@@ -118,43 +121,44 @@ class BedrockProvider(Closeable):
                 provider=self.name, hint="The response was corrupted in transit; retry the request.")
         blocks = result["output"].get("message", {}).get("content", [])
         usage = result.get("usage", {})
-        return ChatResponse(
-            content="".join(block.get("text", "") for block in blocks), model=self.model,
-            provider=self.name, usage=Usage(usage.get("inputTokens"), usage.get("outputTokens")),
-            finish_reason=_finish(result.get("stopReason")), latency_s=time.perf_counter() - started,
-        )
+        return Answer("".join(block.get("text", "") for block in blocks), self.model,
+                      Usage(usage.get("inputTokens"), usage.get("outputTokens")),
+                      _finish(result.get("stopReason")))
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
+    async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
         request = self._request(messages, max_tokens, temperature)
-        return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
-
-    async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
+        opened: list = []  # the event stream, once the pump has it: closing it frees the pump
         _END = object()
+
+        def hand_over(item) -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def pump() -> None:
             # Runs on the pool: reads boto3's blocking event stream, hands events to the loop.
             try:
+                if stop.is_set():
+                    return
                 response = self._client.converse_stream(**request)
                 events = response["stream"]
+                opened.append(events)
                 try:
                     for event in events:
-                        loop.call_soon_threadsafe(queue.put_nowait, event)
                         if stop.is_set():
                             break
+                        hand_over(event)
                 finally:
                     events.close()
-                loop.call_soon_threadsafe(queue.put_nowait, _END)
+                hand_over(_END)
             except BaseException as error:  # handed to the consumer, translated there
-                loop.call_soon_threadsafe(queue.put_nowait, error)
+                hand_over(error if not stop.is_set() else _END)
 
         loop.run_in_executor(_threads(), pump)
-        received, stopped = 0, False
+        received, stopped, complete = 0, False, False
         try:
             while True:
                 event = await queue.get()
@@ -177,9 +181,22 @@ class BedrockProvider(Closeable):
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
+                    complete = stopped  # messageStop then metadata: the answer is whole
+                    break
             stream.model = self.model
         finally:
-            stop.set()  # a consumer that stopped early lets the pump thread finish
+            if complete:
+                # Let the pump read to the body's end (botocore then reuses the connection),
+                # unless the server holds it open after the end marker.
+                try:
+                    async with asyncio.timeout(_AFTER_END_S):
+                        while await queue.get() is not _END:
+                            pass
+                except TimeoutError:
+                    pass
+            stop.set()  # a consumer that stopped early lets the pump thread finish...
+            for events in opened:
+                _shut(events)  # ...now, even while it waits on a stalled server
         if not stopped:
             # boto3's event stream ends silently when the connection drops.
             raise errors.IncompleteResponseError(
@@ -195,7 +212,9 @@ class BedrockProvider(Closeable):
                 f"no AWS credentials found ({type(error).__name__})", provider=name,
                 hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE "
                      "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
-        if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)):
+        if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
+                              urllib3.exceptions.TimeoutError, TimeoutError)):
+            # urllib3's own timeout reaches us from inside an event stream, unwrapped.
             return errors.ProviderUnavailableError(
                 f"Bedrock did not answer within {self.settings.timeout_s:g} s", provider=name,
                 hint="Raise AI__TIMEOUT_S, or check your network to AWS.")
@@ -204,7 +223,16 @@ class BedrockProvider(Closeable):
                 f"cannot reach Bedrock at {display_url(error.kwargs.get('endpoint_url')) or 'its endpoint'}",
                 provider=name, hint="Check AI__AWS_REGION / AI__BEDROCK_ENDPOINT_URL and your network.")
         if isinstance(error, botocore.exceptions.ClientError):
-            return self._client_error(error)
+            typed = self._client_error(error)
+            headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            seconds = retry_after_seconds(headers)
+            if seconds is not None:
+                typed.retry_after = seconds
+            return typed
+        if isinstance(error, UnicodeDecodeError):
+            return errors.ProviderError(
+                "Bedrock's answer is not valid UTF-8", provider=name,
+                hint="The response was corrupted in transit; retry the request.")
         if isinstance(error, botocore.exceptions.InvalidEndpointConfigurationError):
             return self._endpoint_configuration_error(error)
         if isinstance(error, botocore.exceptions.ParamValidationError):
@@ -256,31 +284,33 @@ class BedrockProvider(Closeable):
             # botocore puts the bare status where AWS's own error code belongs: the answer
             # was not Bedrock's (a web server or proxy at a wrong AI__BEDROCK_ENDPOINT_URL).
             return self._foreign_error(status)
+        message = redact(message, self._secrets)
         aged = lifecycle_error(code, message, model=self.model, region=self.region, provider=self.name)
         if aged is not None:
             return aged
         text = f"{code}: {message} (model {self.model}, region {self.region})"
-        low = code.lower()
+        kind = kind_of(status, code)
         name = self.name
-        if low == "accessdeniedexception":
+        if kind == "access_denied":
             return errors.AuthenticationError(
                 text, provider=name,
-                hint=f"Request model access for {self.model} in the Bedrock console for {self.region}, "
-                     "and check the IAM policy allows bedrock:InvokeModel.")
-        if low in _AUTH_CODES:
+                hint="Check that your IAM policy (and any organisation SCP) allows bedrock:InvokeModel "
+                     f"for {self.model} in {self.region}; Anthropic models also need the one-time "
+                     "use-case form in the Bedrock console.")
+        if kind == "auth":
             return errors.AuthenticationError(
                 text, provider=name,
                 hint="Your AWS credentials were refused: check the keys / AWS_PROFILE, or `aws sso login` again.")
-        if low in _THROTTLE_CODES:
+        if kind == "rate_limit":
             return errors.RateLimitError(
                 text, provider=name,
                 hint="Bedrock throttled the call: slow down, raise AI__MAX_RETRIES, or request a quota increase.")
-        if low == "resourcenotfoundexception" or "model identifier is invalid" in message.lower():
+        if kind == "not_found" or "model identifier is invalid" in message.lower():
             return errors.ModelNotFoundError(
                 text, provider=name,
                 hint=f"Check AI__MODEL is a Bedrock model id available in {self.region} "
                      "(`aws bedrock list-foundation-models`).")
-        if low in _UNAVAILABLE_CODES:
+        if kind == "server":
             return errors.ProviderUnavailableError(
                 text, provider=name, hint="Bedrock is failing or the model is not ready; retry shortly.")
         return errors.ProviderError(text, provider=name, hint="Bedrock rejected the request; read its message.")
@@ -301,7 +331,7 @@ class BedrockProvider(Closeable):
                 if url else f"Check {check}.")
         if status is not None and status >= 500:
             return errors.ProviderUnavailableError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=name,
+                text, provider=name,
                 hint=f"The server (or a proxy before it) is failing; retry later, and check {check} if it persists.")
         if status in (401, 403):
             return errors.AuthenticationError(
@@ -309,6 +339,19 @@ class BedrockProvider(Closeable):
         if status == 429:
             return errors.RateLimitError(text, provider=name)
         return errors.ProviderError(text, provider=name, hint=f"Check {check}.")
+
+
+def _shut(events) -> None:
+    """Close an event stream from another thread, waking a read blocked on its socket
+    (closing alone does not wake it; shutting the socket down does)."""
+    raw = getattr(events, "_raw_stream", None)
+    connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _finish(stop_reason: str | None) -> str | None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from .openai import OpenAIProvider
 
 
+# Default URL and model: its entry in workbook/ai/registry.py.
 class LMStudioProvider(OpenAIProvider):
     name = "lmstudio"
-    default_base_url = "http://localhost:1234/v1"
-    default_model = "local-model"  # LM Studio answers with whichever model is loaded
     hints = {
         "auth": "LM Studio needs no key unless you enabled one; check AI__OPENAI_API_KEY.",
         "not_found": "Load a model in LM Studio, or set AI__MODEL to a loaded model's id.",

@@ -1,42 +1,63 @@
 """``ollama``: Ollama's native ``/api/chat`` over ``httpx.AsyncClient``.
 
 Streaming is NDJSON: one JSON object per line, the last with ``"done": true`` and the
-token counts (``prompt_eval_count``, ``eval_count``). httpx has no retry policy of its
-own for 429/5xx, so this module retries those itself, honouring ``Retry-After``.
+token counts (``prompt_eval_count``, ``eval_count``). Each call is one attempt;
+``RemoteProvider`` retries 429/5xx/connection failures within AI__TIMEOUT_S. Bytes are
+decoded strictly: invalid UTF-8 is an error, never a silent U+FFFD in the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
-import time
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 import httpx
 
 from .. import errors
+from ...aio import aclose_quietly
+from ..errormap import kind_of, retry_after_seconds, typed_error
+from ..registry import get_spec
 from ..settings import AISettings, display_url
-from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._closing import Closeable, closed_provider_error
+from ..types import ChatStream, Message, Usage
+from ._closing import closed_provider_error
+from ._redact import redact
+from ._url_credentials import split_credentials
+from .base import Answer, RemoteProvider
 
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
-_MAX_BACKOFF_S = 8.0
+# After the "done" line a server may keep the connection open: read on this long at most
+# (reading to the end lets httpx reuse the connection), then stop -- the answer is whole.
+_AFTER_END_S = 1.0
 
 
-class OllamaProvider(Closeable):
+class OllamaProvider(RemoteProvider):
     name = "ollama"
-    default_model = "llama3.2"
+    default_model: str | None = None  # None: the registry entry's
 
     def __init__(self, settings: AISettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
-        self.model = settings.model or self.default_model
+        spec = get_spec(self.name)
+        self.model = settings.model or self.default_model or (spec and spec.default_model) or "llama3.2"
         self.base_url = settings.ollama_base_url
         self._shown_url = display_url(self.base_url)  # for messages: no user:password
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(settings.timeout_s), transport=transport)
+        # user:password travels as a header: httpx logs the URL of every request at INFO.
+        self._url, self._headers, self._secrets = split_credentials(self.base_url)
+        self._transport = transport
+        self._client = self._build_client()
+
+    def _build_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self._url, headers=self._headers,
+                                 timeout=httpx.Timeout(self.settings.timeout_s), transport=self._transport)
+
+    async def _renew_client(self) -> None:
+        if self._transport is None:
+            stale, self._client = self._client, self._build_client()
+            await aclose_quietly(stale)  # its connections died with their loop
+
+    def _where(self) -> str:
+        return f"Ollama at {self._shown_url}"
 
     def __repr__(self) -> str:
         return f"OllamaProvider(model={self.model!r}, base_url={self._shown_url!r})"
@@ -52,11 +73,7 @@ class OllamaProvider(Closeable):
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
 
-    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        started = time.perf_counter()
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         async with self._post(self._body(messages, max_tokens, temperature, stream=False),
                               stream=False) as response:
             data = _json(response.content, self.name)
@@ -68,30 +85,28 @@ class OllamaProvider(Closeable):
             raise errors.IncompleteResponseError(
                 'Ollama\'s answer came without "done": true, so it may be cut short',
                 provider=self.name, hint="Retry the request; if it keeps happening, check Ollama's log.")
-        return ChatResponse(
-            content=_content(data, self.name), model=_text(data.get("model")) or self.model,
-            provider=self.name,
-            usage=Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count"))),
-            finish_reason=_text(data.get("done_reason")) or "stop",
-            latency_s=time.perf_counter() - started,
-        )
+        return Answer(
+            _content(data, self.name), _text(data.get("model")) or self.model,
+            Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count"))),
+            _text(data.get("done_reason")) or "stop")
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        body = self._body(messages, max_tokens, temperature, stream=True)
-        return ChatStream(lambda stream: self._stream(stream, body), provider=self.name)
-
-    async def _stream(self, stream: ChatStream, body: dict) -> AsyncIterator[str]:
+    async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
         received, done = 0, False
-        async with self._post(body) as response:
+        async with self._post(self._body(messages, max_tokens, temperature, stream=True)) as response:
+            lines = _lines(response.aiter_bytes(), self.name)
             try:
-                async for line in response.aiter_lines():
+                while True:
+                    try:
+                        if not done:
+                            line = await lines.__anext__()
+                        else:
+                            # The answer is complete; anything more is ignored.
+                            async with asyncio.timeout(_AFTER_END_S):
+                                line = await lines.__anext__()
+                    except (StopAsyncIteration, TimeoutError):
+                        break
                     if done or not line.strip():
-                        # After the "done" line the answer is complete: anything more is
-                        # ignored. Reading on to the end of the body (no break) lets httpx
-                        # reuse the connection; closing early costs a new TCP connection.
                         continue
                     data = _json(line, self.name)
                     if "error" in data:  # Ollama reports mid-stream failures as a line
@@ -107,9 +122,13 @@ class OllamaProvider(Closeable):
                         stream.usage = Usage(_count(data.get("prompt_eval_count")),
                                              _count(data.get("eval_count")))
             except httpx.HTTPError as error:
+                if received == 0 and not done:
+                    raise self._transport_error(error) from None
                 raise errors.IncompleteResponseError(
                     f"the stream broke after {received} chunks: {type(error).__name__}",
                     provider=self.name) from None
+            finally:
+                await lines.aclose()
         if not done:
             raise errors.IncompleteResponseError(
                 f"the stream ended after {received} chunks without its final \"done\": true line",
@@ -156,41 +175,32 @@ class OllamaProvider(Closeable):
 
     @asynccontextmanager
     async def _post(self, body: dict, *, stream: bool = True):
-        """POST /api/chat with retries for 429/5xx/connection failures; yields a 200 response.
+        """POST /api/chat once; yields a 200 response, raises a typed error otherwise.
 
         ``stream=False`` reads the whole body first (cheaper for one JSON object)."""
-        attempt = 0
-        while True:
-            try:
-                request = self._client.build_request("POST", "/api/chat", json=body)
-                response = await self._client.send(request, stream=stream)
-            except httpx.HTTPError as exc:
-                error, retry_after = self._transport_error(exc), None
-            except Exception as exc:  # not a network failure: retrying would not help
-                if self._client.is_closed:
-                    raise closed_provider_error(self.name) from None
-                raise errors.ProviderError(
-                    f"could not send the request to Ollama at {self._shown_url}: "
-                    f"{type(exc).__name__}: {exc}", provider=self.name,
-                    hint="Check AI__OLLAMA_BASE_URL; if it is right, rebuild the provider with "
-                         "create_ai_provider() and retry.") from None
-            else:
-                if response.status_code == 200:
-                    try:
-                        yield response
-                    finally:
-                        await response.aclose()
-                    return
-                await response.aread()
-                await response.aclose()
-                error = self._status_error(response)
-                if response.status_code not in _RETRY_STATUSES:
-                    raise error
-                retry_after = _retry_after(response)
-            if attempt >= self.settings.max_retries:
-                raise error
-            attempt += 1
-            await asyncio.sleep(_backoff(attempt, retry_after))
+        try:
+            request = self._client.build_request("POST", "/api/chat", json=body)
+            response = await self._client.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        except Exception as exc:  # not a network failure: retrying would not help
+            if self._client.is_closed:
+                raise closed_provider_error(self.name) from None
+            raise errors.ProviderError(
+                f"could not send the request to Ollama at {self._shown_url}: "
+                f"{type(exc).__name__}: {redact(str(exc), self._secrets)}", provider=self.name,
+                hint="Check AI__OLLAMA_BASE_URL; if it is right, rebuild the provider with "
+                     "create_ai_provider() and retry.") from None
+        try:
+            if response.status_code != 200:
+                try:
+                    await response.aread()
+                except httpx.HTTPError as exc:
+                    raise self._transport_error(exc) from None
+                raise self._status_error(response)
+            yield response
+        finally:
+            await response.aclose()
 
     def _status_error(self, response: httpx.Response) -> errors.ProviderError:
         status = response.status_code
@@ -198,34 +208,52 @@ class OllamaProvider(Closeable):
             ollama_error = response.json().get("error")
         except (ValueError, AttributeError):
             ollama_error = None
-        message = ollama_error or response.text or response.reason_phrase
+        message = redact(str(ollama_error or response.content.decode("utf-8", "replace") or response.reason_phrase),
+                         self._secrets)
+        kind = kind_of(status, api_error=ollama_error is not None)
         text = f"HTTP {status} from Ollama: {message}"
-        if status == 404 and ollama_error is None:
+        if kind == "wrong_url":
             # Not Ollama's {"error": ...}: the path itself does not exist on that server.
-            return errors.ConfigurationError(
-                f"HTTP 404 from {self._shown_url}/api/chat: nothing answers Ollama's chat API there",
-                provider=self.name,
-                hint="Check AI__OLLAMA_BASE_URL: it is the server's root, e.g. http://localhost:11434 "
-                     "(no /api or /v1).")
-        if status == 404:
-            return errors.ModelNotFoundError(
-                text, provider=self.name,
-                hint=f"Run `ollama pull {self.model}` (or set AI__MODEL to a model you have: `ollama list`).")
-        if status in (401, 403):
-            return errors.AuthenticationError(
-                text, provider=self.name, hint="A proxy in front of Ollama refused the request; check its credentials.")
-        if status == 429:
-            return errors.RateLimitError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=self.name,
-                retry_after=_retry_after(response))
-        if status >= 500:
-            return errors.ProviderUnavailableError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=self.name,
-                hint="Ollama failed; check `ollama ps` and its log, then retry.")
-        return errors.ProviderError(text, provider=self.name, hint="Ollama rejected the request; read its message.")
+            text = f"HTTP 404 from {self._shown_url}/api/chat: nothing answers Ollama's chat API there"
+        return typed_error(kind, text, provider=self.name, hints=self._hints(),
+                           retry_after=retry_after_seconds(response.headers))
+
+    def _hints(self) -> dict[str, str]:
+        return {
+            "wrong_url": "Check AI__OLLAMA_BASE_URL: it is the server's root, e.g. http://localhost:11434 "
+                         "(no /api or /v1).",
+            "not_found": f"Run `ollama pull {self.model}` (or set AI__MODEL to a model you have: `ollama list`).",
+            "auth": "A proxy in front of Ollama refused the request; check its credentials.",
+            "server": "Ollama failed; check `ollama ps` and its log, then retry.",
+            "rejected": "Ollama rejected the request; read its message.",
+        }
+
+
+async def _lines(chunks: AsyncIterator[bytes], provider: str) -> AsyncIterator[str]:
+    """NDJSON lines from raw bytes, decoded strictly (httpx's own decoding hides bad bytes)."""
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield _strict_text(line, provider)
+    if pending.strip():
+        yield _strict_text(pending, provider)
+
+
+def _strict_text(raw: bytes, provider: str = "ollama") -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.ProviderError(
+            "Ollama sent bytes that are not valid UTF-8", provider=provider,
+            hint="The answer was damaged on the way or the server is not Ollama; retry, and check "
+                 "AI__OLLAMA_BASE_URL.") from None
 
 
 def _json(raw: bytes | str, provider: str) -> dict:
+    if isinstance(raw, bytes):
+        raw = _strict_text(raw, provider)
     try:
         data = json.loads(raw)
     except ValueError:
@@ -267,16 +295,3 @@ def _text(value) -> str | None:
 def _count(value) -> int | None:
     """A token count as reported, or ``None`` where the value is missing or not a count."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["retry-after"]))
-    except (KeyError, ValueError):
-        return None
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return min(retry_after, _MAX_BACKOFF_S)
-    return min(0.5 * 2 ** (attempt - 1), _MAX_BACKOFF_S) * (0.5 + random.random() / 2)

@@ -1,30 +1,54 @@
 """``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI``.
 
 Also the base of every OpenAI-compatible provider (vLLM, LM Studio, Azure OpenAI): they
-differ only in how the client is built, the default URL and model, and the hints their
-errors carry. Retries (429, 5xx, connection) are the SDK's own, honouring Retry-After.
+differ only in how the client is built, their registry entry (default URL and model) and
+the hints their errors carry. Retries are ``RemoteProvider``'s, not the SDK's: the SDK
+waits out a Retry-After of up to 120 s whatever the timeout, which would break
+AI__TIMEOUT_S.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
-import time
 from typing import AsyncIterator
 
 import httpx2
 import openai
 
 from .. import catalog, errors
+from ...aio import aclose_quietly
+from ..errormap import kind_of, retry_after_seconds, typed_error
+from ..registry import get_spec
 from ..settings import AISettings, display_url
-from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._closing import Closeable, closed_provider_error
+from ..types import ChatStream, Message, Usage
+from ._closing import closed_provider_error
 from ._redact import redact
+from ._url_credentials import split_credentials
+from .base import Answer, RemoteProvider
+
+# After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
+# the connection open after the end marker has still answered in full. Reading on to
+# [DONE] (rather than stopping at the usage chunk) lets httpx reuse the connection.
+_AFTER_END_S = 1.0
 
 
-class OpenAIProvider(Closeable):
+class _RegistryDefault:
+    """A class attribute read from the provider's registry entry (by its ``name``), so the
+    default lives in one place; a subclass may still set its own value."""
+
+    def __init__(self, fact: str):
+        self._fact = fact
+
+    def __get__(self, instance, owner) -> str | None:
+        spec = get_spec(owner.name)
+        return getattr(spec, self._fact) if spec is not None else None
+
+
+class OpenAIProvider(RemoteProvider):
     name = "openai"
-    default_base_url: str | None = None  # None: the SDK's own (api.openai.com)
-    default_model = catalog.default_model("openai")
+    default_base_url = _RegistryDefault("default_url")
+    default_model = _RegistryDefault("default_model")
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
     hints = {
@@ -38,9 +62,20 @@ class OpenAIProvider(Closeable):
         self.settings = settings
         self.model = self._model_name(settings)
         self.base_url = settings.openai_base_url or self.default_base_url
-        self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key")]
+        # user:password in the URL travels as a header (httpx logs request URLs at INFO).
+        self._url, self._url_headers, url_secrets = split_credentials(self.base_url)
+        self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key"),
+                         *url_secrets]
         self._check_key(settings.secret(self.key_field))
+        self._http_client = http_client
         self._client = self._build_client(settings, http_client)
+
+    async def _renew_client(self) -> None:
+        if self._http_client is None:  # a caller's own http_client is theirs to manage
+            stale, self._client = self._client, self._build_client(self.settings, None)
+            # Its connections died with their loop. Closing it (which fails part-way) marks
+            # it closed, so it does not try again, noisily, when it is garbage-collected.
+            await aclose_quietly(stale)
 
     def _check_key(self, key: str | None) -> None:
         """Refuse a key an HTTP header cannot carry, now rather than at the first call.
@@ -58,15 +93,16 @@ class OpenAIProvider(Closeable):
 
     # -- what subclasses change -------------------------------------------------------
     def _model_name(self, settings: AISettings) -> str:
-        return settings.model or self.default_model
+        return settings.model or self.default_model or ""
 
     def _build_client(self, settings: AISettings, http_client):
         return openai.AsyncOpenAI(
             # A local server needs no key, but the SDK insists on a non-empty one.
             api_key=settings.secret("openai_api_key") or "not-needed",
-            base_url=self.base_url,
+            base_url=self._url,
+            default_headers=self._url_headers or None,
             timeout=settings.timeout_s,
-            max_retries=settings.max_retries,
+            max_retries=0,  # RemoteProvider retries, within AI__TIMEOUT_S
             http_client=http_client,
         )
 
@@ -78,18 +114,20 @@ class OpenAIProvider(Closeable):
         await self._client.close()
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
-        return {
+        limit_field = catalog.token_limit_field(self.model)
+        request = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": max_tokens,
+            limit_field: max_tokens,
             "temperature": temperature,
         }
+        if limit_field == "max_completion_tokens":
+            # OpenAI's reasoning models (GPT-5 on) would spend the completion budget thinking,
+            # and accept a temperature other than 1 only with reasoning turned off.
+            request["reasoning_effort"] = "none"
+        return request
 
-    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        started = time.perf_counter()
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         try:
             completion = await self._client.chat.completions.create(
                 **self._request(messages, max_tokens, temperature))
@@ -98,29 +136,31 @@ class OpenAIProvider(Closeable):
         except Exception as error:  # every SDK failure becomes a typed workbook error
             raise self._translate(error) from None
         usage = completion.usage
-        return ChatResponse(
-            content=content, model=completion.model or self.model, provider=self.name,
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
-            finish_reason=choice.finish_reason, latency_s=time.perf_counter() - started,
-        )
+        return Answer(content, completion.model,
+                      Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+                      choice.finish_reason)
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        request = self._request(messages, max_tokens, temperature)
-        return ChatStream(lambda stream: self._stream(stream, request), provider=self.name)
-
-    async def _stream(self, stream: ChatStream, request: dict) -> AsyncIterator[str]:
+    async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                      temperature: float) -> AsyncIterator[str]:
         try:
             chunks = await self._client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True},
+                **self._request(messages, max_tokens, temperature),
+                stream=True, stream_options={"include_usage": True},
                 extra_headers=self._stream_headers())
         except Exception as error:
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
+        reading = chunks.__aiter__()
         try:
-            async for chunk in chunks:
+            while True:
+                try:
+                    if stream.finish_reason is None:
+                        chunk = await reading.__anext__()
+                    else:
+                        async with asyncio.timeout(_AFTER_END_S):
+                            chunk = await reading.__anext__()
+                except (StopAsyncIteration, TimeoutError):
+                    break
                 stream.model = chunk.model or stream.model
                 if chunk.usage is not None:
                     stream.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -152,7 +192,8 @@ class OpenAIProvider(Closeable):
         its headers announce keep-alive; a pooled client that reuses it before the close
         arrives fails with "Server disconnected" (or, with retries, waits out a back-off).
         Saying we close it keeps the connection out of the pool; hosted APIs keep theirs."""
-        return {"Connection": "close"} if self.settings.openai_base_url or self.default_base_url else {}
+        hosted = self.base_url in (None, get_spec("openai").default_url)
+        return {} if hosted else {"Connection": "close"}
 
     # -- errors ---------------------------------------------------------------------
     def _clean(self, error: BaseException) -> str:
@@ -227,33 +268,16 @@ class OpenAIProvider(Closeable):
     def _status_error(self, status: int, text: str, body, *, response=None,
                       retried: bool = True) -> errors.ProviderError:
         """The typed error for an HTTP status, whether it came as a status line or, with
-        ``retried=False``, as an error event inside a stream (the SDK retries only the former)."""
-        name = self.name
-        if status in (401, 403):
-            return errors.AuthenticationError(text, provider=name, hint=self.hints["auth"])
-        if status == 404 and not _is_api_error(body):
-            # No API error body: the path itself does not exist on that server.
-            return errors.ConfigurationError(
-                f"{text}: nothing answers chat completions at that URL",
-                provider=name, hint=self._wrong_url_hint())
-        if status == 404:
-            return errors.ModelNotFoundError(text, provider=name, hint=self.hints["not_found"])
-        if status == 429:
-            if not retried:
-                return errors.RateLimitError(
-                    text, provider=name, hint="Wait a moment and retry, or ask for a higher quota.")
-            return errors.RateLimitError(
-                f"{text} (still limited after {self.settings.max_retries} retries)",
-                provider=name, retry_after=_retry_after(response))
-        if status >= 500:
-            if not retried:
-                return errors.ProviderUnavailableError(
-                    text, provider=name, hint="The server failed while answering; retry the request.")
-            return errors.ProviderUnavailableError(
-                f"{text} (after {self.settings.max_retries} retries)", provider=name,
-                hint="The server is failing; retry later or raise AI__MAX_RETRIES.")
-        return errors.ProviderError(text, provider=name,
-                                    hint="The server rejected the request; read its message.")
+        ``retried=False``, as an error event inside a stream."""
+        code = body.get("code") if isinstance(body, dict) else None
+        kind = kind_of(status, code if isinstance(code, str) else None, api_error=_is_api_error(body))
+        if kind == "wrong_url":
+            text = f"{text}: nothing answers chat completions at that URL"
+        hints = {**self.hints, "wrong_url": self._wrong_url_hint()}
+        if not retried:
+            hints.setdefault("server", "The server failed while answering; retry the request.")
+        return typed_error(kind, text, provider=self.name, hints=hints,
+                           retry_after=retry_after_seconds(getattr(response, "headers", None)))
 
     def _not_openai_format(self, what: str) -> errors.ProviderError:
         return errors.ProviderError(
@@ -299,10 +323,3 @@ def _broke_after_sending(cause: BaseException | None) -> bool:
     libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
     return any(isinstance(cause, (library.ReadError, library.RemoteProtocolError))
                for library in libraries)
-
-
-def _retry_after(response) -> float | None:
-    try:
-        return float(response.headers.get("retry-after"))
-    except (TypeError, ValueError, AttributeError):
-        return None

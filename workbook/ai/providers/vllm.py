@@ -8,10 +8,9 @@ from __future__ import annotations
 from .openai import OpenAIProvider
 
 
+# Default URL and model: its entry in workbook/ai/registry.py.
 class VLLMProvider(OpenAIProvider):
     name = "vllm"
-    default_base_url = "http://localhost:8000/v1"
-    default_model = ""  # required: the factory reports AI__MODEL when it is missing
     hints = {
         "auth": "The server was started with --api-key: set AI__OPENAI_API_KEY to it.",
         "not_found": "AI__MODEL must be the model vLLM serves (see GET /v1/models).",

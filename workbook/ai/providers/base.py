@@ -1,0 +1,209 @@
+"""``RemoteProvider``: the request path every network provider shares, written once.
+
+A provider implements two SDK-specific methods, each *one attempt* that raises typed
+workbook errors (see ``workbook.ai.errormap``):
+
+- ``_complete(messages, max_tokens, temperature) -> Answer``
+- ``_pieces(stream, messages, max_tokens, temperature)``: an async generator of text
+  pieces that fills in ``stream.usage`` / ``finish_reason`` / ``model`` and returns once
+  its protocol's end marker arrived (whether or not the connection is still open).
+
+The base class does the rest: validation before any I/O, retries (429, 5xx, connection
+failures) honouring ``Retry-After``, timing, and the deadline. ``AI__TIMEOUT_S`` bounds a
+whole ``chat`` (retries and waits included) and, for a stream, the time to the first
+piece (retries included) and every gap after it. A stream running far past
+``max_tokens`` is stopped as the server's fault. SDK clients are bound to an event loop,
+so a provider used under a new loop (a script's second ``asyncio.run``) gets a new client.
+
+A student's provider needs none of this: any class with ``chat`` and ``chat_stream`` works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from .. import errors
+from ..settings import AISettings
+from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._closing import Closeable
+
+_MAX_BACKOFF_S = 8.0
+
+
+def runaway_limit(max_tokens: int) -> int:
+    """How many pieces a stream may send for ``max_tokens``: a piece is at least a token,
+    so four times as many (plus slack for empty keep-alive pieces) is a server ignoring it."""
+    return 4 * max_tokens + 64
+
+
+@dataclass
+class Answer:
+    """What one successful non-streaming attempt returned."""
+
+    content: str
+    model: str | None = None
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+
+
+def retryable(error: errors.ProviderError) -> bool:
+    """Worth sending again: throttled, or the server failed or could not be reached."""
+    return (isinstance(error, (errors.RateLimitError, errors.ProviderUnavailableError))
+            and not getattr(error, "final", False))
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return min(0.5 * 2 ** (attempt - 1), _MAX_BACKOFF_S) * (0.5 + random.random() / 2)
+
+
+def _requests(count: int) -> str:
+    return f"{count} request{'s' if count != 1 else ''} sent"
+
+
+class RemoteProvider(Closeable):
+    name: str = "remote"
+    settings: AISettings
+    model: str
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    # -- what a provider implements ---------------------------------------------------
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
+        raise NotImplementedError
+
+    def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                temperature: float) -> AsyncIterator[str]:
+        raise NotImplementedError
+
+    async def _renew_client(self) -> None:
+        """Replace the SDK client, whose connections belong to an event loop now closed."""
+
+    def _where(self) -> str:
+        return self.name
+
+    # -- the shared path --------------------------------------------------------------
+    async def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and self._loop.is_closed():
+                await self._renew_client()
+            self._loop = loop
+
+    async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
+                   temperature: float | None = None) -> ChatResponse:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
+        await self._bind_loop()
+        started = time.perf_counter()
+        timeout_s = self.settings.timeout_s
+        deadline = time.monotonic() + timeout_s
+        sent = 0
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    sent += 1
+                    try:
+                        answer = await self._complete(messages, max_tokens, temperature)
+                        break
+                    except errors.ProviderError as error:
+                        await self._before_retry(error, sent, deadline)
+        except TimeoutError:
+            raise errors.ProviderUnavailableError(
+                f"no complete answer from {self._where()} within {timeout_s:g} s "
+                f"(AI__TIMEOUT_S; {_requests(sent)})",
+                provider=self.name,
+                hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck.") from None
+        return ChatResponse(
+            content=answer.content, model=answer.model or self.model, provider=self.name,
+            usage=answer.usage, finish_reason=answer.finish_reason,
+            latency_s=time.perf_counter() - started)
+
+    async def _before_retry(self, error: errors.ProviderError, sent: int, deadline: float) -> None:
+        """Wait before attempt ``sent + 1``, or raise ``error`` saying why not."""
+        if not retryable(error) or sent > self.settings.max_retries:
+            if retryable(error):
+                _amend(error, f"({_requests(sent)}; AI__MAX_RETRIES={self.settings.max_retries})")
+            raise error
+        wait = _backoff(sent, getattr(error, "retry_after", None))
+        left = deadline - time.monotonic()
+        if wait >= left:
+            _amend(error, f"({_requests(sent)}; the server asked to wait {wait:g} s, more than the "
+                          f"{max(left, 0):.1f} s left of AI__TIMEOUT_S={self.settings.timeout_s:g})")
+            raise error
+        await asyncio.sleep(wait)
+
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
+        return ChatStream(lambda stream: self._guarded_stream(stream, messages, max_tokens, temperature),
+                          provider=self.name)
+
+    async def _guarded_stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
+                              temperature: float) -> AsyncIterator[str]:
+        await self._bind_loop()
+        timeout_s = self.settings.timeout_s
+        deadline = time.monotonic() + timeout_s
+        sent = 0
+        pieces = None
+        try:
+            # Open the stream and wait for its first piece, retrying as chat does.
+            while True:
+                sent += 1
+                pieces = self._pieces(stream, messages, max_tokens, temperature)
+                try:
+                    async with asyncio.timeout_at(_loop_time(deadline)):
+                        first = await pieces.__anext__()
+                    break
+                except StopAsyncIteration:
+                    return  # a complete, empty answer
+                except TimeoutError:
+                    raise errors.ProviderUnavailableError(
+                        f"no answer from {self._where()} began within {timeout_s:g} s "
+                        f"(AI__TIMEOUT_S; {_requests(sent)})",
+                        provider=self.name,
+                        hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck.") from None
+                except errors.ProviderError as error:
+                    await pieces.aclose()
+                    await self._before_retry(error, sent, deadline)
+            yield first
+            count, limit = 1, runaway_limit(max_tokens)
+            while True:
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        piece = await pieces.__anext__()
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise errors.IncompleteResponseError(
+                        f"{self._where()} sent nothing for AI__TIMEOUT_S={timeout_s:g} s after "
+                        f"{count} pieces: the answer is incomplete",
+                        provider=self.name,
+                        hint="The server stalled mid-answer; retry, or raise AI__TIMEOUT_S.") from None
+                count += 1
+                if count > limit:
+                    raise errors.ProviderError(
+                        f"{self._where()} kept streaming past max_tokens={max_tokens}: more than {limit} "
+                        "pieces, so the server is ignoring the limit; the stream was stopped",
+                        provider=self.name,
+                        hint="The server misbehaves (it ignores max_tokens); check its version and settings.")
+                yield piece
+        finally:
+            if pieces is not None:
+                await pieces.aclose()
+
+
+def _loop_time(deadline: float) -> float:
+    """A ``time.monotonic`` deadline on the running loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
+
+
+def _amend(error: errors.ProviderError, note: str) -> None:
+    error.message = f"{error.message} {note}"
+    error.args = (error.message,)
