@@ -23,6 +23,7 @@ from starlette.routing import Route
 from . import eventstream
 from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
+from .validation import Problem, bedrock_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 DEFAULT_MAX_TOKENS = 4096
@@ -46,6 +47,15 @@ def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> 
     return json_response({"message": message}, status, {
         "x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/",
         "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
+
+
+def _invalid(problem: Problem) -> tuple[int, str, str]:
+    """A body of the wrong shape, in the words of AWS's request validation."""
+    if problem.path == "body":
+        return (400, "SerializationException", "Start of structure or map found where not expected.")
+    constraint = "Member must not be null" if problem.missing else f"Member must be {problem.expected}"
+    return (400, "ValidationException", f"1 validation error detected: Value at '{problem.path}' "
+                                        f"failed to satisfy constraint: {constraint}")
 
 
 def _fault_spec(fault: Fault) -> tuple[int, str, str] | None:
@@ -102,6 +112,8 @@ def routes(state) -> list[Route]:
             return ex.respond(error(_BAD_TOKEN))
         model_id = unquote(request.path_params["model_id"])
         body = ex.body
+        if (problem := bedrock_converse(body)) is not None:
+            return ex.respond(error(_invalid(problem)))
         fault = ex.take_fault()
         if fault is not None and not (fault.name in ("rate_limit", "server_error")
                                       and fault["in_stream"] and stream):
@@ -111,16 +123,14 @@ def routes(state) -> list[Route]:
                 return ex.respond(error(spec, headers))
         if model_id not in state.models:
             return ex.respond(error(_BAD_MODEL))
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return ex.respond(error((400, "ValidationException", "1 validation error detected: "
-                                     "Value null at 'messages' failed to satisfy constraint: "
-                                     "Member must not be null")))
+        # The shape was checked above: every field read from here on has its documented type.
         config = body.get("inferenceConfig") or {}
         messages = [{"role": "system", "content": text_of(body.get("system"))}] if body.get("system") else []
         messages += [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
-                     for m in body["messages"] if isinstance(m, dict)]
+                     for m in body["messages"]]
+        temperature = config.get("temperature")
         reply = state.backend.generate(messages, max_tokens=config.get("maxTokens") or DEFAULT_MAX_TOKENS,
-                                       temperature=config.get("temperature", 1.0))
+                                       temperature=1.0 if temperature is None else temperature)
         request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
         if stream:
             return ex.stream(_frames(ex, reply, fault, started), EVENTSTREAM, headers=request_id)
