@@ -195,7 +195,6 @@ async def test_cell(provider_name, fault, call):
         f"still running after {TIMEOUT_S + MARGIN_S:g} s with AI__TIMEOUT_S={TIMEOUT_S:g} "
         f"(cancelled by the test; {sent} request(s) reached the server)")
     assert elapsed <= TIMEOUT_S + MARGIN_S, f"ended after {elapsed:.1f} s"
-    print(f"{provider_name}-{fault}-{call}: {elapsed:.2f} s, {sent} request(s)")
     if want.success:
         assert not isinstance(outcome, BaseException), f"expected an answer, got {outcome!r}"
         assert outcome == "".join(ANSWER), f"expected the whole answer, got {outcome!r}"
