@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import time
 
 import httpx
 import pytest
@@ -132,7 +131,6 @@ def _mutate(body: dict, rng: random.Random) -> tuple[str, bytes]:
 def test_fuzzed_bodies_get_a_4xx_in_their_protocols_shape_and_no_noise(fresh_emu, noise):
     rng = random.Random(SEED)
     failures, statuses = [], {}
-    started = time.monotonic()
     with httpx.Client(base_url=fresh_emu.url, timeout=10) as http:
         for _ in range(REQUESTS):
             name = rng.choice(sorted(ROUTES))
@@ -155,12 +153,10 @@ def test_fuzzed_bodies_get_a_4xx_in_their_protocols_shape_and_no_noise(fresh_emu
                 if not ok:
                     failures.append(f"{name}: {change} -> {response.status_code} not in the "
                                     f"protocol's error shape: {response.text[:120]}")
-    elapsed = time.monotonic() - started
     assert not failures, "\n".join(failures)
     # The fuzzer must really reach the validation: most changes are refused, some still pass.
     assert statuses.get(400, 0) > REQUESTS // 3 and statuses.get(200, 0) > 0, statuses
     assert noise() == [], "the emulator printed while answering odd bodies"
-    assert elapsed < 60, f"{REQUESTS} requests took {elapsed:.1f} s: the fuzzer is not bounded"
 
 
 @pytest.mark.parametrize("name, change, wanted", [

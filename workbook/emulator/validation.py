@@ -114,6 +114,13 @@ def _positive_integer(value: Any, path: str) -> None:
         _fail(path, "an integer of at least 1", value)
 
 
+def _integer_from(low: int) -> Callable[[Any, str], None]:
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            _fail(path, f"an integer of at least {low}", value)
+    return check
+
+
 def _number_between(low: float, high: float) -> Callable[[Any, str], None]:
     def check(value: Any, path: str) -> None:
         if (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -211,13 +218,6 @@ def ollama_chat(body: Any) -> Problem | None:
             _field(options, "num_predict", "options", _integer_from(-1))
             _field(options, "temperature", "options", _number_between(0, 2))
     return _run(check)
-
-
-def _integer_from(low: int) -> Callable[[Any, str], None]:
-    def check(value: Any, path: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            _fail(path, f"an integer of at least {low}", value)
-    return check
 
 
 # -- Bedrock Converse / ConverseStream -----------------------------------------------------
