@@ -25,6 +25,7 @@ from ..ai.lifecycle import END_OF_LIFE_TEXT, LEGACY_TEXT, ON_DEMAND_TEXT
 from . import eventstream
 from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
+from .validation import Problem, bedrock_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
 DEFAULT_MAX_TOKENS = 4096
@@ -67,6 +68,15 @@ def error(spec: tuple[int, str, str], headers: dict[str, str] | None = None) -> 
     return json_response({"message": message}, status, {
         "x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/",
         "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
+
+
+def _invalid(problem: Problem) -> tuple[int, str, str]:
+    """A body of the wrong shape, in the words of AWS's request validation."""
+    if problem.path == "body":
+        return (400, "SerializationException", "Start of structure or map found where not expected.")
+    constraint = "Member must not be null" if problem.missing else f"Member must be {problem.expected}"
+    return (400, "ValidationException", f"1 validation error detected: Value at '{problem.path}' "
+                                        f"failed to satisfy constraint: {constraint}")
 
 
 def _fault_spec(fault: Fault, model_id: str = "") -> tuple[int, str, str] | None:
@@ -129,6 +139,8 @@ def routes(state) -> list[Route]:
             return ex.respond(error(_BAD_TOKEN))
         model_id = unquote(request.path_params["model_id"])
         body = ex.body
+        if (problem := bedrock_converse(body)) is not None:
+            return ex.respond(error(_invalid(problem)))
         fault = ex.take_fault()
         if fault is not None and not (fault.name in ("rate_limit", "server_error")
                                       and fault["in_stream"] and stream):
@@ -141,16 +153,14 @@ def routes(state) -> list[Route]:
         refusal = lifecycle_refusal(state, model_id)
         if refusal is not None:
             return ex.respond(error(refusal))
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return ex.respond(error((400, "ValidationException", "1 validation error detected: "
-                                     "Value null at 'messages' failed to satisfy constraint: "
-                                     "Member must not be null")))
+        # The shape was checked above: every field read from here on has its documented type.
         config = body.get("inferenceConfig") or {}
         messages = [{"role": "system", "content": text_of(body.get("system"))}] if body.get("system") else []
         messages += [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
-                     for m in body["messages"] if isinstance(m, dict)]
+                     for m in body["messages"]]
+        temperature = config.get("temperature")
         reply = state.backend.generate(messages, max_tokens=config.get("maxTokens") or DEFAULT_MAX_TOKENS,
-                                       temperature=config.get("temperature", 1.0))
+                                       temperature=1.0 if temperature is None else temperature)
         request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
         if stream:
             return ex.stream(_frames(ex, reply, fault, started), EVENTSTREAM, headers=request_id)

@@ -81,7 +81,7 @@ class Exchange:
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past Python's limit
             body = None
         record = RecordedRequest(
             method=request.method, path=request.url.path, query=dict(request.query_params),

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .exchange import Exchange, cut_body, json_response, text_of
+from .exchange import Exchange, cut_body, json_response
 from .faults import Fault
+from .validation import Problem, ollama_chat
 
 NDJSON = "application/x-ndjson"
 VERSION = "0.5.7"
@@ -24,6 +25,16 @@ DEFAULT_NUM_PREDICT = 4096
 
 def error(status: int, message: str, headers=None) -> Response:
     return json_response({"error": message}, status, headers)
+
+
+def invalid(problem: Problem) -> Response:
+    """A body of the wrong shape: Ollama's bare error, worded like its JSON decoder's."""
+    if problem.path == "body":
+        return error(400, "invalid request body")
+    if problem.missing and problem.path == "model":
+        return error(400, "model is required")
+    return error(400, f"invalid value for '{problem.path}': expected {problem.expected}, "
+                      f"got {problem.got}")
 
 
 def not_found(model: str) -> Response:
@@ -101,9 +112,9 @@ def routes(state) -> list[Route]:
         started = time.perf_counter_ns()
         ex = await Exchange.begin(state, request, "ollama")
         body = ex.body
-        if not isinstance(body, dict):
-            return ex.respond(error(400, "invalid request body"))
-        model = body.get("model") or ""
+        if (problem := ollama_chat(body)) is not None:
+            return ex.respond(invalid(problem))
+        model = body["model"]
         if not model:
             return ex.respond(error(400, "model is required"))
         stream = body.get("stream", True) is not False
@@ -114,13 +125,15 @@ def routes(state) -> list[Route]:
                 return ex.respond(response)
         if canonical(model) not in state.models:
             return ex.respond(not_found(model))
+        # The shape was checked above: every field read from here on has its documented type.
         options = body.get("options") or {}
         num_predict = options.get("num_predict")
-        max_tokens = num_predict if isinstance(num_predict, int) and num_predict > 0 else DEFAULT_NUM_PREDICT
-        messages = [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
-                    for m in body.get("messages") or [] if isinstance(m, dict)]
+        max_tokens = num_predict if num_predict is not None and num_predict > 0 else DEFAULT_NUM_PREDICT
+        temperature = options.get("temperature")
+        messages = [{"role": m["role"], "content": m.get("content") or ""}
+                    for m in body.get("messages") or []]
         reply = state.backend.generate(messages, max_tokens=max_tokens,
-                                       temperature=options.get("temperature", 0.8))
+                                       temperature=0.8 if temperature is None else temperature)
         if stream:
             return ex.stream(_ndjson(ex, reply, fault, model, started), NDJSON)
         text = await ex.text(reply, fault)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from .exchange import Exchange, cut_body, json_response, text_of
 from .faults import Fault
+from .validation import Problem, openai_chat
 
 DEFAULT_MAX_TOKENS = 4096
 SSE = "text/event-stream; charset=utf-8"
@@ -42,6 +43,22 @@ def openai_error(status: int, message: str, type_: str, code=None, param=None, h
 
 def azure_error(status: int, code: str, message: str, headers=None):
     return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def _invalid(problem: Problem, azure: bool):
+    """A body of the wrong shape, in the words the OpenAI API uses for it."""
+    if problem.path == "body":
+        message, code = ("We could not parse the JSON body of your request. The OpenAI API "
+                         "expects a JSON payload.", None)
+    elif problem.missing:
+        message, code = f"Missing required parameter: '{problem.path}'.", "missing_required_parameter"
+    else:
+        message, code = (f"Invalid value for '{problem.path}': expected {problem.expected}, "
+                         f"but got {problem.got} instead.", "invalid_value")
+    if azure:
+        return azure_error(400, "BadRequest", message)
+    return openai_error(400, message, "invalid_request_error", code=code,
+                        param=None if problem.path == "body" else problem.path)
 
 
 def _not_found(azure: bool, model: str):
@@ -149,11 +166,13 @@ async def _sse(ex: Exchange, reply, fault, model, include_usage, azure, api_vers
     yield b"data: [DONE]\n\n"
 
 
-async def _complete(ex: Exchange, model: str, *, azure: bool, api_version: str | None = None):
+async def _complete(ex: Exchange, model: str | None, *, azure: bool,
+                    api_version: str | None = None):
     body = ex.body
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-        return ex.respond(openai_error(400, "'messages' is a required property",
-                                       "invalid_request_error", param="messages"))
+    if (problem := openai_chat(body, model_in_body=not azure or model is None)) is not None:
+        return ex.respond(_invalid(problem, azure))
+    if model is None:  # Azure's v1 route: the deployment is the body's "model"
+        model = body["model"]
     fault = ex.take_fault()
     if fault is not None:
         if fault.name in ("rate_limit", "server_error") and fault["in_stream"] and body.get("stream"):
@@ -162,16 +181,13 @@ async def _complete(ex: Exchange, model: str, *, azure: bool, api_version: str |
             return ex.respond(response)
     if model not in (ex.state.deployments if azure else ex.state.models):
         return ex.respond(_not_found(azure, model))
+    # The shape was checked above: every field read from here on has its documented type.
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-    if not isinstance(max_tokens, int) or max_tokens < 1:
-        return ex.respond(openai_error(400, f"Invalid 'max_tokens': integer below minimum value. "
-                                       f"Expected a value >= 1, but got {max_tokens} instead.",
-                                       "invalid_request_error", param="max_tokens",
-                                       code="integer_below_min_value"))
+    temperature = body.get("temperature")
     messages = [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
-                for m in body["messages"] if isinstance(m, dict)]
+                for m in body["messages"]]
     reply = ex.state.backend.generate(messages, max_tokens=max_tokens,
-                                      temperature=body.get("temperature", 1.0))
+                                      temperature=1.0 if temperature is None else temperature)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return ex.stream(_sse(ex, reply, fault, model, include_usage, azure, api_version), SSE)
@@ -231,8 +247,7 @@ def routes(state) -> list[Route]:
         ex = await Exchange.begin(state, request, "openai")
         if _bearer_missing(request):
             return ex.respond(_missing_key())
-        model = ex.body.get("model", "") if isinstance(ex.body, dict) else ""
-        return await _complete(ex, model, azure=False)
+        return await _complete(ex, None, azure=False)
 
     async def list_models(request: Request):
         ex = await Exchange.begin(state, request, "openai")
@@ -261,9 +276,8 @@ def routes(state) -> list[Route]:
         ex = await Exchange.begin(state, request, "azure_openai")
         if not azure_key_ok(request):
             return ex.respond(azure_error(401, "401", AZURE_ACCESS_DENIED))
-        model = ex.body.get("model", "") if isinstance(ex.body, dict) else ""
         # The v1 API names the deployment in the body's "model".
-        return await _complete(ex, model, azure=True)
+        return await _complete(ex, None, azure=True)
 
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),

@@ -1,0 +1,216 @@
+"""Issue 11's fault matrix: every network provider against every way a server misbehaves.
+
+Each cell points one provider's real SDK at ``hostile_server.HostileServer`` (raw HTTP on
+127.0.0.1, speaking that provider's wire format), makes one ``chat`` or drains one
+``chat_stream``, and checks two things:
+
+* the call ended within ``AI__TIMEOUT_S`` plus a margin -- retries and Retry-After waits
+  included, as ``shared/DESIGN.md`` promises -- and never hung;
+* it ended the right way: a success where one is right (a 429 followed by an answer, a
+  complete answer whose connection stays open), otherwise a typed workbook error whose
+  hint fits what happened (a bad key names the key, a hang names AI__TIMEOUT_S, an HTML
+  page names the URL variable...).
+
+A call that outlives the deadline is cancelled by the test and reported as a hang; it
+cannot stall the suite. The matrix is 6 providers x 16 faults x 2 calls, minus the one
+fault only Bedrock can have (a wrong CRC, streams only): 193 cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from workbook.ai import AISettings, Message, create_ai_provider
+from workbook.ai.errors import (AuthenticationError, IncompleteResponseError, ModelNotFoundError,
+                                ProviderError, ProviderUnavailableError, RateLimitError)
+from workbook.aio import aclose_quietly
+from workbook.probe import free_port
+
+from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well
+
+TIMEOUT_S = 1.5
+MARGIN_S = 1.5  # slack for a loaded 2-core machine; a retried timeout already overshoots it
+MAX_TOKENS = 16
+QUESTION = [Message("user", "Why is the sky blue?")]
+
+PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+URL_VARIABLE = {"openai": "AI__OPENAI_BASE_URL", "vllm": "AI__OPENAI_BASE_URL",
+                "lmstudio": "AI__OPENAI_BASE_URL", "azure_openai": "AI__AZURE_OPENAI_ENDPOINT",
+                "ollama": "AI__OLLAMA_BASE_URL", "bedrock": "AI__BEDROCK_ENDPOINT_URL"}
+
+
+def settings_for(provider: str, url: str) -> AISettings:
+    common = {"provider": provider, "timeout_s": TIMEOUT_S, "max_retries": 2,
+              "max_tokens": MAX_TOKENS}
+    if provider == "azure_openai":
+        return AISettings(**common, azure_openai_endpoint=url, azure_openai_api_key="test-key",
+                          azure_openai_deployment="gpt-4o-mini")
+    if provider == "ollama":
+        return AISettings(**common, ollama_base_url=url, model="llama3.2")
+    if provider == "bedrock":
+        return AISettings(**common, bedrock_endpoint_url=url, aws_region="us-east-1",
+                          model="anthropic.claude-3-haiku-20240307-v1:0")
+    return AISettings(**common, openai_base_url=f"{url}/v1", openai_api_key="test-key", model="m")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a cell must end in: an answer, or one of ``errors`` with a hint matching ``hint``."""
+
+    errors: tuple[type[ProviderError], ...] = ()
+    hint: str = ""  # a regex, searched case-insensitively in the hint
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+
+TIMEOUT_HINT = r"AI__TIMEOUT_S"
+RETRY_HINT = r"retry"
+
+
+def expected(fault: str, provider: str) -> Expected:
+    url_variable = re.escape(URL_VARIABLE[provider])
+    table = {
+        "auth_401": Expected((AuthenticationError,), r"key|credential"),
+        "forbidden_403": Expected((AuthenticationError,), r"key|credential|access|permission"),
+        "not_found_404": Expected((ModelNotFoundError,), r"AI__MODEL|deployment|ollama pull"),
+        "rate_limit_then_success": Expected(),
+        "rate_limit_long_retry_after": Expected((RateLimitError,), r"wait|retry|quota"),
+        "server_error_500": Expected((ProviderUnavailableError,), RETRY_HINT),
+        "hang_after_headers": Expected((ProviderUnavailableError,), TIMEOUT_HINT),
+        "stall_mid_body": Expected((ProviderUnavailableError, IncompleteResponseError),
+                                   f"{TIMEOUT_HINT}|{RETRY_HINT}"),
+        "complete_held_open": Expected(),
+        "connection_refused": Expected((ProviderUnavailableError,), f"running|start|{url_variable}"),
+        "cut_stream": Expected((IncompleteResponseError, ProviderUnavailableError), RETRY_HINT),
+        "malformed_body": Expected((ProviderError,), f"{url_variable}|{RETRY_HINT}"),
+        "html_200": Expected((ProviderError,), url_variable),
+        "endless_body": Expected((ProviderError,), f"{TIMEOUT_HINT}|{url_variable}|server"),
+        "endless_stream": Expected((ProviderError,), f"{TIMEOUT_HINT}|{url_variable}|server"),
+        "invalid_utf8": Expected((ProviderError,), f"{url_variable}|UTF-8|encoding|server"),
+        "wrong_crc": Expected((ProviderError,), f"{url_variable}|{RETRY_HINT}|server"),
+    }
+    return table[fault]
+
+
+MATRIX_FAULTS = [name for name in FAULTS if name != "wrong_crc"] + ["connection_refused"]
+CELLS = [
+    pytest.param(provider, fault, call, id=f"{provider}-{fault}-{call}")
+    for provider in PROVIDERS
+    for fault in MATRIX_FAULTS + (["wrong_crc"] if provider == "bedrock" else [])
+    for call in ("chat", "chat_stream")
+    # A wrong CRC exists only in an event stream; Bedrock's chat reads plain JSON (Converse).
+    if not (fault == "wrong_crc" and call == "chat")
+]
+
+
+async def _drain(stream) -> str:
+    pieces = []
+    async for piece in stream:
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+async def _call(provider, call: str) -> str:
+    if call == "chat":
+        return (await provider.chat(QUESTION, max_tokens=MAX_TOKENS)).content
+    return await _drain(provider.chat_stream(QUESTION, max_tokens=MAX_TOKENS))
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials(monkeypatch):
+    # The SDKs read their own variables when a setting is missing; the cell must not.
+    for name in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Outcome:
+    result: BaseException | str | None  # None: still running at the deadline, cancelled
+    elapsed_s: float
+    sent: int  # model requests that reached the server
+
+
+async def _run_group(fault: str, cells: list[tuple[str, str]]) -> list[Outcome]:
+    """The cells of one fault at once, each with a server of its own.
+
+    Providers are built before any clock starts: building one (and the first import of
+    its SDK) blocks the loop, which would eat into the other cells' deadlines.
+    """
+    # Refused: the providers point at a port nobody listens on; the server only counts.
+    servers = [HostileServer(FAULTS.get(fault, answer_well)).__enter__() for _ in cells]
+    try:
+        providers = [
+            create_ai_provider(settings_for(name, f"http://127.0.0.1:{free_port()}"
+                                            if fault == "connection_refused" else server.url))
+            for (name, _), server in zip(cells, servers)]
+        outcomes = await asyncio.gather(*(_timed(provider, call)
+                                          for provider, (_, call) in zip(providers, cells)))
+        for outcome, server in zip(outcomes, servers):
+            outcome.sent = len(server.requests)
+        await asyncio.gather(*(aclose_quietly(provider, timeout_s=1) for provider in providers))
+    finally:
+        for server in servers:
+            server.stop()
+    return outcomes
+
+
+async def _timed(provider, call: str) -> Outcome:
+    started = time.monotonic()
+    result: BaseException | str | None
+    try:
+        result = await asyncio.wait_for(_call(provider, call), TIMEOUT_S + MARGIN_S)
+    except asyncio.TimeoutError:
+        result = None
+    except Exception as error:  # judged by the test: typed or not
+        result = error
+    return Outcome(result, time.monotonic() - started, 0)
+
+
+# The cells of one fault (6 providers x 2 calls) run together, the faults one after
+# another: the matrix then costs about 17 deadlines, not 193.
+_OUTCOMES: dict[str, dict[tuple[str, str], Outcome]] = {}
+
+
+async def outcome_of(provider_name: str, fault: str, call: str) -> Outcome:
+    if fault not in _OUTCOMES:
+        cells = [(p, c) for p, f, c in (cell.values for cell in CELLS) if f == fault]
+        _OUTCOMES[fault] = dict(zip(cells, await _run_group(fault, cells)))
+    return _OUTCOMES[fault][(provider_name, call)]
+
+
+@pytest.mark.parametrize("provider_name, fault, call", CELLS)
+async def test_cell(provider_name, fault, call):
+    want = expected(fault, provider_name)
+    cell = await outcome_of(provider_name, fault, call)
+    outcome, elapsed, sent = cell.result, cell.elapsed_s, cell.sent
+
+    assert outcome is not None, (
+        f"still running after {TIMEOUT_S + MARGIN_S:g} s with AI__TIMEOUT_S={TIMEOUT_S:g} "
+        f"(cancelled by the test; {sent} request(s) reached the server)")
+    assert elapsed <= TIMEOUT_S + MARGIN_S, f"ended after {elapsed:.1f} s"
+    if want.success:
+        assert not isinstance(outcome, BaseException), f"expected an answer, got {outcome!r}"
+        assert outcome == "".join(ANSWER), f"expected the whole answer, got {outcome!r}"
+        return
+    assert isinstance(outcome, BaseException), f"expected an error, got the answer {outcome!r}"
+    assert isinstance(outcome, ProviderError), (
+        f"a raw {type(outcome).__module__}.{type(outcome).__name__} escaped: {outcome}")
+    assert isinstance(outcome, want.errors), (
+        f"expected {' or '.join(e.__name__ for e in want.errors)}, got {outcome!r}")
+    assert outcome.hint != ProviderError.default_hint, f"only the generic hint: {outcome!r}"
+    assert re.search(want.hint, outcome.hint, re.IGNORECASE), (
+        f"hint does not fit ({want.hint!r} wanted): {outcome.hint!r} for {outcome.message!r}")
+    if fault == "rate_limit_long_retry_after":
+        # Waiting 100 s is longer than the time left: fail at once, say when to come back
+        # and how many requests really went out.
+        assert outcome.retry_after == LONG_RETRY_AFTER_S, (
+            f"retry_after is {outcome.retry_after!r}; the server said Retry-After: {LONG_RETRY_AFTER_S}")
+        assert re.search(rf"\b{sent} request", outcome.message), (
+            f"{sent} request(s) were sent; the message says: {outcome.message!r}")
