@@ -11,6 +11,7 @@ import pytest
 from workbook.ai import (AuthenticationError, ConfigurationError, IncompleteResponseError, Message,
                          ModelNotFoundError,
                          ProviderError, ProviderUnavailableError, RateLimitError, create_ai_provider)
+from workbook.ai.catalog import token_limit_field
 from workbook.ai.scripted import scripted_reply
 from workbook.emulator import Emulator
 
@@ -63,7 +64,10 @@ async def test_request_fields_land_in_the_protocols_places(build, emu, name):
         assert body["stream"] is False
         assert body["messages"][0] == {"role": "system", "content": "Answer in one sentence."}
     else:
-        assert body["max_tokens"] == 33 and body["temperature"] == 0.25
+        limit = token_limit_field(body["model"])  # reasoning models take max_completion_tokens
+        assert body[limit] == 33 and body["temperature"] == 0.25
+        assert ("max_tokens" in body) == (limit == "max_tokens")
+        assert ("reasoning_effort" in body) == (limit == "max_completion_tokens")
         assert body["messages"][0] == {"role": "system", "content": "Answer in one sentence."}
 
 
@@ -192,7 +196,7 @@ async def test_bedrock_account_errors_teach_the_fix(build, emu):
     emu.inject("access_denied")
     with pytest.raises(AuthenticationError, match="AccessDeniedException") as caught:
         await provider.chat(QUESTION)
-    assert "model access" in caught.value.hint
+    assert "bedrock:InvokeModel" in caught.value.hint
     emu.inject("validation", message="Invocation of model ID x with on-demand throughput isn't "
                                      "supported. Retry your request with the ID or ARN of an "
                                      "inference profile that contains this model.")
@@ -271,7 +275,7 @@ async def test_settings_give_the_default_limits(build, emu, name):
         assert [b["options"] for b in bodies] == [
             {"num_predict": 5, "temperature": 0.1}, {"num_predict": 7, "temperature": 0.1}]
     else:
-        assert [(b["max_tokens"], b["temperature"]) for b in bodies] == [(5, 0.1), (7, 0.1)]
+        assert [(b[token_limit_field(b["model"])], b["temperature"]) for b in bodies] == [(5, 0.1), (7, 0.1)]
 
 
 async def test_an_unreachable_url_with_credentials_hides_them(emu):

@@ -14,7 +14,8 @@ import textwrap
 import pytest
 
 from workbook.ai import AISettings, create_ai_provider, Message, ProviderType
-from workbook.ai.registry import builtin_names, get_spec, openai_compatible, register_provider, unregister_provider
+from workbook.ai import catalog
+from workbook.ai.registry import builtin_names, openai_compatible, register_provider, unregister_provider
 from workbook.compare.prices import find_price, normalise_prices
 from workbook.conformance import check_provider
 
@@ -32,13 +33,17 @@ class GroqLikeProvider(OpenAIProvider):
 '''
 
 
+# A model the price table knows, so the price falls back to the registry's default model.
+PRICED_MODEL = catalog.default_model("openai")
+
+
 @pytest.fixture
 def groq_like(tmp_path, monkeypatch):
     (tmp_path / "groq_like_provider.py").write_text(textwrap.dedent(PROVIDER_FILE))
     monkeypatch.syspath_prepend(str(tmp_path))
     register_provider(openai_compatible(
         "groq_like", "groq_like_provider:GroqLikeProvider",
-        default_url="https://api.groq-like.invalid/openai/v1", default_model="gpt-4o-mini"))
+        default_url="https://api.groq-like.invalid/openai/v1", default_model=PRICED_MODEL))
     yield "groq_like"
     unregister_provider("groq_like")
     sys.modules.pop("groq_like_provider", None)
@@ -70,8 +75,8 @@ def test_a_registered_provider_is_accepted_everywhere(groq_like, emu):
     # Not chosen, it is probed at its own default URL; without a model it uses the registry's.
     unchosen = create_ai_provider(AISettings(provider="groq_like", openai_api_key="k"))
     assert unchosen.base_url == "https://api.groq-like.invalid/openai/v1"
-    assert unchosen.model == "gpt-4o-mini"
-    assert find_price(normalise_prices(), "x", type("P", (), {"name": "groq_like"})())[0] == "gpt-4o-mini"
+    assert unchosen.model == PRICED_MODEL
+    assert find_price(normalise_prices(), "x", type("P", (), {"name": "groq_like"})())[0] == PRICED_MODEL
 
 
 def test_doctor_and_picker_list_it(groq_like):
