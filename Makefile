@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST_ARGS := -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
@@ -60,8 +62,12 @@ test: setup
 		> test-output/llama-server-build.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
 	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
-	@# (browser demos), not course material, so nbval must not collect them.
-	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
+	@# (browser demos), not course material, so nbval must not collect them. Everything runs
+	@# on every core (a notebook's cells stay on one worker), except what compares two
+	@# engines' speed: that runs alone afterwards, on a quiet machine.
+	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
+		-n $(TEST_WORKERS) --dist loadgroup -m "not solo"
+	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m solo
 
 emulator: setup
 	$(BIN)/python -m workbook.emulator --port 8765

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -374,7 +375,8 @@ def test_notebook_runs(path, backend):
 
 def _write_times() -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    (OUTPUT / "times.json").write_text(json.dumps(
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one file per parallel worker
+    (OUTPUT / f"times-{worker}.json").write_text(json.dumps(
         {k: round(v, 2) for k, v in sorted(TIMES.items())}, indent=2))
 
 

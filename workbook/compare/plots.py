@@ -140,29 +140,8 @@ def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: 
 
     Pass one table, or ``{label: table}`` to draw several providers on the same axes.
     """
-    frames = tables if isinstance(tables, dict) else {"": tables}
-    fig = _figure(8.0, 3.4)
-    left, right = fig.subplots(1, 2)
-    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
-        suffix = f" {label}" if label else ""
-        levels = list(frame.index)
-        left.plot(levels, frame["requests_per_s"], marker="o", color=color,
-                  label=f"requests/s{suffix}")
-        right.plot(levels, frame["latency_s_p50"], marker="o", color=color, label=f"p50{suffix}")
-        right.plot(levels, frame["latency_s_p95"], marker="^", linestyle="--", color=color,
-                   label=f"p95{suffix}")
-    tops = {left: _top([f["requests_per_s"] for f in frames.values()]),
-            right: _top([f["latency_s_p95"] for f in frames.values()])}
-    levels = sorted({level for frame in frames.values() for level in frame.index})
-    for ax, ylabel in ((left, "requests per second"), (right, "latency, s")):
-        ax.set_xticks(levels)
-        ax.set_xlabel("concurrent requests")
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(0, tops[ax])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title or "Throughput and latency under concurrent load", fontsize=10)
-    return fig
+    return _against_load(tables, ("requests_per_s", "requests/s", "requests per second"), "latency_s_p95",
+                         title or "Throughput and latency under concurrent load")
 
 
 def load_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "") -> Figure:
@@ -170,27 +149,36 @@ def load_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "
 
     The x axis is the sweep's index: concurrent requests, or requests per second. Pass one
     table, or ``{label: table}`` to draw several servers on the same axes."""
+    return _against_load(tables, ("throughput_tok_s", "output tok/s", "output tokens per second"),
+                         "latency_s_p99", title or "Throughput and latency against load")
+
+
+def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: str) -> Figure:
+    """Throughput (left) and latency p50 plus a tail percentile (right) against load;
+    ``throughput`` is (column, legend label, axis label), ``tail`` a latency column."""
     frames = tables if isinstance(tables, dict) else {"": tables}
+    column, label, ylabel = throughput
     fig = _figure(8.0, 3.4)
     left, right = fig.subplots(1, 2)
-    for (label, frame), color in zip(frames.items(), _colors(len(frames))):
-        suffix = f" {label}" if label else ""
+    for (name, frame), color in zip(frames.items(), _colors(len(frames))):
+        suffix = f" {name}" if name else ""
         levels = list(frame.index)
-        left.plot(levels, frame["throughput_tok_s"], marker="o", color=color,
-                  label=f"output tok/s{suffix}")
+        left.plot(levels, frame[column], marker="o", color=color, label=f"{label}{suffix}")
         right.plot(levels, frame["latency_s_p50"], marker="o", color=color, label=f"p50{suffix}")
-        right.plot(levels, frame["latency_s_p99"], marker="^", linestyle="--", color=color,
-                   label=f"p99{suffix}")
+        right.plot(levels, frame[tail], marker="^", linestyle="--", color=color,
+                   label=f"{tail.rsplit('_', 1)[-1]}{suffix}")
     axis = next(iter(frames.values())).index.name or "load"
     xlabel = "requests per second (Poisson arrivals)" if axis == "rate" else "concurrent requests"
-    for ax, column, ylabel in ((left, "throughput_tok_s", "output tokens per second"),
-                               (right, "latency_s_p99", "latency, s")):
+    levels = sorted({level for frame in frames.values() for level in frame.index})
+    for ax, shown, axis_label in ((left, column, ylabel), (right, tail, "latency, s")):
+        if axis != "rate":
+            ax.set_xticks(levels)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(0, _top([f[column] for f in frames.values()]))
+        ax.set_ylabel(axis_label)
+        ax.set_ylim(0, _top([f[shown] for f in frames.values()]))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title or "Throughput and latency against load", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
