@@ -62,11 +62,11 @@ test: setup
 		> test-output/llama-server-build.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
 	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
-	@# (browser demos), not course material, so nbval must not collect them. Everything runs
-	@# on every core (a notebook's cells stay on one worker), except what compares two
-	@# engines' speed: that runs alone afterwards, on a quiet machine.
+	@# (browser demos), not course material, so nbval must not collect them. Test files run
+	@# on every core, each file on one worker (nbval runs a notebook's cells in order in one
+	@# kernel), except what compares two engines' speed: that runs alone afterwards.
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		-n $(TEST_WORKERS) --dist loadgroup -m "not solo"
+		-n $(TEST_WORKERS) --dist loadfile -m "not solo"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m solo
 
 emulator: setup

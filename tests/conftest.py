@@ -19,18 +19,13 @@ def _notebook_metadata(path: Path) -> dict:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Fit the notebooks to a parallel run (``make test`` uses pytest-xdist's loadgroup).
-
-    nbval runs a notebook's cells in order in one kernel, so they stay on one worker. A
-    notebook whose metadata says ``"measures_speed": true`` compares two engines' speed in
-    one run: marked ``solo``, it runs after the parallel phase, on an otherwise quiet machine.
-    """
+    """A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed
+    in one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an
+    otherwise quiet machine (its nbval cells and its papermill runs alike)."""
     for item in items:
         path = Path(str(item.fspath))
         notebook = path if path.suffix == ".ipynb" else None
-        if notebook is not None:
-            item.add_marker(pytest.mark.xdist_group(f"nbval-{notebook.name}"))
-        elif hasattr(item, "callspec") and isinstance(item.callspec.params.get("path"), Path):
+        if notebook is None and hasattr(item, "callspec") and isinstance(item.callspec.params.get("path"), Path):
             notebook = item.callspec.params["path"]  # a papermill run of a notebook
         if notebook is not None and _notebook_metadata(notebook).get("measures_speed"):
             item.add_marker(pytest.mark.solo)

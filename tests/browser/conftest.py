@@ -38,7 +38,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-OUTPUT = ROOT / "test-output" / "browser"
+# One folder per parallel worker (make test runs test files side by side).
+OUTPUT = ROOT / "test-output" / "browser" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
