@@ -289,7 +289,9 @@ class BedrockProvider(RemoteProvider):
                 hint="Fix the request field it names (the model id is AI__MODEL); nothing was sent.")
         if isinstance(error, (botocore.exceptions.ConnectionClosedError,
                               botocore.exceptions.ResponseStreamingError,
-                              botocore.exceptions.IncompleteReadError)):
+                              botocore.exceptions.IncompleteReadError,
+                              # urllib3's own, from inside an event stream (a reset connection)
+                              urllib3.exceptions.ProtocolError)):
             # Bedrock was reached and began to answer: the endpoint and region are fine.
             return errors.ProviderUnavailableError(
                 f"the connection to Bedrock broke while reading the answer: {type(error).__name__}",
