@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import openai
 
+from .. import errors
 from ..settings import AISettings
 from .openai import OpenAIProvider
 
@@ -34,7 +35,9 @@ class AzureOpenAIProvider(OpenAIProvider):
         return settings.azure_openai_endpoint
 
     # The endpoint's user:password (a proxy's, say) travels as the Authorization header
-    # OpenAIProvider.__init__ made of it, never in the URL: httpx logs URLs at INFO.
+    # OpenAIProvider.__init__ made of it, never in the URL: httpx logs URLs at INFO. (On the
+    # v1 path that header replaces the key's bearer token, as in the OpenAI family and as
+    # httpx did with credentials in the URL.)
     def _build_client(self, settings: AISettings, http_client):
         if settings.azure_openai_auth == "entra":
             return self._entra_client(settings, http_client)
@@ -57,14 +60,22 @@ class AzureOpenAIProvider(OpenAIProvider):
         # No key at all: the token provider's bearer token is the only credential sent.
         from ..entra import token_provider
 
+        if self._url_headers:
+            # Both would be the Authorization header: one would silently replace the other.
+            raise errors.ConfigurationError(
+                "AI__AZURE_OPENAI_ENDPOINT carries a user:password, but with AI__AZURE_OPENAI_AUTH=entra "
+                "the Authorization header carries the Entra ID token, so it cannot carry them too",
+                provider=self.name,
+                hint="Remove user:password from AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com), "
+                     "or use AI__AZURE_OPENAI_AUTH=key.")
         tokens = token_provider()
         if settings.azure_openai_api_version == "v1":
             return openai.AsyncOpenAI(
-                api_key=tokens, base_url=f"{self._url}/openai/v1", default_headers=self._url_headers or None,
+                api_key=tokens, base_url=f"{self._url}/openai/v1",
                 timeout=settings.timeout_s, max_retries=0, http_client=http_client)
         return openai.AsyncAzureOpenAI(
             azure_ad_token_provider=tokens, azure_endpoint=self._url,
-            default_headers=self._url_headers or None, api_version=settings.azure_openai_api_version,
+            api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=0, http_client=http_client)
 
     def _stream_headers(self) -> dict[str, str]:
