@@ -37,6 +37,11 @@ _KINDS: dict[str, tuple[type[errors.ProviderError], str]] = {
     "rate_limit": (errors.RateLimitError, errors.RateLimitError.default_hint),
     "server": (errors.ProviderUnavailableError, "The server is failing; retry later or raise AI__MAX_RETRIES."),
     "rejected": (errors.ProviderError, "The server rejected the request; read its message."),
+    # The bytes arrived as sent (TCP and Bedrock's CRCs checked them): the server itself
+    # wrote text in another encoding, so a retry gets the same bytes again.
+    "invalid_utf8": (errors.ProviderError, "The server sends text that is not valid UTF-8 (an encoding fault of "
+                                           "the server, not a dropped connection): fix or update the server, "
+                                           "or check the URL setting points at the right one."),
 }
 KINDS = tuple(_KINDS)
 
@@ -70,6 +75,27 @@ def typed_error(kind: str, message: str, *, provider: str, hints: Mapping[str, s
     if retry_after is not None:
         error.retry_after = retry_after  # a 503 may say when to come back, too
     return error
+
+
+def decode_failure(error: BaseException | None) -> UnicodeDecodeError | None:
+    """The ``UnicodeDecodeError`` behind ``error`` (itself, or what it was raised from),
+    if the failure was invalid UTF-8 -- whichever SDK layer wrapped it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UnicodeDecodeError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def invalid_utf8_error(error: UnicodeDecodeError, where: str, *, provider: str,
+                       hints: Mapping[str, str] | None = None) -> errors.ProviderError:
+    """The error for an answer that is not valid UTF-8: never a silent U+FFFD."""
+    bad = error.object[error.start:error.end].hex(" ") if isinstance(error.object, bytes) else "?"
+    return typed_error("invalid_utf8", f"{where} sent text that is not valid UTF-8 (bytes {bad} at "
+                                       f"position {error.start} of a piece of the answer)",
+                       provider=provider, hints=hints)
 
 
 def retry_after_seconds(headers) -> float | None:

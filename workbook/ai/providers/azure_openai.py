@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import openai
 
+from .. import errors
 from ..settings import AISettings
 from .openai import OpenAIProvider
 
@@ -30,22 +31,27 @@ class AzureOpenAIProvider(OpenAIProvider):
     def _model_name(self, settings: AISettings) -> str:
         return settings.azure_openai_deployment
 
+    def _base_url(self, settings: AISettings) -> str | None:
+        return settings.azure_openai_endpoint
+
+    # The endpoint's user:password (a proxy's, say) travels as the Authorization header
+    # OpenAIProvider.__init__ made of it, never in the URL: httpx logs URLs at INFO. (On the
+    # v1 path that header replaces the key's bearer token, as in the OpenAI family and as
+    # httpx did with credentials in the URL.)
     def _build_client(self, settings: AISettings, http_client):
         if settings.azure_openai_auth == "entra":
             return self._entra_client(settings, http_client)
         key = settings.secret("azure_openai_api_key")
-        self.base_url = settings.azure_openai_endpoint
         if settings.azure_openai_api_version == "v1":
             # The v1 path takes the key as a bearer token, like OpenAI's own API.
             return openai.AsyncOpenAI(
-                api_key=key, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
-                timeout=settings.timeout_s,
-                max_retries=0, http_client=http_client,
+                api_key=key, base_url=f"{self._url}/openai/v1", default_headers=self._url_headers or None,
+                timeout=settings.timeout_s, max_retries=0, http_client=http_client,
             )
         # The key is passed explicitly: left out, the SDK would silently read
         # AZURE_OPENAI_API_KEY from the environment instead.
         return openai.AsyncAzureOpenAI(
-            api_key=key, azure_endpoint=settings.azure_openai_endpoint,
+            api_key=key, azure_endpoint=self._url, default_headers=self._url_headers or None,
             api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=0, http_client=http_client,
         )
@@ -54,14 +60,21 @@ class AzureOpenAIProvider(OpenAIProvider):
         # No key at all: the token provider's bearer token is the only credential sent.
         from ..entra import token_provider
 
-        self.base_url = settings.azure_openai_endpoint
+        if self._url_headers:
+            # Both would be the Authorization header: one would silently replace the other.
+            raise errors.ConfigurationError(
+                "AI__AZURE_OPENAI_ENDPOINT carries a user:password, but with AI__AZURE_OPENAI_AUTH=entra "
+                "the Authorization header carries the Entra ID token, so it cannot carry them too",
+                provider=self.name,
+                hint="Remove user:password from AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com), "
+                     "or use AI__AZURE_OPENAI_AUTH=key.")
         tokens = token_provider()
         if settings.azure_openai_api_version == "v1":
             return openai.AsyncOpenAI(
-                api_key=tokens, base_url=f"{settings.azure_openai_endpoint}/openai/v1",
+                api_key=tokens, base_url=f"{self._url}/openai/v1",
                 timeout=settings.timeout_s, max_retries=0, http_client=http_client)
         return openai.AsyncAzureOpenAI(
-            azure_ad_token_provider=tokens, azure_endpoint=settings.azure_openai_endpoint,
+            azure_ad_token_provider=tokens, azure_endpoint=self._url,
             api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=0, http_client=http_client)
 

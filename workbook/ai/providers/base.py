@@ -102,7 +102,7 @@ class RemoteProvider(Closeable):
         started = time.perf_counter()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
-        sent = 0
+        sent, failed = 0, None
         try:
             async with asyncio.timeout(timeout_s):
                 while True:
@@ -111,17 +111,24 @@ class RemoteProvider(Closeable):
                         answer = await self._complete(messages, max_tokens, temperature)
                         break
                     except errors.ProviderError as error:
+                        failed = error
                         await self._before_retry(error, sent, deadline)
         except TimeoutError:
-            raise errors.ProviderUnavailableError(
-                f"no complete answer from {self._where()} within {timeout_s:g} s "
-                f"(AI__TIMEOUT_S; {_requests(sent)})",
-                provider=self.name,
-                hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck.") from None
+            raise self._out_of_time(f"no complete answer from {self._where()}", sent, failed) from None
         return ChatResponse(
             content=answer.content, model=answer.model or self.model, provider=self.name,
             usage=answer.usage, finish_reason=answer.finish_reason,
             latency_s=time.perf_counter() - started)
+
+    def _out_of_time(self, what: str, sent: int, failed: errors.ProviderError | None) -> errors.ProviderError:
+        """AI__TIMEOUT_S ran out during attempt ``sent``; ``failed`` is the earlier attempt's
+        error, if one failed and was being retried: that failure is the news, not the clock."""
+        message = f"{what} within {self.settings.timeout_s:g} s (AI__TIMEOUT_S; {_requests(sent)})"
+        hint = "Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck."
+        if failed is not None:
+            message = f"{message}; the attempt before failed: {failed.message}"
+            hint = f"{failed.hint} (Retries ran out of time: or raise AI__TIMEOUT_S.)"
+        return errors.ProviderUnavailableError(message, provider=self.name, hint=hint)
 
     async def _before_retry(self, error: errors.ProviderError, sent: int, deadline: float) -> None:
         """Wait before attempt ``sent + 1``, or raise ``error`` saying why not."""
@@ -149,7 +156,7 @@ class RemoteProvider(Closeable):
         await self._bind_loop()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
-        sent = 0
+        sent, failed = 0, None
         pieces = None
         try:
             # Open the stream and wait for its first piece, retrying as chat does.
@@ -163,12 +170,9 @@ class RemoteProvider(Closeable):
                 except StopAsyncIteration:
                     return  # a complete, empty answer
                 except TimeoutError:
-                    raise errors.ProviderUnavailableError(
-                        f"no answer from {self._where()} began within {timeout_s:g} s "
-                        f"(AI__TIMEOUT_S; {_requests(sent)})",
-                        provider=self.name,
-                        hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck.") from None
+                    raise self._out_of_time(f"no answer from {self._where()} began", sent, failed) from None
                 except errors.ProviderError as error:
+                    failed = error
                     await pieces.aclose()
                     await self._before_retry(error, sent, deadline)
             yield first

@@ -23,7 +23,7 @@ import urllib3.exceptions
 from botocore.config import Config
 
 from .. import errors
-from ..errormap import kind_of, retry_after_seconds
+from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds
 from ..lifecycle import lifecycle_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
@@ -43,6 +43,17 @@ def _threads() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="bedrock")
         return _pool
+
+
+_EVENT_STREAM = "application/vnd.amazon.eventstream"
+_BODY_SIZE = "WorkbookBodyBytes"  # put into Converse's result by _note_body_size
+
+
+def _note_body_size(response_dict, customized_response_dict, **_) -> None:
+    """botocore hook: how many bytes of a (non-streamed) body arrived."""
+    body = response_dict.get("body")
+    if isinstance(body, (bytes, bytearray)):
+        customized_response_dict[_BODY_SIZE] = len(body)
 
 
 # Bedrock's stop reasons in the words every other provider uses.
@@ -83,8 +94,13 @@ class BedrockProvider(RemoteProvider):
                 hint="Check your AWS configuration: AWS_PROFILE, ~/.aws/config, and the AWS_* "
                      "variables in your environment.") from None
         # Whatever was signed with must never reach an error text, should a server echo it.
+        # The access key id counts too: it names the account, and a SigV4 header echoed
+        # back shows it (``Credential=AKIA.../date/region/...``).
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        self._secrets = [getattr(frozen, part, None) for part in ("secret_key", "token")]
+        self._secrets = [getattr(frozen, part, None) for part in ("access_key", "secret_key", "token")]
+        # botocore turns a body it cannot parse into an empty result, silently: note how many
+        # bytes arrived, so an empty result can say whether the body was cut or not Bedrock's.
+        self._client.meta.events.register("before-parse.bedrock-runtime.Converse", _note_body_size)
 
     def __repr__(self) -> str:
         where = display_url(self.settings.bedrock_endpoint_url) or f"region {self.region}"
@@ -115,10 +131,7 @@ class BedrockProvider(RemoteProvider):
         except Exception as error:
             raise self._translate(error) from None
         if "output" not in result:
-            # botocore turns a body it cannot parse into an empty result, silently.
-            raise errors.ProviderError(
-                "Bedrock's answer had no output: the response body was unreadable",
-                provider=self.name, hint="The response was corrupted in transit; retry the request.")
+            raise self._unreadable_answer(result)
         blocks = result["output"].get("message", {}).get("content", [])
         usage = result.get("usage", {})
         return Answer("".join(block.get("text", "") for block in blocks), self.model,
@@ -145,6 +158,11 @@ class BedrockProvider(RemoteProvider):
                     return
                 response = self._client.converse_stream(**request)
                 events = response["stream"]
+                content_type = response["ResponseMetadata"]["HTTPHeaders"].get("content-type", "")
+                if content_type != _EVENT_STREAM:
+                    # An HTML page read as frames fails its "CRC": no damage, a wrong server.
+                    events.close()
+                    raise self._not_bedrock(f"a {content_type or 'untyped'} body instead of an event stream")
                 opened.append(events)
                 try:
                     for event in events:
@@ -165,13 +183,19 @@ class BedrockProvider(RemoteProvider):
                 if event is _END:
                     break
                 if isinstance(event, BaseException):
-                    if received:
+                    typed = self._translate(event)
+                    if received and isinstance(typed, errors.ProviderUnavailableError):
                         raise errors.IncompleteResponseError(
-                            f"the stream broke after {received} chunks: {self._translate(event).message}",
+                            f"the stream broke after {received} chunks: {typed.message}",
                             provider=self.name) from None
-                    raise self._translate(event) from None
+                    raise typed from None
                 if "contentBlockDelta" in event:
-                    text = event["contentBlockDelta"].get("delta", {}).get("text", "")
+                    delta = event["contentBlockDelta"].get("delta")
+                    if not isinstance(delta, dict):
+                        # botocore turns a payload that is not JSON into an empty event:
+                        # skipping it would return the answer with a piece missing.
+                        raise self._not_bedrock(f"an event whose payload is not JSON after {received} chunks")
+                    text = delta.get("text", "")
                     if text:
                         received += 1
                         yield text
@@ -202,10 +226,37 @@ class BedrockProvider(RemoteProvider):
             raise errors.IncompleteResponseError(
                 f"the stream ended after {received} chunks without messageStop", provider=self.name)
 
+    def _unreadable_answer(self, result: dict) -> errors.ProviderError:
+        """Why Converse's result has no output: a body cut short, or not Bedrock's JSON."""
+        headers = result.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        declared, received = headers.get("content-length"), result.get(_BODY_SIZE)
+        if declared is not None and received is not None and received < int(declared):
+            return errors.ProviderUnavailableError(
+                f"the connection to {self._where()} closed after {received} of the {declared} bytes "
+                "of the answer", provider=self.name,
+                hint="The connection broke while reading the answer; retry the request.")
+        content_type = headers.get("content-type", "")
+        if "json" not in content_type:
+            return self._not_bedrock(f"a {content_type or 'untyped'} body instead of Converse's JSON")
+        return self._not_bedrock("JSON that does not parse, or without the answer's output")
+
+    def _not_bedrock(self, what: str) -> errors.ProviderError:
+        """A 200 whose body is not Bedrock's: what answered is most likely not Bedrock."""
+        url = self.settings.bedrock_endpoint_url
+        check = ("AI__BEDROCK_ENDPOINT_URL points at Bedrock (or unset it)" if url
+                 else "no proxy between you and AWS rewrites the answer")
+        return errors.ProviderError(
+            f"{self._where()} answered 200 with {what}: not an answer from Bedrock's Converse API",
+            provider=self.name, hint=f"Check that {check}; if it does, retry the request.")
+
     def _translate(self, error: BaseException) -> errors.ProviderError:
         name = self.name
         if isinstance(error, errors.ProviderError):
             return error
+        undecodable = decode_failure(error)
+        if undecodable is not None:
+            # Not damage in transit: the body's length (and a stream's CRCs) were right.
+            return invalid_utf8_error(undecodable, self._where(), provider=name)
         if isinstance(error, (botocore.exceptions.NoCredentialsError,
                               botocore.exceptions.PartialCredentialsError)):
             return errors.ConfigurationError(
@@ -229,10 +280,6 @@ class BedrockProvider(RemoteProvider):
             if seconds is not None:
                 typed.retry_after = seconds
             return typed
-        if isinstance(error, UnicodeDecodeError):
-            return errors.ProviderError(
-                "Bedrock's answer is not valid UTF-8", provider=name,
-                hint="The response was corrupted in transit; retry the request.")
         if isinstance(error, botocore.exceptions.InvalidEndpointConfigurationError):
             return self._endpoint_configuration_error(error)
         if isinstance(error, botocore.exceptions.ParamValidationError):
@@ -242,7 +289,9 @@ class BedrockProvider(RemoteProvider):
                 hint="Fix the request field it names (the model id is AI__MODEL); nothing was sent.")
         if isinstance(error, (botocore.exceptions.ConnectionClosedError,
                               botocore.exceptions.ResponseStreamingError,
-                              botocore.exceptions.IncompleteReadError)):
+                              botocore.exceptions.IncompleteReadError,
+                              # urllib3's own, from inside an event stream (a reset connection)
+                              urllib3.exceptions.ProtocolError)):
             # Bedrock was reached and began to answer: the endpoint and region are fine.
             return errors.ProviderUnavailableError(
                 f"the connection to Bedrock broke while reading the answer: {type(error).__name__}",
@@ -294,7 +343,8 @@ class BedrockProvider(RemoteProvider):
         if kind == "access_denied":
             return errors.AuthenticationError(
                 text, provider=name,
-                hint="Check that your IAM policy (and any organisation SCP) allows bedrock:InvokeModel "
+                hint="Your AWS identity lacks permission: check that your IAM policy (and any "
+                     "organisation SCP) allows bedrock:InvokeModel "
                      f"for {self.model} in {self.region}; Anthropic models also need the one-time "
                      "use-case form in the Bedrock console.")
         if kind == "auth":

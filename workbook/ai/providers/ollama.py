@@ -17,7 +17,7 @@ import httpx
 
 from .. import errors
 from ...aio import aclose_quietly
-from ..errormap import kind_of, retry_after_seconds, typed_error
+from ..errormap import invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
@@ -244,11 +244,8 @@ async def _lines(chunks: AsyncIterator[bytes], provider: str) -> AsyncIterator[s
 def _strict_text(raw: bytes, provider: str = "ollama") -> str:
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.ProviderError(
-            "Ollama sent bytes that are not valid UTF-8", provider=provider,
-            hint="The answer was damaged on the way or the server is not Ollama; retry, and check "
-                 "AI__OLLAMA_BASE_URL.") from None
+    except UnicodeDecodeError as error:
+        raise invalid_utf8_error(error, "Ollama", provider=provider) from None
 
 
 def _json(raw: bytes | str, provider: str) -> dict:

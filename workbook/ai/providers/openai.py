@@ -18,7 +18,7 @@ import openai
 
 from .. import catalog, errors
 from ...aio import aclose_quietly
-from ..errormap import kind_of, retry_after_seconds, typed_error
+from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
@@ -61,7 +61,7 @@ class OpenAIProvider(RemoteProvider):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
         self.model = self._model_name(settings)
-        self.base_url = settings.openai_base_url or self.default_base_url
+        self.base_url = self._base_url(settings)
         # user:password in the URL travels as a header (httpx logs request URLs at INFO).
         self._url, self._url_headers, url_secrets = split_credentials(self.base_url)
         self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key"),
@@ -94,6 +94,10 @@ class OpenAIProvider(RemoteProvider):
     # -- what subclasses change -------------------------------------------------------
     def _model_name(self, settings: AISettings) -> str:
         return settings.model or self.default_model or ""
+
+    def _base_url(self, settings: AISettings) -> str | None:
+        """The URL setting as written (user:password included: ``__init__`` splits them off)."""
+        return settings.openai_base_url or self.default_base_url
 
     def _build_client(self, settings: AISettings, http_client):
         return openai.AsyncOpenAI(
@@ -217,9 +221,10 @@ class OpenAIProvider(RemoteProvider):
                 f"the server reported an error after {received} chunks: "
                 f"{redact(error.message, self._secrets)}",
                 provider=self.name, hint="The answer is incomplete; retry the request.")
-        if received:
+        if received and decode_failure(error) is None:
             # A cut inside a chunked body surfaces as APIConnectionError (or a raw
-            # transport error): the answer so far is incomplete, say so.
+            # transport error): the answer so far is incomplete, say so. (Invalid UTF-8
+            # is no cut but the server's encoding: ``_translate`` names it.)
             return errors.IncompleteResponseError(
                 f"the stream broke after {received} chunks: {self._clean(error)}",
                 provider=self.name)
@@ -239,6 +244,9 @@ class OpenAIProvider(RemoteProvider):
         name = self.name
         if self._client.is_closed():
             return closed_provider_error(name)
+        undecodable = decode_failure(error)
+        if undecodable is not None:
+            return invalid_utf8_error(undecodable, self._where(), provider=name, hints=self.hints)
         if isinstance(error, openai.APITimeoutError):
             return errors.ProviderUnavailableError(
                 f"no answer from {self._where()} within {self.settings.timeout_s:g} s",
