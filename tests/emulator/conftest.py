@@ -3,6 +3,7 @@ where anything its server thread logs or writes to stderr lands in their cell's 
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
@@ -29,6 +30,10 @@ def noise(capfd):
     test (``fresh_emu``): uvicorn binds its stderr handler when a server is configured, and
     only then does capfd see what that handler writes.
     """
+    # Clients other tests of this process left behind are collected now, outside any event
+    # loop: collected later, inside this test's loop, the openai SDK schedules their close
+    # there and asyncio logs "Event loop is closed" -- noise that is not this test's.
+    gc.collect()
     handler = _Collect()
     loggers = [logging.getLogger(name) for name in ("", "uvicorn", "asyncio")]
     for logger in loggers:
