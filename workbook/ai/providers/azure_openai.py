@@ -78,9 +78,6 @@ class AzureOpenAIProvider(OpenAIProvider):
             api_version=settings.azure_openai_api_version,
             timeout=settings.timeout_s, max_retries=0, http_client=http_client)
 
-    def _stream_headers(self) -> dict[str, str]:
-        return {}  # Azure's endpoints keep streamed connections reusable
-
     def _wrong_url_hint(self) -> str:
         return ("Check AI__AZURE_OPENAI_ENDPOINT: it is the resource's root, "
                 "https://RESOURCE.openai.azure.com, with no path.")

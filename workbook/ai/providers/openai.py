@@ -133,8 +133,7 @@ class OpenAIProvider(RemoteProvider):
 
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         try:
-            completion = await self._client.chat.completions.create(
-                **self._request(messages, max_tokens, temperature))
+            completion = await self._create(**self._request(messages, max_tokens, temperature))
             choice = completion.choices[0]
             content = choice.message.content or ""
         except Exception as error:  # every SDK failure becomes a typed workbook error
@@ -147,10 +146,8 @@ class OpenAIProvider(RemoteProvider):
     async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
         try:
-            chunks = await self._client.chat.completions.create(
-                **self._request(messages, max_tokens, temperature),
-                stream=True, stream_options={"include_usage": True},
-                extra_headers=self._stream_headers())
+            chunks = await self._create(**self._request(messages, max_tokens, temperature),
+                                        stream=True, stream_options={"include_usage": True})
         except Exception as error:
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
@@ -189,15 +186,21 @@ class OpenAIProvider(RemoteProvider):
                 provider=self.name,
             )
 
-    def _stream_headers(self) -> dict[str, str]:
-        """``Connection: close`` for streams to a self-hosted server (a base URL of one's own).
+    async def _create(self, **request):
+        """``chat.completions.create``, sent once more at once when the pooled connection it
+        went out on turned out to be dead: the server closed it without answering a byte.
 
         llama.cpp's llama-server closes the connection after every streamed answer although
-        its headers announce keep-alive; a pooled client that reuses it before the close
-        arrives fails with "Server disconnected" (or, with retries, waits out a back-off).
-        Saying we close it keeps the connection out of the pool; hosted APIs keep theirs."""
-        hosted = self.base_url in (None, get_spec("openai").default_url)
-        return {} if hosted else {"Connection": "close"}
+        its headers announce keep-alive; a request that reuses the connection before the
+        close arrives meets "Server disconnected without sending a response". Nothing of it
+        was answered, so sending it again on a fresh connection is what an HTTP client does
+        for a stale keep-alive connection -- not a retry of a failed request (AI__MAX_RETRIES)."""
+        try:
+            return await self._client.chat.completions.create(**request)
+        except openai.APIConnectionError as error:
+            if not _dropped_unanswered(error.__cause__):
+                raise
+        return await self._client.chat.completions.create(**request)
 
     # -- errors ---------------------------------------------------------------------
     def _clean(self, error: BaseException) -> str:
@@ -322,6 +325,17 @@ def _event_status(body) -> int | None:
     if "server_error" in words or "internal" in words or "overloaded" in words:
         return 500
     return None
+
+
+def _dropped_unanswered(cause: BaseException | None) -> bool:
+    """The server closed (or reset) the connection instead of answering: what a request meets
+    on a stale pooled connection -- an orderly close before any byte of the answer, or a
+    reset when the request was written into a connection the server had already closed."""
+    libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
+    return any(isinstance(cause, library.ReadError)
+               or (isinstance(cause, library.RemoteProtocolError)
+                   and "without sending a response" in str(cause))
+               for library in libraries)
 
 
 def _broke_after_sending(cause: BaseException | None) -> bool:
