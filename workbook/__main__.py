@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
     "doctor": ("workbook.doctor",
                "check this machine: packages, providers configured/reachable, local model"),
+    "release": ("workbook.instructor.release",
+                "instructors: generate the exercises' student notebooks and solutions (nbgrader)"),
+    "grade": ("workbook.instructor.grade",
+              "instructors: autograde a class's submitted exercises offline (nbgrader)"),
 }
 
 

@@ -355,6 +355,14 @@ def test_notebook_runs(path, backend):
             cwd=str(path.parent), progress_bar=False, log_output=False,
             execution_timeout=240,
         )
+    except papermill.PapermillExecutionError:
+        # A cell tagged raises-exception (an exercise's autograded test, a TODO stub) lets the
+        # run go on past its error, but papermill still reports the error at the end. Only a
+        # student notebook may raise, only there, and it must have run to its last cell.
+        if is_solution(path) or solution_of(path) is None:
+            raise
+        problems = unexpected_errors(read(executed))
+        assert not problems, f"{rel(path)}[{backend}]:\n  - " + "\n  - ".join(problems)
     finally:
         TIMES[f"{rel(path)}[{backend}]"] = time.perf_counter() - started
         _write_times()
@@ -371,6 +379,22 @@ def test_notebook_runs(path, backend):
         assert not result["passed"], f"the skeleton {rel(path)} passes the checker before any work"
         assert failed and all(c["hint"] for c in failed), \
             f"every failed check of the skeleton needs a hint: {failed}"
+
+
+def unexpected_errors(executed) -> list[str]:
+    """What is wrong with an executed notebook that raised: an error in a cell not tagged
+    ``raises-exception``, or a code cell never reached."""
+    problems = []
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("execution_count") is None and cell.source.strip():
+            problems.append(f"cell {index} never ran: the notebook stopped before its end")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error" and "raises-exception" not in c_tags(cell):
+                problems.append(f"cell {index} raised {output.ename}: {output.evalue} (only cells tagged "
+                                "raises-exception may raise)")
+    return problems
 
 
 def _write_times() -> None:
