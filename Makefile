@@ -21,8 +21,9 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/workbook.json
 # nbgrader's Jupyter extensions (formgrader, the Create Assignment toolbar) are for instructors:
 # off in the venv, so a student's JupyterLab looks and starts as before (README says how to turn
-# them on). Re-copied after every install, which would otherwise leave them on.
-INSTRUCTOR_OFF := $(VENV)/etc/jupyter/jupyter_server_config.d/workbook-nbgrader-off.json
+# them on). Re-copied after every install, which would otherwise leave them on; its name sorts
+# after nbgrader's own file and before the one `jupyter server extension enable` writes.
+INSTRUCTOR_OFF := $(VENV)/etc/jupyter/jupyter_server_config.d/nbgrader.off-for-students.json
 
 # llama-cpp-python compiles from source: use every core, and skip the examples, tools,
 # tests and multimodal parts the workbook never calls.
@@ -50,7 +51,7 @@ $(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/workbook-nbgrader-off.json \
+$(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/nbgrader.off-for-students.json \
 		scripts/jupyter-instructor-off/labconfig/page_config.json $(STAMP)
 	@mkdir -p $(dir $@) $(VENV)/etc/jupyter/labconfig
 	cp $< $@
