@@ -500,3 +500,19 @@ def test_asyncio_run_is_caught_as_a_call_not_as_text_in_a_script():
     assert calls_asyncio_run("import asyncio\nasyncio.run(main())")
     assert calls_asyncio_run("%time asyncio.run(main())")          # a magic: the text decides
     assert not calls_asyncio_run("script = 'asyncio.run(main())'\nawait main()")
+
+
+def test_a_student_notebook_may_raise_only_in_cells_tagged_raises_exception():
+    nb = nbformat.v4.new_notebook()
+    test_cell = nbformat.v4.new_code_cell("report.require('round trip')", metadata={"tags": ["raises-exception"]})
+    test_cell.execution_count = 2
+    test_cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="✗ round trip", traceback=[])]
+    plain = nbformat.v4.new_code_cell("x = 1")
+    plain.execution_count = 3
+    nb.cells = [test_cell, plain]
+    assert unexpected_errors(nb) == []
+    plain.outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="x", traceback=[])]
+    unreached = nbformat.v4.new_code_cell("y = 2")
+    nb.cells.append(unreached)
+    found = "\n".join(unexpected_errors(nb))
+    assert "cell 1 raised NameError" in found and "cell 2 never ran" in found
