@@ -183,3 +183,13 @@ def test_the_grader_keeps_the_instructors_credentials_from_the_kernel(monkeypatc
     leaked = [name for name, value in env.items() if any(secret in value for secret in secrets)]
     assert not leaked, f"the kernel would inherit {leaked}"
     assert (Path(env["IPYTHONDIR"]) / "profile_default" / "startup" / "00-workbook-sandbox.py").exists()
+
+
+def test_a_notebook_over_the_whole_notebook_bound_is_stopped_and_graded_0(tmp_path):
+    (tmp_path / "gus").mkdir()
+    nbformat.write(nbformat.read(SOLUTION, as_version=4), tmp_path / "gus" / f"{EXERCISE}.ipynb")
+    [gus] = grading.grade_class(tmp_path, notebook_timeout_s=2, echo=lambda *_: None)
+    assert gus.zeroed and gus.points == 0 and gus.max_points == 10
+    assert any("ran longer than 2 s" in reason for reason in gus.reasons), gus.reasons
+    assert rows(tmp_path) == [{"student": "gus", "exercise": EXERCISE, "points": "0", "max_points": "10"}]
+    assert "ran longer than 2 s" in feedback_text(tmp_path, "gus")
