@@ -4,6 +4,7 @@ hook cannot be removed, so never in the test process itself)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -42,6 +43,8 @@ PROBE = textwrap.dedent("""
     attempt("read elsewhere", lambda: open("/etc/hostname").read() if os.path.exists("/etc/hostname") else None)
     attempt("python child writing outside", lambda: subprocess.run(
         [sys.executable, "-c", f"open({os.path.join(outside, 'g')!r}, 'w')"], check=True, capture_output=True))
+    attempt("read a private file", lambda: open(os.path.join(sys.argv[2], "credentials")).read())
+    attempt("read another process's environment", lambda: open(f"/proc/{os.getppid()}/environ", "rb").read())
     attempt("python child with a clean env", lambda: subprocess.run([sys.executable, "-c", "pass"], env={}))
     print(json.dumps(outcome))
 """)
@@ -55,9 +58,13 @@ def outcome(tmp_path_factory):
         folder.mkdir()
     (work / "mine.txt").write_text("mine")
     (outside / "existing").write_text("keep me")
+    private = base / "home" / ".aws"
+    private.mkdir(parents=True)
+    (private / "credentials").write_text("[default]\naws_secret_access_key = instructor")
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp), sandbox.TMP_VARIABLE: str(tmp),
-           sandbox.LOG_VARIABLE: str(base / "sandbox.log")}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(outside)], cwd=work, env=env,
+           sandbox.LOG_VARIABLE: str(base / "sandbox.log"),
+           sandbox.PRIVATE_VARIABLE: os.pathsep.join(sandbox.private_paths(str(base / "home"), str(base)))}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(outside), str(private)], cwd=work, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), outside, sandbox.violations(base / "sandbox.log")
@@ -65,7 +72,8 @@ def outcome(tmp_path_factory):
 
 @pytest.mark.parametrize("action", ["open ..", "Path.write_text", "shutil.copy", "os.system", "shell program",
                                     "os.mkdir", "os.remove", "os.rename out", "python child writing outside",
-                                    "python child with a clean env"])
+                                    "python child with a clean env", "read a private file",
+                                    "read another process's environment"])
 def test_writes_outside_and_other_programs_are_refused(outcome, action):
     results, _, _ = outcome
     expected = "other: " if action == "python child writing outside" else "refused"

@@ -41,7 +41,7 @@ from pathlib import Path
 import nbformat
 
 from . import sandbox
-from .course import assignments, check, copy_source, course_api, load_config
+from .course import ROOT, assignments, check, copy_source, course_api, load_config
 
 COLUMNS = ("student", "exercise", "points", "max_points")
 CELL_TIMEOUT_S = 120        # one cell: the checker's cell runs a dozen bounded checks
@@ -168,7 +168,11 @@ def _kernel_env(emulator, provider: str, work: Path, kernel_tmp: Path, log: Path
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(_PRIVATE_PREFIXES) and not any(w in name.upper() for w in _PRIVATE_WORDS)}
     env.update(emulator.env(provider))
+    home = work / "home"  # ~ of the kernel: empty, so no SDK finds the instructor's files there
+    home.mkdir(parents=True, exist_ok=True)
     env.update({
+        "HOME": str(home),
+        sandbox.PRIVATE_VARIABLE: os.pathsep.join(sandbox.private_paths(str(Path.home()), str(ROOT))),
         "IPYTHONDIR": str(sandbox.profile(work / "ipython")),
         "TMPDIR": str(kernel_tmp), "MPLCONFIGDIR": str(work.parent.parent / "matplotlib"),
         sandbox.TMP_VARIABLE: str(kernel_tmp), sandbox.LOG_VARIABLE: str(log),

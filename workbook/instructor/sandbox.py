@@ -4,7 +4,9 @@
 ``PermissionError``, every write outside the allowed folders -- ``open`` for writing (``open``,
 ``pathlib.Path.write_text``, ``shutil.copy``...), removing, renaming, making folders, links,
 permissions -- and every new process except this Python itself (``os.system``, a shell,
-``subprocess`` of another program). Each refusal is also recorded in a log the grader reads
+``subprocess`` of another program). It also refuses reading where the instructor's credentials
+live (``WORKBOOK_SANDBOX_PRIVATE``: ``~/.aws``, the repository's ``.env``...; other processes'
+``/proc/*/environ``). Each refusal is also recorded in a log the grader reads
 afterwards: a notebook that tried is graded 0, even if it caught the error.
 
 The grader installs it in the kernel only, at start-up, through an IPython profile
@@ -28,6 +30,7 @@ from pathlib import Path
 ROOTS_VARIABLE = "WORKBOOK_SANDBOX_ROOTS"   # os.pathsep-separated folders writes may go to
 LOG_VARIABLE = "WORKBOOK_SANDBOX_LOG"       # where refusals are recorded, one per line
 TMP_VARIABLE = "WORKBOOK_SANDBOX_TMP"
+PRIVATE_VARIABLE = "WORKBOOK_SANDBOX_PRIVATE"  # os.pathsep-separated files and folders not to read
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 # event -> positions of the path arguments it writes to
@@ -53,6 +56,20 @@ def allowed(path, roots: list[str], cwd: str | None = None) -> bool:
     return any(resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
+def private_paths(home: str, repository: str) -> list[str]:
+    """Where the instructor's credentials live: a kernel reads none of them (what it reads could
+    end up in a feedback page the student gets)."""
+    return [os.path.join(repository, ".env"),
+            *(os.path.join(home, name) for name in (".aws", ".azure", ".ssh", ".netrc", ".git-credentials",
+                                                   ".docker", ".config/gcloud", ".config/gh", ".kube"))]
+
+
+def _is_private(resolved: str, private: list[str]) -> bool:
+    if resolved.startswith("/proc/") and resolved.endswith("/environ"):
+        return True  # another process's environment: the grader's holds the instructor's variables
+    return any(resolved == p or resolved.startswith(p.rstrip(os.sep) + os.sep) for p in private)
+
+
 def install(roots: list[str] | None = None, log_path: str | None = None) -> None:
     """Add the audit hook to this process (once). ``roots`` default to the working folder and
     ``$WORKBOOK_SANDBOX_TMP``; they are also exported, with the log, for Python children."""
@@ -64,6 +81,7 @@ def install(roots: list[str] | None = None, log_path: str | None = None) -> None
         roots = roots or [os.getcwd(), os.environ.get(TMP_VARIABLE, "")]
     roots = [os.path.realpath(r) for r in roots if r]
     log_path = log_path or os.environ.get(LOG_VARIABLE)
+    private = [os.path.realpath(p) for p in os.environ.get(PRIVATE_VARIABLE, "").split(os.pathsep) if p]
     # Opened before the hook exists: the hook reports through this descriptor (os.write is
     # not audited), so recording a refusal never needs a write the hook would refuse.
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600) if log_path else None
@@ -89,8 +107,11 @@ def install(roots: list[str] | None = None, log_path: str | None = None) -> None
                 return
             writes = (any(c in mode for c in "wax+") if isinstance(mode, str)
                       else bool((flags or 0) & _WRITE_FLAGS))
+            resolved = os.path.realpath(os.fsdecode(path))
             if writes and not allowed(path, roots):
-                refuse(f"writing {os.path.realpath(os.fsdecode(path))}")
+                refuse(f"writing {resolved}")
+            if _is_private(resolved, private):
+                refuse(f"reading {resolved}, where credentials are kept")
         elif event in _PATH_EVENTS:
             for index in _PATH_EVENTS[event]:
                 path = args[index] if index < len(args) else None
