@@ -133,7 +133,6 @@ def _grade_one(root: Path, tmp: Path, student: str, exercise: str, path: Path, e
         worker.communicate()
         grade.zero(f"stopped: the notebook ran longer than {notebook_timeout_s:g} s "
                    "(does a cell wait for ever, or loop without end?)")
-        output = b""
     else:
         result = _last_json(output.decode("utf-8", "replace"))
         if not result.get("autograded"):
@@ -178,8 +177,6 @@ def _kernel_env(emulator, provider: str, work: Path, kernel_tmp: Path, log: Path
         sandbox.TMP_VARIABLE: str(kernel_tmp), sandbox.LOG_VARIABLE: str(log),
         "PYTHONDONTWRITEBYTECODE": "1",
     })
-    # The worker itself (nbgrader) must not be sandboxed: only the kernel's profile installs it.
-    env.pop("PYTHONPATH", None) if "sandbox_site" in env.get("PYTHONPATH", "") else None
     return env
 
 
