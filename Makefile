@@ -1,6 +1,7 @@
 # The workbook's two commands:
 #   make lab    set everything up (first time: a few minutes) and open JupyterLab
-#   make test   set everything up and run every test, notebooks included
+#   make test   set everything up and run every test, notebooks and the course site included
+#   make book   the course site (Jupyter Book 2) in _build/html, from the executed notebooks
 # Both are idempotent: the virtualenv is rebuilt only when requirements.txt or
 # pyproject.toml change.
 
@@ -23,7 +24,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean llama-server
+.PHONY: lab test setup emulator doctor clean llama-server book
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
@@ -65,9 +66,21 @@ test: setup
 	@# (browser demos), not course material, so nbval must not collect them. Test files run
 	@# on every core, each file on one worker (nbval runs a notebook's cells in order in one
 	@# kernel), except what compares two engines' speed: that runs alone afterwards.
+	@bash scripts/ensure-node.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		-n $(TEST_WORKERS) --dist loadfile -m "not solo"
-	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m solo
+		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
+	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
+	@# The site publishes the copies the notebook tests just executed (no third run), then a
+	@# browser walks it.
+	$(BIN)/python -m workbook book
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m site
+
+# The course site: the README and every notebook with its outputs, exercises with their
+# solutions folded, search. Notebooks that `make test` executed are published as they ran;
+# the others are executed first (offline).
+book: setup
+	@bash scripts/ensure-node.sh
+	$(BIN)/python -m workbook book
 
 emulator: setup
 	$(BIN)/python -m workbook.emulator --port 8765
@@ -76,4 +89,4 @@ doctor: setup
 	$(BIN)/python -m workbook doctor
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output
+	rm -rf $(VENV) .pytest_cache test-output _build
