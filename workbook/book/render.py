@@ -113,7 +113,7 @@ def build(server: ContentServer, out: Path, mermaid: Path | None = None) -> dict
         target = out / "build" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(server.get("/" + name))
-    write_search(server, out, project_index)
+    write_search(server, out, project_index, site_title)
     shutil.copytree(THEME_PUBLIC, out, dirs_exist_ok=True)
     if mermaid and any(page["diagrams"] for page in report["pages"]):
         shutil.copy2(mermaid, out / "mermaid.min.js")
@@ -123,7 +123,7 @@ def build(server: ContentServer, out: Path, mermaid: Path | None = None) -> dict
     return report
 
 
-def write_search(server: ContentServer, out: Path, project_index: str) -> None:
+def write_search(server: ContentServer, out: Path, project_index: str, site_title: str) -> None:
     """MyST's search records, with each record's page turned into a site-relative link."""
     raw = server.get("/myst.search.json")
     (out / "myst.search.json").write_bytes(raw)
@@ -143,11 +143,11 @@ def write_search(server: ContentServer, out: Path, project_index: str) -> None:
             f'<script src="{search.root()}search-index.js"></script>')
     (out / "search").mkdir(exist_ok=True)
     (out / "search" / "index.html").write_text(
-        layout("Search", [search], 0, body, [], title="Search", show_toc=False), encoding="utf-8")
+        layout(site_title, [search], 0, body, [], show_toc=False), encoding="utf-8")
 
 
 def layout(site_title: str, entries: list[Entry], position: int, body: str, downloads: list[str], *,
-           title: str | None = None, show_toc: bool = True, scripts: list[str] = ()) -> str:
+           show_toc: bool = True, scripts: list[str] = ()) -> str:
     entry = entries[position]
     root = entry.root()
     toc = "".join(
@@ -166,7 +166,7 @@ def layout(site_title: str, entries: list[Entry], position: int, body: str, down
     heading = f"<h1>{escape(entry.title)}</h1>" if show_toc else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title or entry.title)} · {escape(site_title)}</title>
+<title>{escape(entry.title)} · {escape(site_title)}</title>
 <link rel="stylesheet" href="{root}workbook-site.css"><link rel="stylesheet" href="{root}highlight.css">
 </head><body>
 <header class="site-header"><a class="site-title" href="{root}index.html">{escape(site_title)}</a>
