@@ -195,11 +195,14 @@ def test_jupyter_book_builds_a_small_course_with_the_project_template(tmp_path):
 
     executed = tmp_path / "executed"
     executed.mkdir()
-    ran = notebook(*first.cells)
-    ran.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
-    nbformat.write(ran, executed / "01_first-mock.ipynb")
-    nbformat.write(solution, executed / "02_exercise_solution-mock.ipynb")
-    nbformat.write(exercise, executed / "02_exercise-mock.ipynb")
+    # A run from before the notebook was last edited: the build runs the notebook again.
+    stale = notebook(*first.cells)
+    stale.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="old output\n")]
+    nbformat.write(stale, executed / "01_first-mock.ipynb")
+    os.utime(executed / "01_first-mock.ipynb", (1_000_000_000, 1_000_000_000))
+    solved = notebook(*solution.cells)
+    solved.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="solved it\n")]
+    nbformat.write(solved, executed / "02_exercise_solution-mock.ipynb")
 
     report = book.build_site(root=root, executed=executed, out=tmp_path / "site")
     site = tmp_path / "site"
@@ -208,10 +211,12 @@ def test_jupyter_book_builds_a_small_course_with_the_project_template(tmp_path):
     landing = (site / "index.html").read_text()
     assert 'href="first/index.html"' in landing, "the README's link to a notebook does not lead to its page"
     first_page = (site / "first" / "index.html").read_text()
-    assert "hello" in first_page and 'href="../exercise/index.html"' in first_page
+    assert "hello" in first_page and "old output" not in first_page, "the stale run was published"
+    assert 'href="../exercise/index.html"' in first_page
     exercise_page = (site / "exercise" / "index.html").read_text()
     assert '<details class="solution"><summary>Solution</summary>' in exercise_page
-    assert "YOUR CODE HERE" in exercise_page and "answer" in exercise_page
+    assert "YOUR CODE HERE" in exercise_page and "solved it" in exercise_page
+    assert "Download this notebook" not in exercise_page, "an exercise's page offers its solutions as a download"
     search = (site / "search-index.js").read_text()
     assert search.startswith("window.WORKBOOK_SEARCH = ") and "first/index.html" in search
     records = json.loads(search.removeprefix("window.WORKBOOK_SEARCH = ").rstrip(";\n"))

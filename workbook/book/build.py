@@ -84,13 +84,20 @@ def first_backend(notebook: Path) -> str:
     return backends[0]
 
 
+def published_run(notebook: Path) -> Path:
+    """The notebook whose run a page shows: an exercise's page shows its solution's run."""
+    return solution_of(notebook) or notebook
+
+
+def stale_or_missing(notebook: Path, executed: Path) -> bool:
+    """No run of the notebook, or one older than the notebook (edited since the tests ran)."""
+    path = executed / executed_name(notebook, first_backend(notebook))
+    return not path.exists() or path.stat().st_mtime < notebook.stat().st_mtime
+
+
 def executed_copy(notebook: Path, executed: Path) -> nbformat.NotebookNode:
-    """The notebook as the tests ran it, or run now when no such run exists."""
-    backend = first_backend(notebook)
-    path = executed / executed_name(notebook, backend)
-    if not path.exists():
-        print(f"executing {notebook.name} ({backend}): no executed copy in {executed}", flush=True)
-        execute(notebook, backend, executed)
+    """The notebook as the tests ran it (``stage`` runs the missing and stale ones first)."""
+    path = executed / executed_name(notebook, first_backend(notebook))
     run = nbformat.read(path, as_version=4)
     if run.metadata.get("papermill", {}).get("exception"):
         raise BookError(f"{path} is the run of a notebook that stopped on an error: fix "
@@ -137,11 +144,17 @@ def stage(root: Path, executed: Path, project: Path) -> list[str]:
     (project / "notebooks").mkdir(parents=True)
     shutil.copy2(root / "README.md", project / "README.md")
     toc = ["README.md"]
-    for notebook in course_notebooks(root / "notebooks"):
-        run = executed_copy(notebook, executed)
-        solution = solution_of(notebook)
-        if solution is not None:
-            run = exercise_page(nbformat.read(notebook, as_version=4), executed_copy(solution, executed))
+    notebooks = course_notebooks(root / "notebooks")
+    to_run = [published_run(nb) for nb in notebooks if stale_or_missing(published_run(nb), executed)]
+    for count, notebook in enumerate(to_run, 1):
+        backend = first_backend(notebook)
+        print(f"[{count}/{len(to_run)}] executing {notebook.name} ({backend}): "
+              f"no up-to-date run in {executed}", flush=True)
+        execute(notebook, backend, executed)
+    for notebook in notebooks:
+        run = executed_copy(published_run(notebook), executed)
+        if solution_of(notebook) is not None:
+            run = exercise_page(nbformat.read(notebook, as_version=4), run)
         nbformat.write(run, project / "notebooks" / notebook.name)
         toc.append(f"notebooks/{notebook.name}")
     config = {
