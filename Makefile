@@ -1,6 +1,7 @@
 # The workbook's two commands:
 #   make lab    set everything up (first time: a few minutes) and open JupyterLab
-#   make test   set everything up and run every test, notebooks included
+#   make test   set everything up and run every test, notebooks and the course site included
+#   make book   the course site (Jupyter Book 2) in _build/html, from the executed notebooks
 # For instructors (README, "For instructors"):
 #   make release                 student notebooks + solutions generated from exercises/source
 #   make grade SUBMISSIONS=DIR   autograde DIR/<student>/<exercise>.ipynb -> DIR/grades.csv + feedback
@@ -13,7 +14,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-PYTEST_ARGS := -q -p no:cacheprovider tests notebooks --nbval-lax --ignore-glob='*/tests/*.ipynb'
+PYTEST_ARGS := -q -p no:cacheprovider tests
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
@@ -31,7 +32,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean llama-server release grade
+.PHONY: lab test setup emulator doctor clean llama-server book release grade
 
 setup: $(STAMP) $(LAB_OVERRIDES) $(INSTRUCTOR_OFF)
 
@@ -75,13 +76,24 @@ test: setup
 	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
-	@# nbval runs the course notebooks as committed; .ipynb files under tests/ are fixtures
-	@# (browser demos), not course material, so nbval must not collect them. Test files run
-	@# on every core, each file on one worker (nbval runs a notebook's cells in order in one
-	@# kernel), except what compares two engines' speed: that runs alone afterwards.
+	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
+	@# each notebook run on its own (tests/conftest.py), except what compares two engines'
+	@# speed: that runs alone afterwards.
+	@bash scripts/ensure-node.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		-n $(TEST_WORKERS) --dist loadfile -m "not solo"
-	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m solo
+		-n $(TEST_WORKERS) --dist loadgroup -m "not solo and not site"
+	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
+	@# The site publishes the copies the notebook tests just executed (no third run), then a
+	@# browser walks it.
+	$(BIN)/python -m workbook book
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m site
+
+# The course site: the README and every notebook with its outputs, exercises with their
+# solutions folded, search. Notebooks that `make test` executed are published as they ran;
+# the others are executed first (offline).
+book: setup
+	@bash scripts/ensure-node.sh
+	$(BIN)/python -m workbook book
 
 emulator: setup
 	$(BIN)/python -m workbook.emulator --port 8765
@@ -100,4 +112,4 @@ grade: setup
 	$(BIN)/python -m workbook grade "$(SUBMISSIONS)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-output
+	rm -rf $(VENV) .pytest_cache test-output _build

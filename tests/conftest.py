@@ -19,16 +19,24 @@ def _notebook_metadata(path: Path) -> dict:
 
 
 def pytest_collection_modifyitems(config, items):
-    """A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed
-    in one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an
-    otherwise quiet machine (its nbval cells and its papermill runs alike)."""
+    """Two things about where and when tests run.
+
+    * A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed in
+      one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an otherwise
+      quiet machine.
+    * Parallel runs (``make test``: ``-n 2 --dist loadgroup``) keep a test file's tests on one
+      worker, so a module's expensive fixtures (a JupyterLab, an emulator) start once, except the
+      notebook runs: each (notebook, backend) is a group of its own, spread over every core.
+    """
     for item in items:
-        path = Path(str(item.fspath))
-        notebook = path if path.suffix == ".ipynb" else None
-        if notebook is None and hasattr(item, "callspec") and isinstance(item.callspec.params.get("path"), Path):
+        notebook = None
+        if hasattr(item, "callspec") and isinstance(item.callspec.params.get("path"), Path):
             notebook = item.callspec.params["path"]  # a papermill run of a notebook
         if notebook is not None and _notebook_metadata(notebook).get("measures_speed"):
             item.add_marker(pytest.mark.solo)
+        if item.get_closest_marker("xdist_group") is None:
+            group = item.nodeid if notebook is not None else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -109,3 +109,11 @@ def test_probe_and_url_redaction(emu):
     assert probe(f"http://127.0.0.1:{closed_port()}") is False
     assert probe(None) is None
     assert safe_url("https://user:pw@host.example:8443/v1") == "https://host.example:8443/v1"
+
+
+def test_node_is_reported_as_needed_only_for_the_site(monkeypatch, tmp_path):
+    from workbook import doctor
+
+    monkeypatch.setenv("PATH", str(tmp_path))            # no node on it
+    row = doctor._node_row()
+    assert row.status == doctor.WARN and "make book" in row.detail and "apt install nodejs" in row.detail

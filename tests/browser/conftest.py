@@ -57,7 +57,7 @@ LAB_SETTINGS = {
         {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
-# Browser-only notebooks (not part of the course; never collected by nbval).
+# Browser-only notebooks (not part of the course; never collected as tests).
 collect_ignore_glob = ["*.ipynb"]
 
 

@@ -166,8 +166,11 @@ async def test_measure_concurrency_overlaps_an_async_provider():
     table = await measure_concurrency_async(mock, CASES, levels=(1, 4), requests=8, progress=False)
     assert list(table.index) == [1, 4]
     assert (table["errors"] == 0).all()
-    # Four in flight: about four times the requests per second, the same latency.
+    # Four in flight: about four times the requests per second, and no call waits for another.
+    # Calls queued one behind another would take 2.5 times as long at the median (1, 2, 3, 4
+    # turns); overlapping calls take about as long as one alone, plus what a busy CPU adds.
     assert table.loc[4, "requests_per_s"] > 2.5 * table.loc[1, "requests_per_s"]
-    assert table.loc[4, "latency_s_p50"] == pytest.approx(table.loc[1, "latency_s_p50"], rel=0.3)
+    assert table.loc[4, "latency_s_p50"] < 1.8 * table.loc[1, "latency_s_p50"], \
+        "calls at concurrency 4 took far longer than one alone: they waited for each other"
     assert len(pd.DataFrame(table.attrs["records"])) == 1 + 16
     assert len(pd.concat({"a": table, "b": table})) == 4

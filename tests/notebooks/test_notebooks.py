@@ -3,7 +3,8 @@
 Notebooks are discovered (``notebooks/**/*.ipynb``), so a new one is picked up with no
 change here. Conventions (notebooks/README.md) are checked first, with messages that
 say what to fix; then papermill executes each (notebook, backend) pair as its own test,
-writing the executed copy to ``test-output/notebooks/`` for inspection.
+writing the executed copy to ``test-output/notebooks/``: for inspection, and for the course
+site (``make book`` publishes these copies instead of running the notebooks again).
 
 Exercises: ``notebooks/solutions/<stem>_solution.ipynb`` is the solution of
 ``notebooks/<stem>.ipynb``. Both declare ``RESULT_PATH = None`` in their parameters cell;
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from workbook.course.execute import execute, executed_name
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -336,32 +339,27 @@ def test_every_exercise_has_a_solution_that_is_listed():
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path,backend", RUNS)
 def test_notebook_runs(path, backend):
-    import papermill
-
-    OUTPUT.mkdir(parents=True, exist_ok=True)
     name = f"{path.stem}-{backend}"
-    executed = OUTPUT / f"{name}.ipynb"
     cell = parameters_cell(read(path))
-    parameters: dict[str, object] = {"BACKEND": backend}
+    parameters: dict[str, object] = {}
     result_path = None
     if cell is not None and "RESULT_PATH" in assigned(cell):
+        OUTPUT.mkdir(parents=True, exist_ok=True)
         result_path = OUTPUT / f"{name}.result.json"
         result_path.unlink(missing_ok=True)
         parameters["RESULT_PATH"] = str(result_path)
+    from papermill import PapermillExecutionError
+
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(path), str(executed), parameters=parameters, kernel_name="python3",
-            cwd=str(path.parent), progress_bar=False, log_output=False,
-            execution_timeout=240,
-        )
-    except papermill.PapermillExecutionError:
+        execute(path, backend, OUTPUT, parameters=parameters)
+    except PapermillExecutionError:
         # A cell tagged raises-exception (an exercise's autograded test, a TODO stub) lets the
         # run go on past its error, but papermill still reports the error at the end. Only a
         # student notebook may raise, only there, and it must have run to its last cell.
         if is_solution(path) or solution_of(path) is None:
             raise
-        problems = unexpected_errors(read(executed))
+        problems = unexpected_errors(read(OUTPUT / executed_name(path, backend)))
         assert not problems, f"{rel(path)}[{backend}]:\n  - " + "\n  - ".join(problems)
     finally:
         TIMES[f"{rel(path)}[{backend}]"] = time.perf_counter() - started

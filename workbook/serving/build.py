@@ -38,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..cache import cache_home
 from .errors import LlamaServerError
 
 EXPECTED_BUILD = "about 4-6 minutes on 2 cores"
@@ -86,9 +87,7 @@ def cpu_fingerprint() -> str:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("WORKBOOK_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbook"
-    return Path(base) / "llama-server"
+    return cache_home() / "llama-server"
 
 
 def cache_dir() -> Path:
