@@ -2,6 +2,9 @@
 #   make lab    set everything up (first time: a few minutes) and open JupyterLab
 #   make test   set everything up and run every test, notebooks and the course site included
 #   make book   the course site (Jupyter Book 2) in _build/html, from the executed notebooks
+# For instructors (README, "For instructors"):
+#   make release                 student notebooks + solutions generated from exercises/source
+#   make grade SUBMISSIONS=DIR   autograde DIR/<student>/<exercise>.ipynb -> DIR/grades.csv + feedback
 # Both are idempotent: the virtualenv is rebuilt only when requirements.txt or
 # pyproject.toml change.
 
@@ -17,6 +20,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
 # a request to a network the classroom may not have): the venv's settings answer "never" for it.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/workbook.json
+# nbgrader's Jupyter extensions (formgrader, the Create Assignment toolbar) are for instructors:
+# off in the venv, so a student's JupyterLab looks and starts as before (README says how to turn
+# them on). Re-copied after every install, which would otherwise leave them on; its name sorts
+# after nbgrader's own file and before the one `jupyter server extension enable` writes.
+INSTRUCTOR_OFF := $(VENV)/etc/jupyter/jupyter_server_config.d/nbgrader.off-for-students.json
 
 # llama-cpp-python compiles from source: use every core, and skip the examples, tools,
 # tests and multimodal parts the workbook never calls.
@@ -24,9 +32,9 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean llama-server book
+.PHONY: lab test setup emulator doctor clean llama-server book release grade
 
-setup: $(STAMP) $(LAB_OVERRIDES)
+setup: $(STAMP) $(LAB_OVERRIDES) $(INSTRUCTOR_OFF)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,6 +51,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 $(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)
 	@mkdir -p $(dir $@)
 	cp $< $@
+
+$(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/nbgrader.off-for-students.json \
+		scripts/jupyter-instructor-off/labconfig/page_config.json $(STAMP)
+	@mkdir -p $(dir $@) $(VENV)/etc/jupyter/labconfig
+	cp $< $@
+	cp scripts/jupyter-instructor-off/labconfig/page_config.json $(VENV)/etc/jupyter/labconfig/page_config.json
 
 # The server's root is notebooks/: the file browser opens on the course, with 00 in front.
 lab: setup
@@ -86,6 +100,16 @@ emulator: setup
 
 doctor: setup
 	$(BIN)/python -m workbook doctor
+
+# Instructors: exercises are authored once in exercises/source (nbgrader); this regenerates
+# notebooks/<exercise>.ipynb and notebooks/solutions/ from it (a test fails while they differ).
+release: setup
+	$(BIN)/python -m workbook release
+
+# Instructors: grade a class offline against the emulator (python -m workbook grade --help).
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "Say where the submissions are: make grade SUBMISSIONS=DIR (DIR/<student>/<exercise>.ipynb)"; exit 2; }
+	$(BIN)/python -m workbook grade "$(SUBMISSIONS)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output _build

@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "build the course site (Jupyter Book 2) from the executed notebooks into _build/html"),
     "doctor": ("workbook.doctor",
                "check this machine: packages, providers configured/reachable, local model"),
+    "release": ("workbook.instructor.release",
+                "instructors: generate the exercises' student notebooks and solutions (nbgrader)"),
+    "grade": ("workbook.instructor.grade",
+              "instructors: autograde a class's submitted exercises offline (nbgrader)"),
 }
 
 

@@ -100,3 +100,24 @@ async def test_a_consumer_that_stops_early_closes_the_iterator():
 def test_a_block_becomes_settings_once_it_is_valid():
     assert settings_from_block(GOOD_BLOCK).model == MODEL
     assert settings_from_block("AI__PROVIDER=bedrock\nAI__TIMEOUT_S=soon\n") is None
+
+
+def test_require_passes_quietly_and_fails_with_each_rows_detail_and_hint():
+    from workbook.conformance import CheckResult, ConformanceReport
+
+    report = ConformanceReport("Mine", "ollama", [
+        CheckResult("has chat and chat_stream", True, "ok"),
+        CheckResult("round trip", True, "ok"),
+        CheckResult("usage reported", False, "usage is None", "Fill Usage(...)."),
+        CheckResult("retry after 429 succeeds", None, "skipped: needs settings"),
+    ])
+    assert report.require("round trip") == "✓ round trip"
+    with pytest.raises(AssertionError) as failed:
+        report.require("round trip", "usage reported", "retry after 429 succeeds", "cut stream → error")
+    message = str(failed.value)
+    assert "✗ usage reported: usage is None.\n  Hint: Fill Usage(...)." in message
+    assert "✗ retry after 429 succeeds: skipped: needs settings." in message
+    assert "✗ cut stream → error: not checked (the checker stopped after 'usage reported' failed" in message
+    assert "round trip" not in message
+    with pytest.raises(AssertionError, match="usage reported"):
+        report.require()  # no names: every row

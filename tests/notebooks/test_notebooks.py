@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbook.course.execute import execute
+from workbook.course.execute import execute, executed_name
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -348,9 +348,19 @@ def test_notebook_runs(path, backend):
         result_path = OUTPUT / f"{name}.result.json"
         result_path.unlink(missing_ok=True)
         parameters["RESULT_PATH"] = str(result_path)
+    from papermill import PapermillExecutionError
+
     started = time.perf_counter()
     try:
         execute(path, backend, OUTPUT, parameters=parameters)
+    except PapermillExecutionError:
+        # A cell tagged raises-exception (an exercise's autograded test, a TODO stub) lets the
+        # run go on past its error, but papermill still reports the error at the end. Only a
+        # student notebook may raise, only there, and it must have run to its last cell.
+        if is_solution(path) or solution_of(path) is None:
+            raise
+        problems = unexpected_errors(read(OUTPUT / executed_name(path, backend)))
+        assert not problems, f"{rel(path)}[{backend}]:\n  - " + "\n  - ".join(problems)
     finally:
         TIMES[f"{rel(path)}[{backend}]"] = time.perf_counter() - started
         _write_times()
@@ -367,6 +377,22 @@ def test_notebook_runs(path, backend):
         assert not result["passed"], f"the skeleton {rel(path)} passes the checker before any work"
         assert failed and all(c["hint"] for c in failed), \
             f"every failed check of the skeleton needs a hint: {failed}"
+
+
+def unexpected_errors(executed) -> list[str]:
+    """What is wrong with an executed notebook that raised: an error in a cell not tagged
+    ``raises-exception``, or a code cell never reached."""
+    problems = []
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("execution_count") is None and cell.source.strip():
+            problems.append(f"cell {index} never ran: the notebook stopped before its end")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error" and "raises-exception" not in c_tags(cell):
+                problems.append(f"cell {index} raised {output.ename}: {output.evalue} (only cells tagged "
+                                "raises-exception may raise)")
+    return problems
 
 
 def _write_times() -> None:
@@ -472,3 +498,19 @@ def test_asyncio_run_is_caught_as_a_call_not_as_text_in_a_script():
     assert calls_asyncio_run("import asyncio\nasyncio.run(main())")
     assert calls_asyncio_run("%time asyncio.run(main())")          # a magic: the text decides
     assert not calls_asyncio_run("script = 'asyncio.run(main())'\nawait main()")
+
+
+def test_a_student_notebook_may_raise_only_in_cells_tagged_raises_exception():
+    nb = nbformat.v4.new_notebook()
+    test_cell = nbformat.v4.new_code_cell("report.require('round trip')", metadata={"tags": ["raises-exception"]})
+    test_cell.execution_count = 2
+    test_cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="✗ round trip", traceback=[])]
+    plain = nbformat.v4.new_code_cell("x = 1")
+    plain.execution_count = 3
+    nb.cells = [test_cell, plain]
+    assert unexpected_errors(nb) == []
+    plain.outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="x", traceback=[])]
+    unreached = nbformat.v4.new_code_cell("y = 2")
+    nb.cells.append(unreached)
+    found = "\n".join(unexpected_errors(nb))
+    assert "cell 1 raised NameError" in found and "cell 2 never ran" in found

@@ -68,6 +68,30 @@ class ConformanceReport:
                 return check
         raise KeyError(name)
 
+    def require(self, *names: str) -> str:
+        """Raise ``AssertionError`` unless every named check (no names: every check) passed: an
+        exercise's autograded test cell. The message gives, for each check that did not pass, what happened and its
+        hint (a check the suite never reached names the one that stopped it). Returns a line
+        saying what passed, for the cell's output."""
+        names = names or tuple(c.name for c in self.checks)
+        problems = []
+        for name in names:
+            try:
+                check = self[name]
+            except KeyError:
+                stopped = next((c for c in self.checks if c.passed is False), None)
+                reason = (f"the checker stopped after '{stopped.name}' failed: fix that first"
+                          if stopped else "the checker did not run it")
+                problems.append(f"✗ {name}: not checked ({reason}).")
+                continue
+            if check.passed is None:
+                problems.append(f"✗ {name}: {check.detail or 'skipped'}.")
+            elif not check.passed:
+                problems.append(f"✗ {name}: {check.detail}." + (f"\n  Hint: {check.hint}" if check.hint else ""))
+        if problems:
+            raise AssertionError("\n".join(problems))
+        return "✓ " + ", ".join(names)
+
     def summary(self) -> str:
         ran = [c for c in self.checks if c.passed is not None]
         ok = sum(1 for c in ran if c.passed)
