@@ -7,7 +7,11 @@ the tests wrote, so a notebook runs once per backend, not once more for the site
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
+from typing import Iterator
 
 # Long enough for the slowest cell measured (notebook 03 waits for the llama-server build).
 CELL_TIMEOUT_S = 240
@@ -21,14 +25,32 @@ def execute(notebook: Path, backend: str, out_dir: Path, *,
             parameters: dict[str, object] | None = None) -> Path:
     """Execute ``notebook`` with ``BACKEND = backend`` (and any other papermill parameters),
     in the notebook's own folder; returns the executed copy in ``out_dir``. A failing cell
-    raises papermill's ``PapermillExecutionError`` after the copy is written."""
+    raises papermill's ``PapermillExecutionError`` after the copy is written. What the kernel
+    process itself prints (start-up warnings) goes to ``<copy>.kernel.log``, not the terminal."""
     import papermill  # imported here: the workbook's other tools do not need it
 
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / executed_name(notebook, backend)
-    papermill.execute_notebook(
-        str(notebook), str(executed), parameters={"BACKEND": backend, **(parameters or {})},
-        kernel_name="python3", cwd=str(notebook.parent), progress_bar=False, log_output=False,
-        execution_timeout=CELL_TIMEOUT_S,
-    )
+    with kernel_output_to(executed.with_suffix(".kernel.log")):
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters={"BACKEND": backend, **(parameters or {})},
+            kernel_name="python3", cwd=str(notebook.parent), progress_bar=False, log_output=False,
+            execution_timeout=CELL_TIMEOUT_S,
+        )
     return executed
+
+
+@contextlib.contextmanager
+def kernel_output_to(log: Path) -> Iterator[None]:
+    """The kernel is a child process: it inherits this process's standard error, so point that
+    at a file while the kernel starts and runs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
