@@ -19,6 +19,7 @@ import pytest
 from workbook.book import build as book
 from workbook.book.diagrams import mermaid_script
 from workbook.book.mdast_html import Page, render
+from workbook.course.notebooks import course_notebooks
 
 
 def page(**overrides) -> Page:
@@ -112,7 +113,7 @@ def py(source: str, **metadata):
 def test_course_order_puts_numbered_notebooks_first(tmp_path):
     for name in ["quiz.ipynb", "10_b.ipynb", "00a_primer.ipynb", "00_start.ipynb", "09_a.ipynb"]:
         (tmp_path / name).write_text("{}")
-    ordered = [p.name for p in book.course_notebooks(tmp_path)]
+    ordered = [p.name for p in course_notebooks(tmp_path)]
     assert ordered == ["00_start.ipynb", "00a_primer.ipynb", "09_a.ipynb", "10_b.ipynb", "quiz.ipynb"]
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbook.book.build import build_site, course_notebooks, is_solution_cell, solution_of
+from workbook.book.build import build_site, is_solution_cell
+from workbook.course.notebooks import course_notebooks, solution_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 
 from workbook.instructor import release
-from workbook.instructor.course import NOTEBOOKS, SOURCE, assignments
+from workbook.course.notebooks import NOTEBOOKS
+from workbook.instructor.course import SOURCE, assignments
 
 
 @pytest.fixture(scope="module")

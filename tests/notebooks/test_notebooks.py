@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from workbook.course.execute import execute, executed_name
+from workbook.course.notebooks import solution_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -74,13 +75,6 @@ def assigned(cell) -> dict[str, object]:
 def backends_of(path: Path) -> list[str]:
     backends = read(path).metadata.get("workbook", {}).get("backends")
     return list(backends) if isinstance(backends, list) else []
-
-
-def solution_of(path: Path) -> Path | None:
-    if path.parent.name == "solutions":
-        return None
-    candidate = NOTEBOOKS / "solutions" / f"{path.stem}_solution.ipynb"
-    return candidate if candidate.exists() else None
 
 
 def is_solution(path: Path) -> bool:

@@ -23,10 +23,10 @@ from pathlib import Path
 import nbformat
 
 from ..course.execute import execute, executed_name
+from ..course.notebooks import ROOT, course_notebooks, solution_of
 from .diagrams import mermaid_script
 from .render import MERMAID_VARIABLE
 
-ROOT = Path(__file__).resolve().parents[2]
 THEME = Path(__file__).resolve().parent / "theme"
 NODE_MINIMUM = (18, 0)
 BUILD_TIMEOUT_S = 600
@@ -68,17 +68,6 @@ def node_version() -> tuple[int, int]:
 
 
 # -- the course, in order -------------------------------------------------------------------------
-def course_notebooks(notebooks: Path) -> list[Path]:
-    """Numbered notebooks in file-name order (00, 00a, 01, …), then the unnumbered ones (the quiz)."""
-    found = [p for p in notebooks.glob("*.ipynb") if not p.name.startswith(".")]
-    return sorted(found, key=lambda p: (not p.name[:2].isdigit(), p.name))
-
-
-def solution_of(notebook: Path) -> Path | None:
-    candidate = notebook.parent / "solutions" / f"{notebook.stem}_solution.ipynb"
-    return candidate if candidate.exists() else None
-
-
 def first_backend(notebook: Path) -> str:
     backends = nbformat.read(notebook, as_version=4).metadata.get("workbook", {}).get("backends") or ["mock"]
     return backends[0]

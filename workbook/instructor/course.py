@@ -15,11 +15,11 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..course.notebooks import ROOT
+
 EXERCISES = ROOT / "exercises"
 SOURCE = EXERCISES / "source"
 CONFIG_FILE = EXERCISES / "nbgrader_config.py"
-NOTEBOOKS = ROOT / "notebooks"
 
 
 def assignments() -> list[str]:

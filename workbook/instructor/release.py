@@ -20,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from .course import NOTEBOOKS, ROOT, assignments, check, copy_source, course_api, load_config
+from ..course.notebooks import NOTEBOOKS, ROOT, solution_path
+from .course import assignments, check, copy_source, course_api, load_config
 
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
@@ -45,7 +46,7 @@ def generate(out: Path = NOTEBOOKS) -> list[Path]:
             solution = _tidy(nbformat.read(root / "solution" / stem / f"{stem}.ipynb", as_version=4))
             _mark_as_solution(solution)
             written.append(_write(student, out / f"{stem}.ipynb"))
-            written.append(_write(solution, out / "solutions" / f"{stem}_solution.ipynb"))
+            written.append(_write(solution, solution_path(out / f"{stem}.ipynb")))
     return written
 
 
