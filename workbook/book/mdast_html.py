@@ -255,13 +255,6 @@ RENDERERS: dict[str, Callable[[dict, Page], str]] = {
 }
 
 
-def page_text(node: dict) -> str:
-    """The plain text of a tree, for checks and summaries."""
-    if node.get("type") == "text":
-        return str(node.get("value", ""))
-    return "".join(page_text(child) for child in node.get("children") or [])
-
-
 def dumps_for_script(value: object) -> str:
     """JSON safe inside a <script> element."""
     return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")

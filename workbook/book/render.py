@@ -39,11 +39,19 @@ class Entry:
     level: int
 
     def path(self) -> str:
-        return "index.html" if self.slug == "index" else f"{self.slug}/index.html"
+        return page_path(self.slug)
 
     def root(self) -> str:
         """The way from this page back to the site's root folder."""
         return "" if self.slug == "index" else "../" * (self.slug.count("/") + 1)
+
+
+def page_path(url: str, project_index: str = "index") -> str:
+    """Where the page at MyST's ``/slug#id`` is in the site, from its root."""
+    target, _, fragment = url.partition("#")
+    slug = target.strip("/")
+    path = "index.html" if slug in ("", "index", project_index) else f"{slug}/index.html"
+    return path + (f"#{fragment}" if fragment else "")
 
 
 class ContentServer:
@@ -87,10 +95,7 @@ def build(server: ContentServer, out: Path, mermaid: Path | None = None) -> dict
             return f"{root}build/{name}"
 
         def page_url(url: str, root: str = root) -> str:
-            target, _, fragment = url.partition("#")
-            slug = target.strip("/")
-            href = f"{root}index.html" if slug in ("", "index", project_index) else f"{root}{slug}/index.html"
-            return href + (f"#{fragment}" if fragment else "")
+            return root + page_path(url, project_index)
 
         page = Page(asset=asset, page_url=page_url,
                     text_of=lambda path: server.get(path).decode("utf-8", "replace"))
@@ -129,10 +134,7 @@ def write_search(server: ContentServer, out: Path, project_index: str, site_titl
     (out / "myst.search.json").write_bytes(raw)
     records = []
     for record in json.loads(raw).get("records", []):
-        target, _, fragment = str(record.get("url", "")).partition("#")
-        slug = target.strip("/")
-        path = "index.html" if slug in ("", "index", project_index) else f"{slug}/index.html"
-        records.append({"url": path + (f"#{fragment}" if fragment else ""),
+        records.append({"url": page_path(str(record.get("url", "")), project_index),
                         "title": " › ".join(str(v) for _, v in sorted(record.get("hierarchy", {}).items()) if v),
                         "content": record.get("content", "")})
     (out / "search-index.js").write_text(f"window.WORKBOOK_SEARCH = {dumps_for_script(records)};\n",
