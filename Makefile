@@ -81,7 +81,7 @@ test: setup
 	@# speed: that runs alone afterwards.
 	@bash scripts/ensure-node.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		-n $(TEST_WORKERS) --dist loadgroup -m "not solo and not site"
+		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
 	@# The site publishes the copies the notebook tests just executed (no third run), then a
 	@# browser walks it.

@@ -19,24 +19,31 @@ def _notebook_metadata(path: Path) -> dict:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Two things about where and when tests run.
-
-    * A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed in
-      one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an otherwise
-      quiet machine.
-    * Parallel runs (``make test``: ``-n 2 --dist loadgroup``) keep a test file's tests on one
-      worker, so a module's expensive fixtures (a JupyterLab, an emulator) start once, except the
-      notebook runs: each (notebook, backend) is a group of its own, spread over every core.
-    """
+    """A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed in
+    one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an otherwise
+    quiet machine."""
     for item in items:
-        notebook = None
-        if hasattr(item, "callspec") and isinstance(item.callspec.params.get("path"), Path):
-            notebook = item.callspec.params["path"]  # a papermill run of a notebook
-        if notebook is not None and _notebook_metadata(notebook).get("measures_speed"):
+        notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
+        if isinstance(notebook, Path) and _notebook_metadata(notebook).get("measures_speed"):
             item.add_marker(pytest.mark.solo)
-        if item.get_closest_marker("xdist_group") is None:
-            group = item.nodeid if notebook is not None else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``, refined: a test file's tests stay on one worker (its expensive module
+    fixtures -- a JupyterLab, an emulator, a graded class -- start once), but each notebook run
+    is a unit of its own, so the notebooks spread over every core. (xdist's ``loadgroup`` marks
+    would say the same, but xdist 3.8 cannot rename pytest 9's test ids, so they are ignored.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesWholeNotebookRunsApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if "::test_notebook_runs[" in nodeid:
+                return nodeid
+            return nodeid.split("::", 1)[0]
+
+    return FilesWholeNotebookRunsApart(config, log)
 
 
 @pytest.fixture(autouse=True)
