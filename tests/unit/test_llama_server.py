@@ -1,4 +1,3 @@
-import asyncio
 import os
 
 import httpx
@@ -57,3 +56,22 @@ async def test_stops_when_the_block_raises():
         with server:
             raise RuntimeError("boom")
     assert not server.running and server.process is None
+
+
+def test_waiting_for_another_build_is_bounded_and_says_what_to_do(tmp_path, monkeypatch):
+    import fcntl
+
+    from workbook.serving import build
+
+    lock = tmp_path / ".lock"
+    said = []
+    monkeypatch.setattr(build, "WAIT_FOR_OTHER_BUILD_S", 2)
+    with open(lock, "w") as other_build:
+        fcntl.flock(other_build, fcntl.LOCK_EX)      # another build holds it and never finishes
+        with pytest.raises(LlamaServerError, match="delete that file"):
+            with build._locked(lock, said.append):
+                pass
+    assert said == ["Another process is building llama-server; waiting for it..."]
+    with build._locked(lock, said.append):            # released: taken at once, nothing said
+        pass
+    assert len(said) == 1

@@ -86,6 +86,10 @@ def cpu_fingerprint() -> str:
     return hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
 
 
+# A build takes 4-10 minutes on 2 busy cores (measured); waiting longer means it is stuck.
+WAIT_FOR_OTHER_BUILD_S = 30 * 60
+
+
 def cache_root() -> Path:
     return cache_home() / "llama-server"
 
@@ -141,11 +145,22 @@ def ensure_llama_server(progress: Callable[[str], None] | None = print) -> Path:
 @contextlib.contextmanager
 def _locked(path: Path, say: Callable[[str], None]) -> Iterator[None]:
     with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say("Another process is building llama-server; waiting for it...")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        deadline = time.monotonic() + WAIT_FOR_OTHER_BUILD_S
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LlamaServerError(
+                        f"another llama-server build held {path} for over {WAIT_FOR_OTHER_BUILD_S // 60} "
+                        "minutes: if no `make test`, `make llama-server` or `python -m "
+                        "workbook.serving.build` is running, delete that file and try again") from None
+                if not told:
+                    say("Another process is building llama-server; waiting for it...")
+                    told = True
+                time.sleep(1)
         try:
             yield
         finally:
