@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from .picker import ProviderPicker
-from ._common import StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
+from ._common import StreamTiming, as_messages, error_html, spawn, static_bundle, stats_html, stream_into, text_html
 
 
 @dataclass
@@ -83,4 +83,4 @@ class ChatPanel:
             self.stats.value = stats_html(f"streaming… (the answer began after {self.state.ttft_s * 1000:.0f} ms)")
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return static_bundle(self.widget, **kwargs)

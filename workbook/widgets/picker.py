@@ -21,7 +21,7 @@ import ipywidgets as w
 from ..ai import AISettings, create_ai_provider, load_settings, missing_variables, provider_names
 from ..ai.errors import ConfigurationError
 from ..aio import aclose_quietly
-from ._common import error_html, explain
+from ._common import error_html, explain, static_bundle
 
 
 @dataclass
@@ -188,6 +188,6 @@ class ProviderPicker:
         task.add_done_callback(self._closing.discard)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return static_bundle(self.widget, **kwargs)
 
 

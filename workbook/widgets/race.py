@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
-from ._common import StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
+from ._common import StreamTiming, as_messages, error_html, spawn, static_bundle, stats_html, stream_into, text_html
 
 
 @dataclass
@@ -115,4 +115,4 @@ class Race:
             self._stats[label].value = stats_html(column.stats())
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return static_bundle(self.widget, **kwargs)
