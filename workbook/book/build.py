@@ -86,7 +86,10 @@ def executed_copy(notebook: Path, executed: Path) -> nbformat.NotebookNode:
     """The notebook as the tests ran it (``stage`` runs the missing and stale ones first)."""
     path = executed / executed_name(notebook, first_backend(notebook))
     run = nbformat.read(path, as_version=4)
-    if run.metadata.get("papermill", {}).get("exception"):
+    # papermill marks a failed run in its metadata, and puts a cell saying so at its top
+    # (a kernel that died leaves only the cell).
+    failed = any("papermill-error-cell-tag" in cell.get("metadata", {}).get("tags", []) for cell in run.cells)
+    if failed or run.metadata.get("papermill", {}).get("exception"):
         raise BookError(f"{path} is the run of a notebook that stopped on an error: fix "
                         f"{notebook.name} (make test shows the failing cell), then build again.")
     run.cells = [cell for cell in run.cells

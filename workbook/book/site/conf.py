@@ -39,6 +39,8 @@ html_extra_path = ["downloads"]
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
+# The summaries under search results are fetched pages, which a browser refuses on file://.
+html_show_search_summary = False
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": True,
