@@ -101,6 +101,13 @@ def test_every_page_loads_with_outputs_images_diagrams_and_working_links(reader,
             "article img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert not broken, f"{title}: images that did not load: {broken}"
         images += reader.locator("article img").count()
+        cut = reader.eval_on_selector_all("article pre", """blocks => blocks.filter(b => {
+            const style = getComputedStyle(b);
+            const wraps = style.whiteSpace.startsWith("pre-wrap") || style.whiteSpace === "normal";
+            const scrolls = ["auto", "scroll"].includes(style.overflowX);
+            return b.scrollWidth > b.clientWidth + 1 && !wraps && !scrolls;
+        }).map(b => b.textContent.slice(0, 80))""")
+        assert not cut, f"{title}: code cut at the page's edge (neither wrapping nor scrolling): {cut}"
         diagrams = reader.locator("pre.mermaid")
         if diagrams.count() and drawable:
             reader.wait_for_function(
