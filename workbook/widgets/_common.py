@@ -203,3 +203,27 @@ def static_bundle(widget, static_html: str | None = None, **kwargs) -> dict:
     data["text/html"] = (f"<div class='workbook-widget-static'>{view}"
                          f"<p><small><i>{html.escape(STATIC_NOTE)}</i></small></p></div>")
     return data
+
+
+class StaticView:
+    """A widget wrapper whose saved output keeps what it showed last, not what it showed first.
+
+    It is displayed with a display id, and ``_record_view()`` (called when a reply has arrived or
+    a choice was made) shows it again under that id: the notebook's saved ``text/html`` is then
+    the snapshot after the work, which is what a reader without a kernel sees.
+    """
+
+    widget = None
+    _display = None
+
+    def _repr_mimebundle_(self, **kwargs):
+        return static_bundle(self.widget, **kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        self._display = display(static_bundle(self.widget), raw=True, display_id=True)
+
+    def _record_view(self) -> None:
+        if self._display is not None:
+            self._display.update(static_bundle(self.widget), raw=True)
