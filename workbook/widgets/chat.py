@@ -52,6 +52,7 @@ class ChatPanel(StaticView):
 
     async def send(self, prompt: str) -> ChatState:
         provider = self.provider
+        self.prompt.value = prompt          # sent from code too: the box shows what was asked
         self.button.disabled = True
         self.stats.value = stats_html("waiting for the first token…")
         try:

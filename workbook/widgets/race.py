@@ -87,6 +87,7 @@ class Race(StaticView):
     async def run(self, prompt: str) -> dict[str, RaceColumn]:
         """Stream ``prompt`` to every provider at once; returns each column's result."""
         self.button.disabled = True
+        self.prompt.value = prompt          # run from code too: the box shows what was asked
         self.state.prompt = prompt
         self.state.started_at, self.state.finished_at = time.perf_counter(), None
         messages = as_messages(prompt, self.system)
