@@ -1,7 +1,7 @@
 # The workbook's two commands:
 #   make lab    set everything up (first time: a few minutes) and open JupyterLab
 #   make test   set everything up and run every test, notebooks and the course site included
-#   make book   the course site (Jupyter Book 2) in _build/html, from the executed notebooks
+#   make book   the course site (Sphinx) in _build/html, from the executed notebooks
 # For instructors (README, "For instructors"):
 #   make release                 student notebooks + solutions generated from exercises/source
 #   make grade SUBMISSIONS=DIR   autograde DIR/<student>/<exercise>.ipynb -> DIR/grades.csv + feedback
@@ -91,7 +91,7 @@ test: setup
 	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
 	@# each notebook run on its own (tests/conftest.py), except what compares two engines'
 	@# speed: that runs alone afterwards.
-	@bash scripts/ensure-node.sh
+	@bash scripts/ensure-npm.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
@@ -100,11 +100,12 @@ test: setup
 	$(BIN)/python -m workbook book
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m site
 
-# The course site: the README and every notebook with its outputs, exercises with their
-# solutions folded, search. Notebooks that `make test` executed are published as they ran;
+# The course site (Sphinx + myst-nb + sphinx-book-theme, warnings as errors): a landing page for
+# students and every notebook with its outputs, exercises with their solutions folded, search.
+# Notebooks that `make test` executed are published as they ran;
 # the others are executed first (offline).
 book: setup
-	@bash scripts/ensure-node.sh
+	@bash scripts/ensure-npm.sh
 	$(BIN)/python -m workbook book
 
 emulator: setup

@@ -111,9 +111,14 @@ def test_probe_and_url_redaction(emu):
     assert safe_url("https://user:pw@host.example:8443/v1") == "https://host.example:8443/v1"
 
 
-def test_node_is_reported_as_needed_only_for_the_site(monkeypatch, tmp_path):
+def test_node_is_reported_as_optional_for_the_sites_diagrams(monkeypatch, tmp_path):
     from workbook import doctor
 
-    monkeypatch.setenv("PATH", str(tmp_path))            # no node on it
+    monkeypatch.setenv("PATH", str(tmp_path))            # no npm on it
     row = doctor._node_row()
-    assert row.status == doctor.WARN and "make book" in row.detail and "apt install nodejs" in row.detail
+    assert row.status == doctor.WARN and "optional, for Mermaid diagrams" in row.detail
+    npm = tmp_path / "npm"
+    npm.write_text("#!/bin/sh\n")
+    npm.chmod(0o755)
+    row = doctor._node_row()
+    assert row.status == doctor.OK and "optional, for Mermaid diagrams" in row.detail

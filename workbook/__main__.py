@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("workbook.serving.cli",
               "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
     "book": ("workbook.book.build",
-             "build the course site (Jupyter Book 2) from the executed notebooks into _build/html"),
+             "build the course site (Sphinx) from the executed notebooks into _build/html"),
     "doctor": ("workbook.doctor",
                "check this machine: packages, providers configured/reachable, local model"),
     "release": ("workbook.instructor.release",

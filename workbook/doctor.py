@@ -115,14 +115,13 @@ def _versions() -> list[Row]:
 
 
 def _node_row() -> Row:
-    """Node.js is needed only to build the course site (make book); the notebooks never need it."""
-    from .book.build import BookError, node_version
+    """npm is optional: it fetches mermaid once, so the course site (make book) draws its diagrams."""
+    import shutil
 
-    try:
-        major, minor = node_version()
-    except BookError as error:
-        return Row("packages", "node.js", WARN, f"only for `make book`: {error}")
-    return Row("packages", "node.js", OK, f"{major}.{minor} (for `make book`)")
+    if shutil.which("npm") is None:
+        return Row("packages", "node.js", WARN, "npm not found: optional, for Mermaid diagrams "
+                   "(without it the course site shows them as text)")
+    return Row("packages", "node.js", OK, "npm found (optional, for Mermaid diagrams)")
 
 
 def _load_settings():

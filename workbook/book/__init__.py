@@ -1,5 +1,6 @@
-"""The course as a website: Jupyter Book 2 (MyST) with the project's own site template.
+"""The course as a website: Sphinx with myst-nb and sphinx-book-theme, from the executed notebooks.
 
-``python -m workbook book`` (``make book``) stages the README and the executed notebooks as a
-MyST project, runs ``jupyter book build --html`` and leaves the site in ``_build/html``.
+``python -m workbook book`` (``make book``) stages the landing page (``site/index.md``) and the
+executed notebooks as a Sphinx project, runs Sphinx with warnings as errors and leaves the site in
+``_build/html``. No Node.js: npm, when present, only fetches mermaid's browser script once.
 """

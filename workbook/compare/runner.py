@@ -122,9 +122,9 @@ class _Progress:
     def __init__(self, total: int, enabled: bool, desc: str = "compare"):
         self._bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from ..progress import progress_bar
 
-            self._bar = tqdm(total=total, desc=desc, unit="call", leave=True)
+            self._bar = progress_bar(total=total, desc=desc, unit="call", leave=True)
 
     def describe(self, text: str) -> None:
         if self._bar is not None:

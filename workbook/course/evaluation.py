@@ -55,10 +55,10 @@ async def grade(provider, items: list[dict[str, Any]],
     Requests go one at a time (a local model serves one request at a time anyway).
     ``check(answer, item)`` overrides the item's own check.
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     graded: list[Graded] = []
-    for item in tqdm(items, desc=description or "items", disable=not progress, leave=False):
+    for item in progress_bar(items, desc=description or "items", disable=not progress, leave=False):
         reply = await provider.chat(build(item), max_tokens=max_tokens, temperature=temperature)
         ok = (check(reply.content, item) if check is not None else
               is_correct(reply.content, item["expected"], item.get("check", "contains"), item.get("labels")))

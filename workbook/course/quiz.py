@@ -352,6 +352,29 @@ def question(question_id: str, questions: tuple[Question, ...] = QUESTIONS) -> Q
     raise KeyError(f"no question {question_id!r}; ids: {', '.join(q.id for q in questions)}")
 
 
+def static_html(questions: tuple[Question, ...] = QUESTIONS) -> str:
+    """The quiz for a reader without a kernel (the course site): every question with its
+    options, and the answer with every option's explanation folded below it."""
+    import html
+
+    parts = ["<div class='workbook-quiz'>"]
+    for number, item in enumerate(questions, 1):
+        letters = "ABCDEFGH"
+        options = "".join(f"<li>{html.escape(o.text)}</li>" for o in item.options)
+        explained = "".join(
+            f"<li><b>{letters[i]}</b> {'(right)' if o.correct else '(not quite)'}: {html.escape(o.feedback)}</li>"
+            for i, o in enumerate(item.options))
+        parts.append(
+            f"<div class='quiz-question' id='quiz-{html.escape(item.id)}'>"
+            f"<p><b>{number}. {html.escape(item.prompt)}</b></p>"
+            f"<ol class='quiz-options' type='A'>{options}</ol>"
+            f"<details class='quiz-answer'><summary>Answer and explanations</summary>"
+            f"<p>The right answer: <b>{letters[item.answer_index]}</b>, {html.escape(item.answer.text)}</p>"
+            f"<ul>{explained}</ul></details></div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | None = None):
     """An ipywidgets quiz: a radio group, a *Check* button and feedback per question.
 
@@ -389,4 +412,12 @@ def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | 
         boxes.append(widgets.VBox([widgets.HTML(f"<b>{number}. {html.escape(item.prompt)}</b>"),
                                    radio, button, feedback],
                                   layout=widgets.Layout(margin="0 0 16px 0")))
-    return widgets.VBox([*boxes, score]), state, controls
+    class QuizBox(widgets.VBox):
+        """The live quiz; without a kernel its output shows ``static_html`` instead."""
+
+        def _repr_mimebundle_(self, **kwargs):
+            from ..widgets._common import static_bundle
+
+            return static_bundle(super(), static_html(tuple(questions)), **kwargs)
+
+    return QuizBox([*boxes, score]), state, controls

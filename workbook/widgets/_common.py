@@ -160,3 +160,70 @@ def error_html(message: str, hint: str | None) -> str:
 
 def stats_html(text: str) -> str:
     return f"<small style='color:#57606a'>{html.escape(text)}</small>"
+
+
+# -- the static view: what a widget shows, for a reader without a kernel ------------------------------
+STATIC_NOTE = "A snapshot of the widget as the notebook ran: run the notebook in JupyterLab to use it."
+
+
+def snapshot_html(widget) -> str:
+    """The widget tree as plain HTML, as it looks right now: boxes, text, buttons, choices.
+
+    JupyterLab draws the live widget; a page without a kernel (the course site, a notebook
+    viewer) shows this instead, from the same output's ``text/html``.
+    """
+    import ipywidgets as w
+
+    if isinstance(widget, w.Box):
+        direction = "row" if isinstance(widget, w.HBox) else "column"
+        inner = "".join(snapshot_html(child) for child in widget.children)
+        return f"<div style='display:flex;flex-direction:{direction};gap:6px;flex-wrap:wrap'>{inner}</div>"
+    if isinstance(widget, w.HTML):
+        return f"<div>{widget.value}</div>"          # the workbook's own markup, already escaped
+    if isinstance(widget, (w.Textarea, w.Text)):
+        return f"<textarea readonly rows='2' style='width:100%'>{html.escape(widget.value)}</textarea>"
+    if isinstance(widget, w.Button):
+        return f"<button type='button' disabled>{html.escape(widget.description)}</button>"
+    if isinstance(widget, (w.Dropdown, w.RadioButtons, w.Select)):
+        label = f"{html.escape(widget.description)} " if widget.description else ""
+        chosen = html.escape(str(widget.label)) if widget.label is not None else "(nothing chosen)"
+        return f"<div>{label}<b>{chosen}</b> <small>({len(widget.options)} choices)</small></div>"
+    if isinstance(widget, w.Label):
+        return f"<span>{html.escape(widget.value)}</span>"
+    if hasattr(widget, "value") and hasattr(widget, "description"):
+        return f"<div>{html.escape(widget.description)} {html.escape(str(widget.value))}</div>"
+    return ""
+
+
+def static_bundle(widget, static_html: str | None = None, **kwargs) -> dict:
+    """The widget's own output bundle plus a ``text/html`` static view (default: its snapshot)."""
+    bundle = widget._repr_mimebundle_(**kwargs)
+    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    view = static_html if static_html is not None else snapshot_html(widget)
+    data["text/html"] = (f"<div class='workbook-widget-static'>{view}"
+                         f"<p><small><i>{html.escape(STATIC_NOTE)}</i></small></p></div>")
+    return data
+
+
+class StaticView:
+    """A widget wrapper whose saved output keeps what it showed last, not what it showed first.
+
+    It is displayed with a display id, and ``_record_view()`` (called when a reply has arrived or
+    a choice was made) shows it again under that id: the notebook's saved ``text/html`` is then
+    the snapshot after the work, which is what a reader without a kernel sees.
+    """
+
+    widget = None
+    _display = None
+
+    def _repr_mimebundle_(self, **kwargs):
+        return static_bundle(self.widget, **kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        self._display = display(static_bundle(self.widget), raw=True, display_id=True)
+
+    def _record_view(self) -> None:
+        if self._display is not None:
+            self._display.update(static_bundle(self.widget), raw=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import ipywidgets as w
 
 from .picker import ProviderPicker
-from ._common import StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
+from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
 
 @dataclass
@@ -21,7 +21,7 @@ class ChatState(StreamTiming):
     provider: str = ""
 
 
-class ChatPanel:
+class ChatPanel(StaticView):
     """A prompt box, a Send button, the streamed reply and its timings."""
 
     def __init__(self, provider_or_picker, *, max_tokens: int = 256, temperature: float = 0.7,
@@ -52,6 +52,7 @@ class ChatPanel:
 
     async def send(self, prompt: str) -> ChatState:
         provider = self.provider
+        self.prompt.value = prompt          # sent from code too: the box shows what was asked
         self.button.disabled = True
         self.stats.value = stats_html("waiting for the first token…")
         try:
@@ -75,12 +76,10 @@ class ChatPanel:
             self.stats.value = ""
         else:
             self.stats.value = stats_html(self.state.stats())
+        self._record_view()
         return self.state
 
     def _show(self) -> None:
         self.reply.value = text_html(self.state.text, height="3em")
         if self.state.ttft_s is not None and not self.state.done:
             self.stats.value = stats_html(f"streaming… (the answer began after {self.state.ttft_s * 1000:.0f} ms)")
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)

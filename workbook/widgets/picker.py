@@ -21,7 +21,7 @@ import ipywidgets as w
 from ..ai import AISettings, create_ai_provider, load_settings, missing_variables, provider_names
 from ..ai.errors import ConfigurationError
 from ..aio import aclose_quietly
-from ._common import error_html, explain
+from ._common import StaticView, error_html, explain
 
 
 @dataclass
@@ -55,7 +55,7 @@ class PickerStatus:
     hint: str = ""
 
 
-class ProviderPicker:
+class ProviderPicker(StaticView):
     """A dropdown of every registered provider; ``.provider`` is the one chosen."""
 
     def __init__(self, settings: AISettings | None = None, *, probe: bool = True,
@@ -159,10 +159,12 @@ class ProviderPicker:
             message, hint = explain(error)
             self.status = PickerStatus(name, "error", message, hint)
             self.message.value = error_html(message, hint)
+            self._record_view()
             return
         self.status = PickerStatus(name, "ready", f"{self.provider!r} is ready")
         self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
                               "</span> — <code>picker.provider</code> holds it.")
+        self._record_view()
 
     def _release(self, provider) -> None:
         """Close a provider this picker built and no longer offers.
@@ -186,8 +188,5 @@ class ProviderPicker:
         task = loop.create_task(aclose_quietly(provider))
         self._closing.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._closing.discard)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 

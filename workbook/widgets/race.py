@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
-from ._common import StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
+from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
 
 @dataclass
@@ -53,7 +53,7 @@ class RaceState:
             "error": c.error} for label, c in self.columns.items()]).set_index("provider")
 
 
-class Race:
+class Race(StaticView):
     """``Race({"mock": p1, "ollama": p2})``; ``await race.run("prompt")``."""
 
     def __init__(self, providers: dict, *, max_tokens: int = 128, temperature: float = 0.7,
@@ -87,6 +87,7 @@ class Race:
     async def run(self, prompt: str) -> dict[str, RaceColumn]:
         """Stream ``prompt`` to every provider at once; returns each column's result."""
         self.button.disabled = True
+        self.prompt.value = prompt          # run from code too: the box shows what was asked
         self.state.prompt = prompt
         self.state.started_at, self.state.finished_at = time.perf_counter(), None
         messages = as_messages(prompt, self.system)
@@ -96,6 +97,7 @@ class Race:
         finally:
             self.state.finished_at = time.perf_counter()
             self.button.disabled = False
+            self._record_view()
         return dict(self.state.columns)
 
     async def _one(self, label: str, provider, messages) -> None:
@@ -113,6 +115,3 @@ class Race:
             self._stats[label].value = error_html(column.error, column.hint)
         else:
             self._stats[label].value = stats_html(column.stats())
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,44 @@
+"""Progress bars that leave a line of text behind: tqdm, whose notebook widget also records its end.
+
+In a notebook tqdm draws a widget, and a saved notebook keeps only the text tqdm gave it when
+it first appeared ("0%"). Here the widget is shown with a display id and, once the bar closes,
+shown again, so the saved output's ``text/plain`` is the bar's last line ("100% 12/12 ...") — what
+the course site and any reader without a kernel see. In a terminal it is tqdm as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterable
+
+
+def progress_bar(iterable: Iterable | None = None, **options: Any):
+    """``tqdm.auto.tqdm(iterable, **options)``, recording its last line in a notebook."""
+    from tqdm.auto import tqdm as auto_tqdm
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    if not issubclass(auto_tqdm, notebook_tqdm) or options.get("disable"):
+        return auto_tqdm(iterable, **options)
+    return _recorded_bar_class()(iterable, **options)
+
+
+@functools.cache
+def _recorded_bar_class():
+    """Defined on first use: importing tqdm.notebook and IPython costs time a terminal never needs."""
+    from IPython.display import display
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    class RecordedBar(notebook_tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, display=False, **kwargs)
+            self._handle = display(self.container, display_id=True)
+            self.displayed = True
+
+        def close(self):
+            super().close()
+            handle, self._handle = getattr(self, "_handle", None), None
+            if handle is not None:
+                handle.update(self.container)     # its text/plain is now the last line
+
+    return RecordedBar
+
