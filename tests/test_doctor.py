@@ -122,3 +122,71 @@ def test_node_is_reported_as_optional_for_the_sites_diagrams(monkeypatch, tmp_pa
     npm.chmod(0o755)
     row = doctor._node_row()
     assert row.status == doctor.OK and "optional, for Mermaid diagrams" in row.detail
+
+
+# -- one invalid setting is named once; the rest of the table stays true ----------------------
+@pytest.fixture
+def configured(monkeypatch, tmp_path):
+    """Set exactly these AI__* variables (no developer's .env: an empty working folder)."""
+    for name in list(os.environ):
+        if name.startswith("AI__"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def set_variables(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_variables
+
+
+def provider_row(report, name):
+    return next(r for r in report if r.section == "providers" and r.check == name)
+
+
+def test_an_azure_endpoint_without_a_scheme_is_named_and_nothing_else_is_misreported(configured):
+    configured(AI__PROVIDER="azure_openai", AI__AZURE_OPENAI_ENDPOINT="myresource.openai.azure.com",
+               AI__AZURE_OPENAI_API_KEY=SECRET, AI__AZURE_OPENAI_DEPLOYMENT="gpt-4.1-mini")
+    report = run_checks(quick=True)
+    text = str(report)
+    settings_row = next(r for r in report if r.check == "configuration")
+    assert settings_row.status == "✗" and "AI__AZURE_OPENAI_ENDPOINT" in settings_row.detail
+    azure = provider_row(report, "azure_openai")
+    assert azure.status == "✗" and "invalid AI__AZURE_OPENAI_ENDPOINT" in azure.detail
+    assert "missing" not in azure.detail  # the key and the deployment were set
+    assert "← AI__PROVIDER" in azure.detail
+    assert "← AI__PROVIDER" not in provider_row(report, "local").detail
+    assert report.chosen == "azure_openai" and not report.chosen_ok
+    assert text.rstrip().endswith("AI__PROVIDER=azure_openai: NOT ready -- see the ✗ rows above")
+    assert SECRET not in text and SECRET not in report._repr_html_()
+
+
+def test_an_invalid_url_of_another_provider_leaves_the_chosen_one_and_the_others_alone(configured):
+    configured(AI__PROVIDER="mock", AI__OLLAMA_BASE_URL="localhost:11434", AI__AWS_REGION="eu-west-1")
+    report = run_checks(quick=True)
+    ollama = provider_row(report, "ollama")
+    # Not "not reachable at http://localhost:11434": that default is not what was configured.
+    assert "invalid AI__OLLAMA_BASE_URL" in ollama.detail and "reachable" not in ollama.detail
+    assert "← AI__PROVIDER" in provider_row(report, "mock").detail
+    bedrock = provider_row(report, "bedrock")
+    assert "configured ✓" in bedrock.detail and "invalid" not in bedrock.detail
+    assert report.chosen == "mock"
+    # load_settings() fails while the URL is invalid, so no notebook would start: not ready.
+    assert not report.chosen_ok and "AI__PROVIDER=mock: NOT ready" in str(report)
+
+
+def test_an_invalid_provider_name_marks_no_provider_as_chosen(configured):
+    configured(AI__PROVIDER="olama", AI__OLLAMA_BASE_URL="http://127.0.0.1:9")
+    report = run_checks(quick=True)
+    assert report.chosen is None and not report.chosen_ok
+    assert not any("← AI__PROVIDER" in r.detail for r in report)
+    assert "did you mean 'ollama'" in str(report)
+    assert "AI__PROVIDER (invalid, see settings): NOT ready" in str(report)
+    assert "invalid" not in provider_row(report, "ollama").detail  # its own URL is fine
+
+
+def test_valid_settings_report_no_invalid_rows(configured, emu):
+    configured(**emu.env("ollama"))
+    report = run_checks(quick=True)
+    assert report.chosen == "ollama" and report.chosen_ok, str(report)
+    assert not any("invalid" in r.detail for r in report if r.section == "providers")

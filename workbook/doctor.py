@@ -63,8 +63,12 @@ class Row:
 class DoctorReport(list):
     """The rows, plus whether the chosen provider can answer."""
 
-    chosen: str | None = None
+    chosen: str | None = None  # None: AI__PROVIDER itself is invalid
     chosen_ok: bool = False
+
+    @property
+    def chosen_label(self) -> str:
+        return f"AI__PROVIDER={self.chosen}" if self.chosen else "AI__PROVIDER (invalid, see settings)"
 
     def to_dataframe(self):
         import pandas as pd
@@ -80,7 +84,7 @@ class DoctorReport(list):
                 section = row.section
                 lines.append(f"\n{section}")
             lines.append(f"  {row.status} {row.check:<{width}}  {row.detail}")
-        verdict = (f"\nAI__PROVIDER={self.chosen}: "
+        verdict = (f"\n{self.chosen_label}: "
                    + ("ready" if self.chosen_ok else "NOT ready -- see the ✗ rows above"))
         return "\n".join(lines).lstrip("\n") + "\n" + verdict
 
@@ -92,7 +96,7 @@ class DoctorReport(list):
             f"<td style='color:{colour.get(r.status, '#000')};font-weight:bold;text-align:center'>"
             f"{r.status}</td><td style='text-align:left'>{html.escape(r.detail)}</td></tr>"
             for r in self)
-        verdict = (f"AI__PROVIDER={html.escape(str(self.chosen))}: "
+        verdict = (f"{html.escape(self.chosen_label)}: "
                    + ("ready ✓" if self.chosen_ok else "NOT ready ✗"))
         return (f"<p><b>{verdict}</b></p><table><tr><th>section</th><th>check</th><th></th>"
                 f"<th style='text-align:left'>detail</th></tr>{rows}</table>")
@@ -124,19 +128,100 @@ def _node_row() -> Row:
     return Row("packages", "node.js", OK, "npm found (optional, for Mermaid diagrams)")
 
 
-def _load_settings():
+@dataclass
+class LoadedSettings:
+    """What doctor reads: the settings, and what was wrong with them.
+
+    ``invalid`` maps each setting whose value is wrong (``azure_openai_endpoint``) to why;
+    ``settings`` holds every *other* value as configured, so one bad variable is named once
+    and does not make the rest of the table misreport (every Azure variable "missing",
+    ``local`` chosen). ``chosen`` is the configured ``AI__PROVIDER`` (``None``: it is the
+    invalid one)."""
+
+    settings: Any
+    row: Row
+    invalid: dict[str, str]
+    chosen: str | None
+
+
+def _configured_values() -> dict[str, str]:
+    """The ``AI__*`` values as ``load_settings`` merges them: ``.env``, then the environment wins."""
+    from dotenv import dotenv_values
+
+    from .ai.settings import PREFIX, find_env_file
+
+    env_file = find_env_file()
+    file_values = dotenv_values(env_file) if env_file else {}
+    merged = {**{k: v for k, v in file_values.items() if v is not None}, **os.environ}
+    return {k: v for k, v in merged.items() if k.startswith(PREFIX) and str(v).strip() != ""}
+
+
+def _invalid_fields(values: dict[str, str]) -> dict[str, str]:
+    """Each configured setting that does not validate on its own, with the reason (no value
+    is ever echoed: ``ConfigurationError`` names only the variable)."""
+    from .ai import AISettings
+    from .ai.errors import ConfigurationError
+    from .ai.settings import PREFIX
+
+    invalid = {}
+    for variable, value in values.items():
+        field = variable[len(PREFIX):].lower()
+        if field not in AISettings.model_fields:
+            invalid[field] = f"{variable} is not a setting"
+            continue
+        try:
+            AISettings(**{field: value})
+        except ConfigurationError as error:
+            invalid[field] = error.message.removeprefix("invalid settings: ")
+    return invalid
+
+
+def _load_settings() -> LoadedSettings:
     from .ai import AISettings, load_settings
     from .ai.errors import ConfigurationError
-    from .ai.settings import find_env_file
+    from .ai.settings import PREFIX, find_env_file, settings_from_mapping
 
     env_file = find_env_file()
     where = f".env at {env_file}" if env_file else "no .env file (environment only)"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the near misses get their own row
-            return load_settings(), Row("settings", "configuration", OK, where)
-    except ConfigurationError as error:
-        return AISettings(), Row("settings", "configuration", FAIL, f"{error.message} -- {error.hint}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the near misses get their own row
+        try:
+            settings = load_settings()
+            return LoadedSettings(settings, Row("settings", "configuration", OK, where), {},
+                                  settings.provider)
+        except ConfigurationError as error:
+            row = Row("settings", "configuration", FAIL, f"{error.message} -- {error.hint}")
+        values = _configured_values()
+        invalid = _invalid_fields(values)
+        valid = {k: v for k, v in values.items() if k[len(PREFIX):].lower() not in invalid}
+        try:
+            settings = settings_from_mapping(valid)
+        except ConfigurationError:  # values that are wrong only together: show defaults
+            settings = AISettings()
+    chosen = None if "provider" in invalid else settings.provider
+    return LoadedSettings(settings, row, invalid, chosen)
+
+
+def _fields_of(name: str, chosen: str | None) -> set[str]:
+    """The settings provider ``name`` reads besides the common ones (model, limits): what it
+    requires, its URL (a URL several providers share only when it is the chosen one, as
+    ``probe.provider_url`` treats it) and the fields named after it (``azure_openai_*``)."""
+    from .ai import AISettings
+    from .ai.registry import get_spec, specs
+
+    spec = get_spec(name)
+    if spec is None:
+        return set()
+    fields = set(spec.required) | {f for f in AISettings.model_fields if f.startswith(f"{name}_")}
+    if spec.check is not None:
+        try:
+            fields |= set(spec.check(AISettings()))
+        except Exception:  # noqa: BLE001 - a student's requirement function: best effort
+            pass
+    owner = next((other.name for other in specs() if other.url_field == spec.url_field), None)
+    if spec.url_field and name in (owner, chosen):
+        fields.add(spec.url_field)
+    return fields & set(AISettings.model_fields)
 
 
 def _near_miss_rows() -> list[Row]:
@@ -151,29 +236,38 @@ def _near_miss_rows() -> list[Row]:
             for key, meant in near_misses(dict.fromkeys(names))]
 
 
-def _provider_rows(settings) -> tuple[list[Row], dict[str, dict[str, Any]]]:
+def _provider_rows(settings, chosen: str | None = None,
+                   invalid: dict[str, str] | None = None) -> tuple[list[Row], dict[str, dict[str, Any]]]:
+    """One row per provider. ``invalid`` (setting -> why) marks the providers that read an
+    invalid setting: they are named with it, not reported as missing it or as reachable at
+    a default URL the configuration did not ask for."""
     from .ai import missing_variables, provider_names
+    from .ai.settings import env_name
 
+    invalid = invalid or {}
     names = provider_names()
-    urls = {name: provider_url(settings, name) for name in names}
+    broken = {name: sorted(_fields_of(name, chosen) & set(invalid)) for name in names}
+    urls = {name: None if broken[name] else provider_url(settings, name) for name in names}
     with ThreadPoolExecutor(max(1, len(names))) as pool:
         reachable = dict(zip(names, pool.map(lambda n: probe(urls[n]), names)))
     rows, facts = [], {}
     for name in names:
-        missing = missing_variables(settings, name)
+        bad = [env_name(field) for field in broken[name]]
+        missing = [m for m in missing_variables(settings, name) if m not in bad]
         where = reachable[name]
-        facts[name] = {"missing": missing, "reachable": where, "url": urls[name]}
-        chosen = "  ← AI__PROVIDER" if name == settings.provider else ""
-        if missing:
-            rows.append(Row("providers", name, FAIL if chosen else WARN,
-                            f"missing {', '.join(missing)}{chosen}"))
+        facts[name] = {"missing": missing, "invalid": bad, "reachable": where, "url": urls[name]}
+        marker = "  ← AI__PROVIDER" if name == chosen else ""
+        problems = ([f"invalid {', '.join(bad)} (see settings)"] if bad else []) + \
+                   ([f"missing {', '.join(missing)}"] if missing else [])
+        if problems:
+            rows.append(Row("providers", name, FAIL if marker else WARN, "; ".join(problems) + marker))
             continue
         if where is None:
             reach = "in-process" if _in_process(name) else "no URL to probe"
         else:
             reach = f"{'reachable' if where else 'not reachable'} at {safe_url(urls[name])}"
-        status = OK if where in (None, True) else (FAIL if chosen else WARN)
-        rows.append(Row("providers", name, status, f"configured ✓, {reach}{chosen}"))
+        status = OK if where in (None, True) else (FAIL if marker else WARN)
+        rows.append(Row("providers", name, status, f"configured ✓, {reach}{marker}"))
     return rows, facts
 
 
@@ -316,7 +410,7 @@ def model_rows(settings, facts: dict[str, dict[str, Any]]) -> list[Row]:
 
     rows = []
     for name, fact in facts.items():
-        if _in_process(name) or fact["missing"] or fact["reachable"] is False:
+        if _in_process(name) or not _usable(fact):
             continue
         model = _model_for(settings, name)
         if not model:
@@ -370,18 +464,24 @@ def _local_model(settings) -> tuple[Row, bool]:
                f"{result['tokens_label']}{rate}: {result['text'].strip()[:40]!r}"), True
 
 
+def _usable(fact: dict) -> bool:
+    """Configured (nothing missing, nothing invalid) and not known to be unreachable."""
+    return not fact.get("missing") and not fact.get("invalid") and fact.get("reachable") is not False
+
+
 def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> DoctorReport:
     """Every check, as rows. ``settings=None`` loads them (environment, then ``.env``)."""
     report = DoctorReport(_versions())
-    settings_ok = True
+    settings_ok, invalid = True, {}
+    chosen = getattr(settings, "provider", None)
     if settings is None:
-        settings, row = _load_settings()
-        report.append(row)
+        loaded = _load_settings()
+        settings, invalid, chosen = loaded.settings, loaded.invalid, loaded.chosen
+        report.append(loaded.row)
         report.extend(_near_miss_rows())
-        settings_ok = row.status == OK
-    chosen = settings.provider
+        settings_ok = loaded.row.status == OK
     report.chosen = chosen
-    rows, facts = _provider_rows(settings)
+    rows, facts = _provider_rows(settings, chosen, invalid)
     report.extend(rows)
     report.append(_catalogue_row())
 
@@ -389,7 +489,7 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
     if quick:
         from .ai.providers.local import bundled_model_path  # no llama_cpp import
 
-        path = settings.local_model_path or bundled_model_path()
+        path = None if "local_model_path" in invalid else (settings.local_model_path or bundled_model_path())
         report.append(Row("local model", "SmolLM2 weights", OK if path else WARN,
                           f"{path} (not loaded: --quick)" if path else
                           "the bundled model is not installed (run `make lab`)"))
@@ -397,27 +497,28 @@ def run_checks(settings=None, *, quick: bool = False, live: bool = False) -> Doc
         row, local_ok = _local_model(settings)
         report.append(row)
 
-    fact = facts.get(chosen, {})
+    fact = facts.get(chosen, {}) if chosen else {"invalid": ["AI__PROVIDER"]}
     if live:
         report.extend(model_rows(settings, facts))
         for name in facts:
-            if _in_process(name) or facts[name]["missing"] or facts[name]["reachable"] is False:
+            if _in_process(name) or not _usable(facts[name]):
                 continue
             answered, detail = _call(settings, name)
             report.append(Row("live calls", name, OK if answered else FAIL, detail))
             if name == chosen:
                 report.chosen_ok = answered
-        if _in_process(chosen) or fact.get("missing") or fact.get("reachable") is False:
+        if chosen is None or _in_process(chosen) or not _usable(fact):
             report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
     else:
         report.chosen_ok = _judge_chosen(report, settings, chosen, fact, local_ok)
-    report.chosen_ok = report.chosen_ok and settings_ok  # an invalid .env: nothing is chosen
+    # Any invalid setting makes load_settings() -- and so every notebook -- fail: not ready.
+    report.chosen_ok = report.chosen_ok and settings_ok
     return report
 
 
-def _judge_chosen(report: DoctorReport, settings, chosen: str, fact: dict, local_ok) -> bool:
+def _judge_chosen(report: DoctorReport, settings, chosen: str | None, fact: dict, local_ok) -> bool:
     """Can the chosen provider answer? Free calls (mock, a server on this machine) are made."""
-    if fact.get("missing") or fact.get("reachable") is False:
+    if chosen is None or not _usable(fact):
         return False
     if chosen == "local":
         if local_ok is not None:

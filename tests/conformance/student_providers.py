@@ -7,6 +7,7 @@ broken one changes one thing, so a test can show the checker names that thing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
@@ -198,3 +199,81 @@ class CoreOnly(SilentlyTruncates):
             await response.aclose()
             raise self._error(response.status_code, response.text)
         return response
+
+
+# -- each breaks exactly one requirement a hidden test of exercise 09 or 12 grades ---------------
+class SwapsUsage(StudentOllama):
+    """Reads eval_count as the input and prompt_eval_count as the output."""
+
+    async def chat(self, messages, *, max_tokens=512, temperature=0.7):
+        response = await super().chat(messages, max_tokens=max_tokens, temperature=temperature)
+        return dataclasses.replace(response, usage=Usage(response.usage.output_tokens,
+                                                         response.usage.input_tokens))
+
+
+class NoPullHint(StudentOllama):
+    """Maps a 404 to ModelNotFoundError, but its hint does not say `ollama pull`."""
+
+    def _error(self, status, text):
+        if status == 404:
+            return errors.ModelNotFoundError(text, provider="ollama", hint="Check the model name.")
+        return super()._error(status, text)
+
+
+class NoFallbackError(StudentOllama):
+    """Maps the statuses the TODO lists and forgets the `else`: any other status gives None."""
+
+    def _error(self, status, text):
+        if status in (401, 403, 404, 429) or status >= 500:
+            return super()._error(status, text)
+        return None
+
+
+# Exercise 12: llama.cpp's server as a subclass of the OpenAI provider.
+from workbook.ai.providers.openai import OpenAIProvider  # noqa: E402 - the section's own import
+
+LLAMACPP_HINTS = {
+    "auth": "llama-server was started with --api-key: set AI__OPENAI_API_KEY to that key.",
+    "not_found": "llama-server serves the model it was started with (-m); check AI__OPENAI_BASE_URL.",
+    "unavailable": "Start it: `llama-server -m MODEL.gguf --port 8080`, or set AI__OPENAI_BASE_URL.",
+}
+LLAMACPP_FIELDS = {"cache_prompt": False}
+
+
+class StudentLlamaCpp(OpenAIProvider):
+    """The shape of notebook 12's solution."""
+
+    name = "llamacpp"
+    default_base_url = "http://localhost:8080/v1"
+    default_model = "default"
+    hints = LLAMACPP_HINTS
+
+    def _request(self, messages, max_tokens, temperature):
+        return {**super()._request(messages, max_tokens, temperature), "extra_body": dict(LLAMACPP_FIELDS)}
+
+
+def llamacpp_with_hints(hints: dict) -> type:
+    """StudentLlamaCpp with other hints (the same class otherwise)."""
+    return type("LlamaCppWithHints", (StudentLlamaCpp,), {"hints": hints})
+
+
+class NoExtraBody(StudentLlamaCpp):
+    """Its own hints, but the request is the parent's: no cache_prompt."""
+
+    def _request(self, messages, max_tokens, temperature):
+        return OpenAIProvider._request(self, messages, max_tokens, temperature)
+
+
+class LlamaCppStub(OpenAIProvider):
+    """Notebook 12's student copy before any TODO is done."""
+
+    name = "llamacpp"
+    default_base_url = "http://localhost:8080/v1"
+    default_model = "default"
+
+    @property
+    def hints(self):
+        raise NotImplementedError("your code goes here: see the TODO above")
+
+    def _request(self, messages, max_tokens, temperature):
+        raise NotImplementedError("your code goes here: see the TODO above")

@@ -29,6 +29,8 @@ _HINTS = {
     "model_not_found": "Map HTTP 404 to ModelNotFoundError.",
     "server_error": "Map HTTP 5xx to ProviderUnavailableError (after retrying), never return it "
                     "as an answer.",
+    "other_status": "Map every other HTTP error status (400, 418…) to ProviderError with a hint "
+                    "(the `else` of your mapping); never let it leak out or pass as an answer.",
     "cut_stream": "Check for the protocol's end marker and raise IncompleteResponseError if the "
                   "stream ends without it.",
     "unreachable": "Catch the connection error and raise ProviderUnavailableError naming the URL.",
@@ -54,6 +56,7 @@ _OPENAI_HINTS = {
     "model_not_found": "Turn openai.NotFoundError (404) into ModelNotFoundError; on Azure the "
                        "deployment name is not the model name.",
     "server_error": "Turn openai.InternalServerError (5xx) into ProviderUnavailableError.",
+    "other_status": "Turn any other openai.APIStatusError (400…) into ProviderError with a hint.",
     "cut_stream": "The SDK ends a cut stream silently: raise IncompleteResponseError when no chunk "
                   "carried a finish_reason (and when APIConnectionError interrupts the loop).",
     "unreachable": "Turn openai.APIConnectionError / APITimeoutError into ProviderUnavailableError "
@@ -78,6 +81,8 @@ _WIRE_HINTS = {
                       "'mode': 'standard'})), then turn ThrottlingException into RateLimitError.",
         "model_not_found": "Turn ValidationException 'model identifier is invalid' and "
                            "ResourceNotFoundException into ModelNotFoundError.",
+        "other_status": "Turn any other ClientError code (ValidationException…) into ProviderError "
+                        "with a hint.",
         "server_error": "Turn InternalServerException / ServiceUnavailableException into "
                         "ProviderUnavailableError.",
         "cut_stream": "boto3's event stream ends a cut stream silently: raise "
@@ -88,6 +93,15 @@ _WIRE_HINTS = {
                                "loop.run_in_executor) so calls overlap.",
     },
 }
+
+
+# What the hint of an error must tell the user on a wire, where the hidden tests ask it: an
+# unknown Ollama model is fixed by pulling it (Ollama's own 404 says "try pulling it first").
+_HINT_MUST_SAY = {
+    ("ollama", "model_not_found"): "ollama pull",
+}
+# The ``hints`` key of an OpenAI-family provider each check's error takes its hint from.
+_HINT_KEY = {"auth": "auth", "model_not_found": "not_found", "unreachable": "unavailable"}
 
 
 def _hints_for(wire: str | None) -> dict[str, str]:

@@ -18,9 +18,9 @@ from ..ai import errors
 from ..ai.registry import accepts_settings
 from ..aio import aclose_quietly
 from ..probe import free_port
-from ..ai.scripted import scripted_reply
+from ..ai.scripted import scripted_answer, scripted_reply
 from ..ai.types import ChatResponse, Message
-from .hints import _FIELD_HINT, _USAGE_HINT, _hints_for
+from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _USAGE_HINT, _hints_for
 from .report import CORE, CheckResult, ConformanceReport
 from .wire import _FIELD_OK, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems
 
@@ -84,7 +84,7 @@ async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
 
 class _Suite:
     def __init__(self, subject, protocol: str | None, emulator, timeout_s: float, *,
-                 model: str | None = None):
+                 model: str | None = None, extra_fields: dict[str, Any] | None = None):
         self.subject = subject
         self.is_class = inspect.isclass(subject)
         self.protocol = protocol
@@ -93,6 +93,7 @@ class _Suite:
         self.emulator = emulator
         self.timeout_s = timeout_s
         self.model = model
+        self.extra_fields = dict(extra_fields or {})
         self.configurable = self.is_class and accepts_settings(subject) and protocol in WIRE
         # Do its requests reach the emulator? A class built from emulator settings does;
         # anything else is found out by the round trip.
@@ -159,6 +160,33 @@ class _Suite:
         finally:
             if provider is not self.subject:
                 await aclose_quietly(provider, 2)
+
+    def _scripted(self) -> bool:
+        """Does the emulator answer from the scripted responder (known replies and counts)?"""
+        return getattr(self.emulator, "backend_name", "scripted") == "scripted"
+
+    def _judge_hint(self, error: BaseException, check: str) -> None:
+        """A typed error's hint must tell the user what to do: not empty, not a TODO, what the
+        wire needs said (``ollama pull``), and -- for a subclass of a built-in provider -- its
+        own words, not a hint it inherited or one the workbook has for another server."""
+        hint = str(getattr(error, "hint", "") or "").strip()
+        name = type(error).__name__
+        if not hint:
+            raise CheckFailed(f"raised {name} without a hint",
+                              "Give every error a hint=: one line telling the user what to do.")
+        if "TODO" in hint:
+            raise CheckFailed(f"raised {name} whose hint is still a TODO ({hint[:60]!r})",
+                              "Replace the TODO with one line telling the user what to do.")
+        needed = _HINT_MUST_SAY.get((self.wire, check))
+        if needed and needed not in hint:
+            raise CheckFailed(f"raised {name}, but its hint ({hint[:80]!r}) does not say `{needed}`",
+                              f"Make the hint tell the user to run `{needed} MODEL` (the model is not there).")
+        owner = _borrowed_hints(self.subject, self.wire).get(hint) if check in _HINT_KEY else None
+        if owner:
+            key = _HINT_KEY[check]
+            raise CheckFailed(
+                f"raised {name} with {owner}'s hint ({hint[:70]!r}), not one for this server",
+                f"Write hints[{key!r}] in your own words: what to do with *this* server.")
 
     def new_requests(self) -> list:
         return [r for r in self.emulator.requests if r.protocol == self.wire] if self.wire else []
@@ -252,11 +280,27 @@ class _Suite:
 
     async def usage(self) -> str:
         async def body(provider):
-            response = await provider.chat([Message("user", "Count my tokens.")],
-                                           max_tokens=16, temperature=0.0)
+            messages = [Message("user", "Count my tokens.")]
+            response = await provider.chat(messages, max_tokens=16, temperature=0.0)
             usage = getattr(response, "usage", None)
             got = (getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
-            if all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in got):
+            counted = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in got)
+            if counted and self.served and self._scripted():
+                # The emulator's scripted answer is known: its counts differ (a short prompt,
+                # a longer answer), so a swap or a made-up number shows.
+                answer = scripted_answer(messages, 16)
+                reported = (answer.input_tokens, answer.output_tokens)
+                if got == reported[::-1]:
+                    raise CheckFailed(
+                        f"input_tokens={got[0]} and output_tokens={got[1]} are swapped: the server "
+                        f"reported {reported[0]} in, {reported[1]} out",
+                        _USAGE_HINT.get(self.wire, "Read the token counts the server reports into Usage."))
+                if got != reported:
+                    raise CheckFailed(
+                        f"usage is input_tokens={got[0]}, output_tokens={got[1]}; the server "
+                        f"reported {reported[0]} in, {reported[1]} out",
+                        _USAGE_HINT.get(self.wire, "Read the token counts the server reports into Usage."))
+            if counted:
                 return f"input_tokens={got[0]}, output_tokens={got[1]}"
             if self.served:
                 raise CheckFailed(
@@ -282,13 +326,37 @@ class _Suite:
             problems = _field_problems(self.wire, sent[-1].body)
             if problems:
                 raise CheckFailed("; ".join(problems), _FIELD_HINT[self.wire])
-            return _FIELD_OK[self.wire]
+            extra = _extra_field_problems(self.extra_fields, sent[-1].body)
+            if extra:
+                raise CheckFailed("; ".join(extra), _extra_field_hint(self.wire, self.extra_fields))
+            asked = "".join(f", {name}={value!r}" for name, value in self.extra_fields.items())
+            return _FIELD_OK[self.wire] + asked
 
         return await self.using(body)
 
     async def raises(self, fault: str, expected: tuple[type, ...], hint: str, *,
                      stream: bool = False, times: int = 1, needs_settings: bool = False,
-                     **options) -> str:
+                     then: tuple[str, dict[str, Any]] | None = None, **options) -> str:
+        """Inject ``fault`` and expect one of ``expected`` with a hint a user can act on;
+        ``then``: a second fault (name, options) the same provider must turn into a typed error
+        too (the same requirement on other data: a 400 after a 500)."""
+        outcome = await self._raises_once(fault, expected, hint, stream=stream, times=times,
+                                          needs_settings=needs_settings, **options)
+        if then is not None:
+            name, more = then
+            self.emulator.reset()  # faults the first call left unused must not answer the second
+            try:
+                second = await self._raises_once(name, (errors.ProviderError,), self.hints["other_status"],
+                                                 needs_settings=needs_settings, **more)
+            except CheckFailed as failure:
+                raise CheckFailed(f"{fault} is handled, but after {name}: {failure.detail}",
+                                  failure.hint) from None
+            outcome += f"; {name} too: {second}"
+        return outcome
+
+    async def _raises_once(self, fault: str, expected: tuple[type, ...], hint: str, *,
+                           stream: bool = False, times: int = 1, needs_settings: bool = False,
+                           **options) -> str:
         if self.wire is None:
             raise Skip(NO_WIRE)
         if needs_settings and not self.configurable:
@@ -313,8 +381,8 @@ class _Suite:
             except expected as error:
                 if _unfinished(error):  # a TODO wrapped into the expected error is no pass
                     raise _unfinished(error) from None
-                return f"raised {type(error).__name__}" + (
-                    f" (hint: {error.hint})" if getattr(error, "hint", "") else "")
+                self._judge_hint(error, fault)
+                return f"raised {type(error).__name__} (hint: {error.hint})"
             except errors.ProviderError as error:
                 raise CheckFailed(f"raised {type(error).__name__}, expected "
                                   f"{' or '.join(e.__name__ for e in expected)}", hint)
@@ -336,6 +404,7 @@ class _Suite:
             try:
                 await provider.chat([Message("user", "Anyone there?")], max_tokens=8, temperature=0.0)
             except errors.ProviderUnavailableError as error:
+                self._judge_hint(error, "unreachable")
                 return f"raised ProviderUnavailableError (hint: {error.hint})"
             except errors.ProviderError as error:
                 raise CheckFailed(f"raised {type(error).__name__}, expected ProviderUnavailableError",
@@ -407,6 +476,65 @@ class _Suite:
             return f"{count} calls, {matched}{wall:.2f} s wall vs {total:.2f} s summed"
 
         return await self.using(body)
+
+
+def _builtin_classes(wire: str | None) -> list[type]:
+    """The workbook's own provider classes speaking ``wire`` (imported on demand)."""
+    from ..ai.registry import _BUILTINS
+    from ..ai.factory import _resolve
+
+    classes = []
+    for spec in _BUILTINS:
+        if spec.protocol == wire and wire is not None:
+            try:
+                classes.append(_resolve(spec.target))
+            except Exception:  # noqa: BLE001 - an SDK missing: that class cannot be compared
+                continue
+    return classes
+
+
+def _borrowed_hints(subject, wire: str | None) -> dict[str, str]:
+    """hint text -> whose it is, for the hints a subclass of a built-in provider would be
+    borrowing: every built-in class's of the same wire, and the errors' defaults. Empty for
+    a built-in class itself, and for a class of the student's own (exercise 09), whose
+    hints are theirs whatever words they choose."""
+    cls = subject if inspect.isclass(subject) else type(subject)
+    builtins = _builtin_classes(wire)
+    if cls in builtins or not any(issubclass(cls, b) for b in builtins):
+        return {}
+    from ..ai.errormap import _KINDS
+
+    borrowed = {default: "the workbook's default" for _, default in _KINDS.values()}
+    for error_type in (v for v in vars(errors).values()
+                       if isinstance(v, type) and issubclass(v, errors.ProviderError)):
+        borrowed[error_type.default_hint] = f"{error_type.__name__}'s default"
+    for builtin in builtins:
+        own = vars(builtin).get("hints")
+        if isinstance(own, dict):
+            borrowed.update({text: builtin.__name__ for text in own.values() if isinstance(text, str)})
+    return {text.strip(): whose for text, whose in borrowed.items() if text}
+
+
+def _extra_field_problems(wanted: dict[str, Any], body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return ["the request body is not a JSON object"]
+    missing = object()
+    problems = []
+    for name, value in wanted.items():
+        got = body.get(name, missing)
+        if got is missing:
+            problems.append(f"the request has no {name} field (this exercise asks for {name}={value!r})")
+        elif got != value:
+            problems.append(f"{name} is {got!r}, not {value!r}")
+    return problems
+
+
+def _extra_field_hint(wire: str | None, wanted: dict[str, Any]) -> str:
+    fields = ", ".join(f"{name!r}: {value!r}" for name, value in wanted.items())
+    if wire in ("openai", "azure_openai"):
+        return (f"Add the server's own field(s) through the SDK's extra_body: "
+                f"extra_body={{{fields}}} in the request _request returns.")
+    return f"Add {{{fields}}} to the request body."
 
 
 def _name(subject) -> str:

@@ -132,8 +132,11 @@ class OpenAIProvider(RemoteProvider):
         return request
 
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
+        # Built outside the SDK's try: a subclass's unfinished _request (a TODO raising
+        # NotImplementedError) is the subclass's own error, not a server failure to retry.
+        request = self._request(messages, max_tokens, temperature)
         try:
-            completion = await self._create(**self._request(messages, max_tokens, temperature))
+            completion = await self._create(**request)
             choice = completion.choices[0]
             content = choice.message.content or ""
         except Exception as error:  # every SDK failure becomes a typed workbook error
@@ -145,9 +148,9 @@ class OpenAIProvider(RemoteProvider):
 
     async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
+        request = self._request(messages, max_tokens, temperature)  # outside the try, as in _complete
         try:
-            chunks = await self._create(**self._request(messages, max_tokens, temperature),
-                                        stream=True, stream_options={"include_usage": True})
+            chunks = await self._create(**request, stream=True, stream_options={"include_usage": True})
         except Exception as error:
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
