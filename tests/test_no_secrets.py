@@ -12,7 +12,9 @@ percent-encoded, and inside HTTP Basic's base64):
   the request's headers in its error body -- and against a port nobody listens on;
 * log records at INFO (httpx, openai, botocore...) while those calls run;
 * ``python -m workbook doctor --quick`` run in a subprocess;
-* the emulator's request log, as ``Emulator.requests`` and as ``GET /emulator/requests``.
+* the emulator's request log, as ``Emulator.requests`` and as ``GET /emulator/requests``;
+* a key put in a URL setting's query string (refused when the settings are read, without
+  echoing it) and a key shorter than 8 characters echoed back by the server.
 """
 
 from __future__ import annotations
@@ -255,3 +257,65 @@ async def test_the_emulator_request_log_never_shows_a_secret():
     assert {record.protocol for record in logged} >= {"openai", "ollama", "bedrock"}, logged
     assert_no_secret([("Emulator.requests", json.dumps([r.to_dict() for r in logged])),
                       ("GET /emulator/requests", over_http)])
+
+
+QUERY_KEY = "SECRETinQuery55x"
+
+
+@pytest.mark.parametrize("variable", URL_VARIABLES)
+@pytest.mark.parametrize("query", ["?api-key={key}", "?x=1&key={key}", "#{key}", "/v1?{key}"])
+def test_a_key_in_a_url_query_string_is_refused_and_never_echoed(variable, query):
+    url = "http://127.0.0.1:9" + query.format(key=QUERY_KEY)
+    outputs = []
+    for attempt in (lambda: load_settings(environ={variable: url}),
+                    lambda: AISettings(**{variable.removeprefix("AI__").lower(): url}),
+                    lambda: AISettings().with_(**{variable.removeprefix("AI__").lower(): url})):
+        with pytest.raises(ConfigurationError) as caught:
+            attempt()
+        assert variable in str(caught.value), caught.value
+        assert variable in caught.value.hint, caught.value.hint  # says what to leave there
+        outputs += _error_outputs("query string", caught.value)
+    assert not [text for _, text in outputs if QUERY_KEY in text], outputs
+
+
+SHORT_KEYS = {"openai": ("AI__OPENAI_API_KEY", "k3Y9"), "azure_openai": ("AI__AZURE_OPENAI_API_KEY", "Az7q"),
+              "vllm": ("AI__OPENAI_API_KEY", "v1Lx"), "lmstudio": ("AI__OPENAI_API_KEY", "Lm5t")}
+
+
+@pytest.mark.parametrize("provider", sorted(SHORT_KEYS))
+async def test_a_short_key_the_server_echoes_is_redacted(provider):
+    variable, key = SHORT_KEYS[provider]
+    with HostileServer(echo_headers) as server:
+        # No user:password in the URL here: its Basic header would replace the key's.
+        environment = {**secret_environment(server.url, provider), variable: key,
+                       "AI__OPENAI_BASE_URL": f"{server.url}/v1", "AI__AZURE_OPENAI_ENDPOINT": server.url}
+        built = create_ai_provider(load_settings(environ=environment))
+        try:
+            with pytest.raises(ProviderError) as caught:
+                await asyncio.wait_for(built.chat(QUESTION, max_tokens=8), 5)
+        finally:
+            await aclose_quietly(built)
+        sent = [request.headers for request in server.requests]
+    # Guards the search: the key did travel, and the server did echo headers.
+    assert any(key in " ".join(headers.values()) for headers in sent), sent
+    assert "headers were" in str(caught.value), caught.value
+    shown = _error_outputs(provider, caught.value)
+    assert not [where for where, text in shown if key in text], shown
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+async def test_a_short_url_password_the_server_echoes_is_redacted(provider):
+    with HostileServer(echo_headers) as server:
+        short = server.url.replace("http://", "http://me:pw7@", 1)
+        environment = {**secret_environment(server.url, provider),
+                       "AI__OLLAMA_BASE_URL": short, "AI__OPENAI_BASE_URL": short + "/v1"}
+        built = create_ai_provider(load_settings(environ=environment))
+        try:
+            with pytest.raises(ProviderError) as caught:
+                await asyncio.wait_for(built.chat(QUESTION, max_tokens=8), 5)
+        finally:
+            await aclose_quietly(built)
+    basic = base64.b64encode(b"me:pw7").decode()
+    assert "headers were" in str(caught.value), caught.value
+    shown = _error_outputs(provider, caught.value)
+    assert not [where for where, text in shown if "pw7" in text or basic in text], shown
