@@ -35,7 +35,8 @@ import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import ConfigurationError, ProviderError
-from workbook.ai.settings import load_settings
+from workbook.ai.registry import network_names
+from workbook.ai.settings import URL_FIELDS, env_name, load_settings
 from workbook.aio import aclose_quietly
 from workbook.emulator import Emulator
 from workbook.probe import free_port
@@ -53,10 +54,9 @@ SECRETS = {
     "AWS session token": "SECRETsessionTokenQ7Z",
     "key pasted into AI__PROVIDER": "sk-SECRETpasted0b0b",
 }
-PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+PROVIDERS = tuple(network_names())  # from the registry: a new provider is searched too
 MODELS = {"ollama": "llama3.2", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
-URL_VARIABLES = ("AI__OPENAI_BASE_URL", "AI__AZURE_OPENAI_ENDPOINT", "AI__BEDROCK_ENDPOINT_URL",
-                 "AI__OLLAMA_BASE_URL")
+URL_VARIABLES = tuple(env_name(field) for field in URL_FIELDS)
 # Faults whose errors carry text from the server or the URL; each runs for every provider.
 SEARCHED_FAULTS = ("auth_401", "forbidden_403", "not_found_404", "rate_limit_long_retry_after",
                    "server_error_500", "hang_after_headers", "cut_stream", "malformed_body",
