@@ -6,7 +6,8 @@ whose network fails. See ``Emulator``.
 
 from .emulator import DEFAULT_DEPLOYMENTS, DEFAULT_MODELS, ENV_PROVIDERS, Emulator
 from .exchange import RecordedRequest
-from .faults import FAULTS, PROTOCOLS
+from ..ai.registry import PROTOCOLS
+from .faults import FAULTS
 
 __all__ = ["Emulator", "RecordedRequest", "DEFAULT_MODELS", "DEFAULT_DEPLOYMENTS",
            "ENV_PROVIDERS", "FAULTS", "PROTOCOLS"]
