@@ -15,8 +15,7 @@ from pathlib import Path
 from ..ai.registry import openai_compatible_names
 from ..cli_args import OneLineParser, port, port_in_use, whole
 from .build import BuildFailed
-from .errors import LlamaServerError
-from .llama_server import ENGINES, serve
+from .llama_server import ENGINES, LlamaServerError, serve
 
 
 def parser(prog: str) -> argparse.ArgumentParser:

@@ -33,7 +33,12 @@ from typing import Any
 import httpx
 
 from ..probe import free_port
-from .errors import LlamaServerError
+
+
+class LlamaServerError(RuntimeError):
+    """The one error type of ``workbook.serving``: a server that could not be built or
+    started, or exited; the message ends with its log tail."""
+
 
 ENGINES = ("llama-server", "llama-cpp-python")
 
