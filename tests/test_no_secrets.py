@@ -319,3 +319,10 @@ async def test_a_short_url_password_the_server_echoes_is_redacted(provider):
     assert "headers were" in str(caught.value), caught.value
     shown = _error_outputs(provider, caught.value)
     assert not [where for where, text in shown if "pw7" in text or basic in text], shown
+
+
+def test_doctor_never_shows_a_key_in_a_url_query_string(tmp_path):
+    shown = _doctor({"AI__PROVIDER": "openai",
+                     "AI__OPENAI_BASE_URL": f"http://127.0.0.1:9/v1?api-key={QUERY_KEY}"}, tmp_path)
+    assert "AI__OPENAI_BASE_URL" in shown and "query string" in shown, shown
+    assert QUERY_KEY not in shown, shown

@@ -201,3 +201,12 @@ async def test_absurd_numbers_in_a_call_are_invalid_requests(limits):
     with pytest.raises(InvalidRequestError) as caught:
         await provider.chat([Message("user", "hi")], **limits)
     assert next(iter(limits)) in caught.value.message and len(caught.value.message) < 200
+
+
+@pytest.mark.parametrize("field", ["model", "azure_openai_deployment", "aws_region",
+                                   "azure_openai_api_version"])
+def test_a_line_break_inside_a_name_setting_is_refused(field):
+    with pytest.raises(ConfigurationError) as caught:
+        AISettings(**{field: "gpt-4o\nmini"})
+    assert env_name(field) in caught.value.message and "line break" in caught.value.message
+    assert AISettings(**{field: "gpt 4o"})  # a space is fine in a name

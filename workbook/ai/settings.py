@@ -147,11 +147,7 @@ class AISettings(BaseModel):
         value = value.strip()
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
-        odd = next((i for i, char in enumerate(value) if ord(char) < 0x21 or ord(char) == 0x7F), None)
-        if odd is not None:
-            what = _URL_CONTROL_NAMES.get(value[odd], f"the control character U+{ord(value[odd]):04X}")
-            raise ValueError(f"contains {what} at character {odd + 1}, which a URL cannot hold "
-                             "(retype the value on one line)")
+        _refuse_control_characters(value, "a URL", space_too=True)
         try:
             parts = urlsplit(value)
             parts.port  # raises for a port that is not a number in 0-65535
@@ -165,6 +161,14 @@ class AISettings(BaseModel):
                 "url_query", "has a query string or fragment (?... or #...), which a base URL must not have",
                 {"hint": _QUERY_STRING_HINTS[info.field_name]})
         return value.rstrip("/")
+
+    @field_validator("model", "azure_openai_deployment", "aws_region", "azure_openai_api_version")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # These travel in request paths and headers, where a tab or line break fails raw.
+        if value is not None:
+            _refuse_control_characters(value, "a name")
+        return value
 
     @field_validator("azure_openai_auth", mode="before")
     @classmethod
@@ -223,6 +227,16 @@ class AISettings(BaseModel):
 
 
 URL_FIELDS = _URL_FIELDS
+
+
+def _refuse_control_characters(value: str, kind: str, *, space_too: bool = False) -> None:
+    """A ValueError naming the first invisible character of ``value`` and where it is."""
+    lowest = 0x21 if space_too else 0x20
+    odd = next((i for i, char in enumerate(value) if ord(char) < lowest or ord(char) == 0x7F), None)
+    if odd is not None:
+        what = _URL_CONTROL_NAMES.get(value[odd], f"the control character U+{ord(value[odd]):04X}")
+        raise ValueError(f"contains {what} at character {odd + 1}, which {kind} cannot hold "
+                         "(retype the value on one line)")
 
 
 def display_url(url: str | None) -> str | None:
