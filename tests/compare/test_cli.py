@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from command_line import refusal
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 
@@ -84,18 +86,17 @@ BAD_CASES = {
 }
 
 
-def run_in_process(args, capsys, cwd, monkeypatch):
-    """The command's own main() in this process (a bad argument needs no fresh interpreter):
-    (exit status, stdout, stderr)."""
+def refused(args, capsys, cwd, monkeypatch, *needles) -> int:
+    """compare's own main() in this process, for arguments it must refuse in one line
+    naming ``needles``, before the run starts; returns the exit status."""
     from workbook.compare.cli import main
 
     monkeypatch.chdir(cwd)
-    try:
-        status = main(args)
-    except SystemExit as exiting:  # argparse's exit for a bad argument
-        status = exiting.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+    status, line, out = refusal(main, args, capsys)
+    assert "Comparing" not in out, "the run started before the argument was checked"
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return status
 
 
 def _one_error_line(out, err, *needles):
@@ -111,10 +112,9 @@ def test_a_bad_cases_file_is_one_line_naming_the_problem(tmp_path, problem, caps
     content, expected = BAD_CASES[problem]
     cases = tmp_path / "cases.jsonl"
     cases.write_bytes(content)
-    status, out, err = run_in_process(["--provider", "mock", "--cases", str(cases), "--no-progress"],
-                                      capsys, tmp_path, monkeypatch)
-    assert status == 1, err
-    _one_error_line(out, err, "cases.jsonl", expected)
+    status = refused(["--provider", "mock", "--cases", str(cases), "--no-progress"], capsys, tmp_path,
+                     monkeypatch, "cases.jsonl", expected)
+    assert status == 1
 
 
 def test_a_fifo_as_cases_file_is_refused_without_waiting_for_a_writer(tmp_path):
@@ -128,10 +128,9 @@ def test_a_fifo_as_cases_file_is_refused_without_waiting_for_a_writer(tmp_path):
 
 @pytest.mark.parametrize("timeout", ["nan", "-1", "0", "inf", "soon"])
 def test_a_timeout_that_is_not_a_positive_number_is_refused(tmp_path, timeout, capsys, monkeypatch):
-    status, out, err = run_in_process(["--provider", "mock", "--timeout", timeout], capsys, tmp_path,
-                                      monkeypatch)
-    assert status == 2, err
-    _one_error_line(out, err, "--timeout")
+    status = refused(["--provider", "mock", "--timeout", timeout], capsys, tmp_path, monkeypatch,
+                     "--timeout")
+    assert status == 2
 
 
 @pytest.mark.parametrize("where", ["a file", "under a file"])
@@ -139,9 +138,7 @@ def test_an_unwritable_out_folder_is_refused_before_the_run(tmp_path, where, cap
     blocker = tmp_path / "taken"
     blocker.write_text("not a folder\n")
     out = blocker if where == "a file" else blocker / "results"
-    status, printed, err = run_in_process(
-        ["--provider", "mock", "--runs", "1", "--out", str(out), "--no-progress"], capsys, tmp_path,
-        monkeypatch)
-    assert status == 1, err
-    _one_error_line(printed, err, "--out", str(out))
+    status = refused(["--provider", "mock", "--runs", "1", "--out", str(out), "--no-progress"],
+                     capsys, tmp_path, monkeypatch, "--out", str(out))
+    assert status == 1
     assert blocker.read_text() == "not a folder\n"

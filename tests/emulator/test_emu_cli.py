@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 
+from command_line import refusal
+
 
 def test_cli_prints_env_lines_and_serves():
     process = subprocess.Popen(
@@ -36,13 +38,7 @@ def test_cli_prints_env_lines_and_serves():
 def _emulator_refuses(argv, capsys):
     from workbook.emulator.__main__ import main
 
-    try:
-        status = main(argv)
-    except SystemExit as exiting:
-        status = exiting.code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return status, err[0]
+    return refusal(main, argv, capsys)[:2]
 
 
 @pytest.mark.parametrize("argv, named", [

@@ -15,6 +15,8 @@ from workbook.probe import free_port
 from workbook.serving import LlamaServer, serve
 from workbook.serving import build
 
+from command_line import refusal
+
 from .conftest import needs_model
 
 
@@ -100,13 +102,7 @@ def _serve_refuses(argv, capsys, monkeypatch):
         raise AssertionError("serve() ran although the arguments were bad")
 
     monkeypatch.setattr(cli, "serve", no_work)
-    try:
-        status = cli.main(argv)
-    except SystemExit as exiting:
-        status = exiting.code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return status, err[0]
+    return refusal(cli.main, argv, capsys)[:2]
 
 
 @pytest.mark.parametrize("argv, named", [
