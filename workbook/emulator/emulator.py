@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from ..ai import catalog
-from ..ai.registry import builtin_names
 from .responders import make_responder
 from .exchange import RecordedRequest
 from .faults import Fault
@@ -33,10 +32,6 @@ def env_providers() -> list[str]:
     from ..ai.registry import provider_names
 
     return provider_names()
-
-
-# The built-in names, for callers that read the old constant; env_providers() sees new ones.
-ENV_PROVIDERS = builtin_names()
 
 
 class Emulator:
