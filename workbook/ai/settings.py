@@ -64,8 +64,8 @@ _QUERY_STRING_HINTS = {
                        "credentials go before the host (http://user:password@host:11434), "
                        "where they are sent as a header and never shown.",
 }
-# Characters that end or split a URL inside an SDK: named, since they are invisible.
-_URL_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)",
+# Characters that end or split a URL or a header inside an SDK: named, since they are invisible.
+_INVISIBLE_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)",
                       "\x00": "a NUL character", " ": "a space"}
 _SECRET_FIELDS = ("azure_openai_api_key", "openai_api_key")
 
@@ -234,7 +234,7 @@ def _refuse_control_characters(value: str, kind: str, *, space_too: bool = False
     lowest = 0x21 if space_too else 0x20
     odd = next((i for i, char in enumerate(value) if ord(char) < lowest or ord(char) == 0x7F), None)
     if odd is not None:
-        what = _URL_CONTROL_NAMES.get(value[odd], f"the control character U+{ord(value[odd]):04X}")
+        what = _INVISIBLE_NAMES.get(value[odd], f"the control character U+{ord(value[odd]):04X}")
         raise ValueError(f"contains {what} at character {odd + 1}, which {kind} cannot hold "
                          "(retype the value on one line)")
 
