@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from workbook.doctor import Row, run_checks
-from workbook.probe import probe, safe_url
+from workbook.ai.settings import display_url
+from workbook.probe import probe
 
 SECRET = "sk-doctor-test-0123456789abcdefSECRET"
 
@@ -108,7 +109,7 @@ def test_probe_and_url_redaction(emu):
     assert probe(emu.url) is True
     assert probe(f"http://127.0.0.1:{closed_port()}") is False
     assert probe(None) is None
-    assert safe_url("https://user:pw@host.example:8443/v1") == "https://host.example:8443/v1"
+    assert display_url("https://user:pw@host.example:8443/v1") == "https://host.example:8443/v1"
 
 
 def test_node_is_reported_as_optional_for_the_sites_diagrams(monkeypatch, tmp_path):

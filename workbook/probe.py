@@ -1,7 +1,7 @@
 """Is a server there? Probes shared by ``doctor``, the provider picker and the exercises.
 
 No HTTP, no SDK: a TCP connect with a short timeout, so a widget can ask it on every
-change. URLs are shown without any ``user:password`` part.
+change. (URLs are shown with ``workbook.ai.settings.display_url``: no ``user:password``.)
 """
 
 from __future__ import annotations
@@ -11,13 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 PROBE_TIMEOUT_S = 0.5
-
-
-def safe_url(url: str | None) -> str:
-    """``url`` without a ``user:password`` part."""
-    from .ai.settings import display_url
-
-    return display_url(url) or ""
 
 
 def provider_url(settings, name: str) -> str | None:

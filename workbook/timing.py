@@ -11,8 +11,9 @@ figures are defined once, here:
 * Tokens: what the provider reported (a ``ChatStream``'s ``.usage``, set once the stream is
   exhausted); where it reported nothing -- a student's plain async generator, a server that
   omits stream usage -- an estimate of ~4 characters per token, flagged as estimated.
-* Decode rate: ``(tokens - 1) / (end - start)`` of the decoding span -- the first token's
-  time is already TTFT; the other ``n - 1`` arrive after it.
+* Decode rate (tokens/s): ``(tokens - 1) / (latency - TTFT)``, from the first token to the
+  end of the stream -- the first token's time is already TTFT; the other ``n - 1`` arrive
+  after it. ``TimedReply.tokens_per_s`` computes it for the widgets and the comparison alike.
 
 What an error *means* is each caller's business (compare records it, a widget shows a
 hint, the doctor reports a row), so ``time_reply`` never raises for one: it hands back the
@@ -130,6 +131,13 @@ class TimedReply:
     def output_tokens(self) -> tuple[int, bool]:
         """``(tokens, estimated)`` for the reply's text."""
         return reported_or_estimated(self.reported_usage()[1], self.text)
+
+    def tokens_per_s(self) -> float:
+        """The decode rate, as every tool shows it: ``decode_rate`` of the output tokens
+        over first token to the end of the stream. ``NaN`` for a failed reply."""
+        if self.error is not None or self.ttft_s is None:
+            return math.nan
+        return decode_rate(self.output_tokens()[0], self.ttft_s, self.latency_s)
 
     @property
     def finish_reason(self) -> str | None:

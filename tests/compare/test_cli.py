@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+
+from command_line import refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
@@ -68,3 +71,74 @@ def test_a_provider_that_fails_every_call_still_exits_zero(tmp_path):
                AI__OLLAMA_BASE_URL="http://127.0.0.1:9", AI__MAX_RETRIES="0", AI__TIMEOUT_S="2")
     assert done.returncode == 0, done.stderr
     assert "Errors:" in done.stdout and "ollama" in done.stdout
+
+
+GOOD_CASE = b'{"prompt": "Capital of France?", "check": "contains", "expected": "Paris"'
+BAD_CASES = {
+    "wrong type": (GOOD_CASE + b', "tolerance": "close"}\n', "'tolerance' must be a number"),
+    "choices as a string": (b'{"prompt": "A or B?", "check": "choice", "expected": "A", '
+                            b'"choices": "AB"}\n', "'choices' must be a list of strings"),
+    "invalid UTF-8": (GOOD_CASE + b'}\n{"prompt": "caf\xe9?", "check": "contains", "expected": "x"}\n',
+                      "line 2: not UTF-8"),
+    "deep nesting": (b"[" * 200_000 + b"]" * 200_000 + b"\n", "nested too deeply"),
+    "a huge line": (b'{"prompt": "' + b"a" * 3_000_000 + b'", "check": "contains", "expected": "a"}\n',
+                    "longer than"),
+}
+
+
+def refused(args, capsys, cwd, monkeypatch, *needles) -> int:
+    """compare's own main() in this process, for arguments it must refuse in one line
+    naming ``needles``, before the run starts; returns the exit status."""
+    from workbook.compare.cli import main
+
+    monkeypatch.chdir(cwd)
+    status, line, out = refusal(main, args, capsys)
+    assert "Comparing" not in out, "the run started before the argument was checked"
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return status
+
+
+def _one_error_line(out, err, *needles):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "Comparing" not in out, "the run started before the argument was checked"
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.mark.parametrize("problem", sorted(BAD_CASES))
+def test_a_bad_cases_file_is_one_line_naming_the_problem(tmp_path, problem, capsys, monkeypatch):
+    content, expected = BAD_CASES[problem]
+    cases = tmp_path / "cases.jsonl"
+    cases.write_bytes(content)
+    status = refused(["--provider", "mock", "--cases", str(cases), "--no-progress"], capsys, tmp_path,
+                     monkeypatch, "cases.jsonl", expected)
+    assert status == 1
+
+
+def test_a_fifo_as_cases_file_is_refused_without_waiting_for_a_writer(tmp_path):
+    # In a subprocess with a timeout: opening a FIFO nobody writes to would block for ever.
+    fifo = tmp_path / "cases.jsonl"
+    os.mkfifo(fifo)
+    done = run(["compare", "--provider", "mock", "--cases", str(fifo), "--no-progress"], cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    _one_error_line(done.stdout, done.stderr, "not a regular file")
+
+
+@pytest.mark.parametrize("timeout", ["nan", "-1", "0", "inf", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_is_refused(tmp_path, timeout, capsys, monkeypatch):
+    status = refused(["--provider", "mock", "--timeout", timeout], capsys, tmp_path, monkeypatch,
+                     "--timeout")
+    assert status == 2
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_unwritable_out_folder_is_refused_before_the_run(tmp_path, where, capsys, monkeypatch):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder\n")
+    out = blocker if where == "a file" else blocker / "results"
+    status = refused(["--provider", "mock", "--runs", "1", "--out", str(out), "--no-progress"],
+                     capsys, tmp_path, monkeypatch, "--out", str(out))
+    assert status == 1
+    assert blocker.read_text() == "not a folder\n"

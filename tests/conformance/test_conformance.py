@@ -12,12 +12,12 @@ import asyncio
 import pytest
 
 from workbook.ai.factory import _resolve
-from workbook.ai.registry import get_spec
+from workbook.ai.registry import get_spec, network_names
 from workbook.conformance import check_provider, check_provider_async
 
 from . import student_providers as sp
 
-BUILTINS = ["openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock"]
+BUILTINS = network_names()
 ALL_CHECKS = 14
 
 
@@ -25,7 +25,7 @@ ALL_CHECKS = 14
 def test_builtin_provider_passes_every_check(name, emu):
     cls = _resolve(get_spec(name).target)
     report = check_provider(cls, emulator=emu)
-    assert report.protocol == name  # taken from the class's `name`
+    assert report.protocol == get_spec(name).protocol  # its wire, found from the class's `name`
     assert report.passed, str(report)
     assert len(report.checks) == ALL_CHECKS and not report.skipped, str(report)
 
@@ -181,3 +181,17 @@ def test_a_class_is_checked_with_the_model_asked_for(emu):
     report = check_provider(Recording, emulator=emu, model=model)
     assert report.passed, str(report)
     assert built and set(built) == {model}, built
+
+
+def test_protocol_is_a_wire_and_a_provider_name_still_means_its_wire(emu):
+    from workbook.ai.registry import PROTOCOLS
+
+    class NoMethods:  # stops at the first check: the report's protocol is all this is about
+        pass
+
+    by_wire = check_provider(NoMethods, protocol="openai", emulator=emu)
+    by_name = check_provider(NoMethods, protocol="vllm", emulator=emu)  # how older notebooks call it
+    assert by_wire.protocol == by_name.protocol == "openai"
+    with pytest.raises(ValueError) as caught:
+        check_provider(NoMethods, protocol="grpc", emulator=emu)
+    assert all(wire in str(caught.value) for wire in PROTOCOLS)

@@ -39,3 +39,17 @@ def test_a_bearer_token_is_set_aside_and_restored(monkeypatch, tmp_path):
     with emulator_credentials(EMULATOR_ENV):
         assert "AWS_BEARER_TOKEN_BEDROCK" not in os.environ
     assert os.environ["AWS_BEARER_TOKEN_BEDROCK"] == "token-value"
+
+
+def test_emulator_settings_for_bedrock_work_alone_and_are_undone_at_stop(monkeypatch, tmp_path):
+    import asyncio
+
+    from workbook.ai import Message, create_ai_provider
+    from workbook.emulator import Emulator
+
+    _no_aws(monkeypatch, tmp_path)
+    with Emulator() as emulator:
+        provider = create_ai_provider(emulator.settings("bedrock"))  # no environment patched
+        reply = asyncio.run(provider.chat([Message("user", "hello")], max_tokens=8))
+        assert reply.content and emulator.requests[-1].protocol == "bedrock"
+    assert "AWS_ACCESS_KEY_ID" not in os.environ  # the dummy keys left with the emulator

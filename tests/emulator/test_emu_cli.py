@@ -1,10 +1,14 @@
 """``python -m workbook.emulator`` in a subprocess: prints .env blocks, serves, stops on SIGTERM."""
 
+import socket
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
+
+from command_line import refusal
 
 
 def test_cli_prints_env_lines_and_serves():
@@ -29,3 +33,28 @@ def test_cli_prints_env_lines_and_serves():
     finally:
         process.terminate()
         assert process.wait(timeout=5) == 0
+
+
+def _emulator_refuses(argv, capsys):
+    from workbook.emulator.__main__ import main
+
+    return refusal(main, argv, capsys)[:2]
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--port", "-1"], "--port"), (["--port", "70000"], "--port"), (["--ttft-s", "nan"], "--ttft-s"),
+    (["--ttft-s", "-1"], "--ttft-s"), (["--tokens-per-s", "0"], "--tokens-per-s"),
+    (["--tokens-per-s", "inf"], "--tokens-per-s"),
+])
+def test_a_bad_argument_is_one_line_naming_it(argv, named, capsys):
+    status, line = _emulator_refuses(argv, capsys)
+    assert status == 2 and named in line, line
+
+
+def test_a_taken_port_is_one_line_and_a_nonzero_exit(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        status, line = _emulator_refuses(["--port", str(port)], capsys)
+    assert status == 1 and "--port" in line and str(port) in line, line

@@ -11,7 +11,7 @@ import pytest
 from workbook.ai import ConfigurationError, Message, create_ai_provider, missing_variables
 from workbook.ai import entra
 from workbook.ai.settings import AISettings
-from workbook.emulator.entra import OfflineCredential
+from workbook.emulator.offline_entra import OfflineCredential
 
 QUESTION = [Message("user", "Say hello.")]
 

@@ -15,7 +15,7 @@ import pytest
 from workbook.ai import AISettings, ConfigurationError, Message, create_ai_provider
 from workbook.ai import entra
 from workbook.aio import aclose_quietly
-from workbook.emulator.entra import OfflineCredential
+from workbook.emulator.offline_entra import OfflineCredential
 
 from hostile_server import ANSWER, HostileServer, answer_well
 

@@ -20,6 +20,7 @@ import pytest
 
 from workbook.ai import (AISettings, IncompleteResponseError, Message, ProviderError,
                          ProviderUnavailableError, RateLimitError, create_ai_provider)
+from workbook.ai.registry import network_names
 from workbook.emulator import eventstream
 
 QUESTION = [Message("user", "Why is the sky blue?")]
@@ -284,7 +285,7 @@ async def test_an_answer_is_complete_at_its_end_marker_on_a_held_connection(serv
 
 # -- one provider, several asyncio.run calls -------------------------------------------------
 
-@pytest.mark.parametrize("name", [*NETWORK, "vllm", "lmstudio", "mock"])  # local: tests/unit/test_local.py
+@pytest.mark.parametrize("name", [*network_names(), "mock"])  # local: tests/unit/test_local.py
 def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch, caplog, capfd):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "emulator")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret")

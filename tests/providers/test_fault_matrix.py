@@ -28,6 +28,8 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import (AuthenticationError, IncompleteResponseError, ModelNotFoundError,
                                 ProviderError, ProviderUnavailableError, RateLimitError)
+from workbook.ai.registry import get_spec, network_names
+from workbook.ai.settings import env_name
 from workbook.aio import aclose_quietly
 from workbook.probe import free_port
 
@@ -38,10 +40,9 @@ MARGIN_S = 1.5  # slack for a loaded 2-core machine; a retried timeout already o
 MAX_TOKENS = 16
 QUESTION = [Message("user", "Why is the sky blue?")]
 
-PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
-URL_VARIABLE = {"openai": "AI__OPENAI_BASE_URL", "vllm": "AI__OPENAI_BASE_URL",
-                "lmstudio": "AI__OPENAI_BASE_URL", "azure_openai": "AI__AZURE_OPENAI_ENDPOINT",
-                "ollama": "AI__OLLAMA_BASE_URL", "bedrock": "AI__BEDROCK_ENDPOINT_URL"}
+# From the registry: a new network provider is in the matrix without anyone typing it here.
+PROVIDERS = tuple(network_names())
+URL_VARIABLE = {name: env_name(get_spec(name).url_field) for name in PROVIDERS}
 
 
 def settings_for(provider: str, url: str) -> AISettings:

@@ -12,10 +12,12 @@ from workbook.ai import (AuthenticationError, ConfigurationError, IncompleteResp
                          ModelNotFoundError,
                          ProviderError, ProviderUnavailableError, RateLimitError, create_ai_provider)
 from workbook.ai.catalog import token_limit_field
+from workbook.ai.registry import network_names
 from workbook.ai.scripted import scripted_reply
+from workbook.ai.settings import settings_from_mapping
 from workbook.emulator import Emulator
 
-NETWORK_PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+NETWORK_PROVIDERS = tuple(network_names())
 
 QUESTION = [Message("system", "Answer in one sentence."), Message("user", "Why is the sky blue?")]
 providers = pytest.mark.parametrize("name", NETWORK_PROVIDERS)
@@ -232,7 +234,9 @@ async def test_bedrock_without_credentials_says_how_to_get_them(emu, monkeypatch
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
-    provider = create_ai_provider(emu.settings("bedrock").with_(max_retries=0))
+    # From emu.env, not emu.settings: that one lends the emulator's dummy keys.
+    settings = settings_from_mapping(emu.env("bedrock")).with_(max_retries=0)
+    provider = create_ai_provider(settings)
     with pytest.raises(ConfigurationError) as caught:
         await provider.chat(QUESTION)
     assert "aws configure" in caught.value.hint
@@ -311,7 +315,7 @@ async def test_a_body_cut_after_the_server_answered_is_not_called_unreachable(bu
     assert "cannot reach" not in caught.value.message and "Start" not in caught.value.hint
 
 
-CLOSABLE = ["openai", "azure_openai", "vllm", "lmstudio", "ollama"]
+CLOSABLE = [name for name in NETWORK_PROVIDERS if name != "bedrock"]
 
 
 @pytest.mark.parametrize("name", CLOSABLE)

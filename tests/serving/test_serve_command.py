@@ -15,6 +15,8 @@ from workbook.probe import free_port
 from workbook.serving import LlamaServer, serve
 from workbook.serving import build
 
+from command_line import refusal
+
 from .conftest import needs_model
 
 
@@ -89,3 +91,38 @@ def test_llama_server_command_line():
         LlamaServer(model_path=__file__, engine="llama-cpp-python", parallel=2)
     with pytest.raises(ValueError, match="engine"):
         LlamaServer(model_path=__file__, engine="vllm")
+
+
+def _serve_refuses(argv, capsys, monkeypatch):
+    """(exit status, the one stderr line) of ``serve`` with ``argv``; fails if it started any
+    work (a build of minutes, a model load) before refusing."""
+    from workbook.serving import cli
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("serve() ran although the arguments were bad")
+
+    monkeypatch.setattr(cli, "serve", no_work)
+    return refusal(cli.main, argv, capsys)[:2]
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--port", "70000"], "--port"), (["--port", "-1"], "--port"), (["--port", "http"], "--port"),
+    (["--parallel", "0"], "--parallel"), (["--threads", "-2"], "--threads"),
+])
+def test_a_bad_number_is_one_line_naming_the_argument(argv, named, capsys, monkeypatch):
+    status, line = _serve_refuses(argv, capsys, monkeypatch)
+    assert status == 2 and named in line, line
+
+
+def test_a_taken_port_or_a_missing_model_is_refused_before_any_build(capsys, monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        status, line = _serve_refuses(["--port", str(port)], capsys, monkeypatch)
+    assert status == 1 and "--port" in line and str(port) in line, line
+    status, line = _serve_refuses(["--port", str(free_port()), "--model", str(tmp_path / "no.gguf")],
+                                  capsys, monkeypatch)
+    assert status == 1 and "--model" in line, line

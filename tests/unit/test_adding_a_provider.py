@@ -94,5 +94,39 @@ def test_the_conformance_checker_runs_it_over_the_openai_wire(groq_like, emu):
     from groq_like_provider import GroqLikeProvider
 
     report = check_provider(GroqLikeProvider, emulator=emu)
-    assert report.protocol == "groq_like"
+    assert report.protocol == "openai"  # the wire its registry entry names
     assert report.passed and not report.skipped, str(report)
+
+
+def test_the_registry_lists_what_the_tests_and_commands_cover(groq_like):
+    from workbook.ai.registry import PROTOCOLS, get_spec, network_names, openai_compatible_names
+
+    network = network_names()
+    assert "groq_like" in network and "groq_like" in openai_compatible_names()
+    assert not {"local", "mock"} & set(network)
+    assert all(get_spec(name).protocol in PROTOCOLS and get_spec(name).url_field for name in network)
+    assert set(openai_compatible_names()) <= set(network)
+
+
+def test_a_self_hosted_provider_is_priced_by_its_machine(tmp_path, monkeypatch):
+    register_provider(openai_compatible("own_gpu_box", "workbook.ai.providers.vllm:VLLMProvider",
+                                        default_url="http://localhost:9000/v1", hosting="gpu"))
+    try:
+        prices = normalise_prices()
+        assert prices["own_gpu_box"].per_hour == prices["vllm"].per_hour > prices["ollama"].per_hour
+    finally:
+        unregister_provider("own_gpu_box")
+
+
+def test_a_provider_that_requires_a_key_is_built_against_the_emulator(emu):
+    import asyncio
+
+    register_provider(openai_compatible("keyed_server", "workbook.ai.providers.vllm:VLLMProvider",
+                                        default_url="https://keyed.invalid/v1",
+                                        required=("openai_api_key",)))
+    try:
+        provider = create_ai_provider(emu.settings("keyed_server"))
+        reply = asyncio.run(provider.chat([Message("user", "hello")], max_tokens=8))
+        assert reply.content
+    finally:
+        unregister_provider("keyed_server")

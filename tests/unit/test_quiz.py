@@ -2,7 +2,7 @@ import pytest
 
 from workbook.ai import load_settings
 from workbook.course import quiz
-from workbook.quiz import QUESTIONS, Option, Question, QuizState, check
+from workbook.course.quiz import QUESTIONS, Option, Question, QuizState, check
 
 # A blind strategy -- always the longest option, the shortest, or one fixed position -- must not
 # pass the quiz: 40% is the ceiling the course sets (issue 14).

@@ -146,3 +146,67 @@ def test_each_block_of_env_example_loads_once_uncommented(tmp_path, provider):
     path.write_text("\n".join(lines[:start] + block))
     settings = load_settings(path, environ={})
     assert settings.provider == (provider if any(l.startswith("AI__PROVIDER=") for l in block) else "local")
+
+
+@pytest.mark.parametrize("encoding, content, expected", [
+    ("cp1252", "# Einstellungen für den Kurs\nAI__PROVIDER=mock\n", "not UTF-8 text: byte 0xfc on line 1"),
+    ("utf-16", "AI__PROVIDER=mock\n", "saved as UTF-16"),
+    ("utf-16-le", "AI__PROVIDER=mock\n", "saved as UTF-16"),  # no BOM: NULs between the letters
+])
+def test_a_dotenv_that_is_not_utf8_names_the_file_and_what_to_do(tmp_path, encoding, content, expected):
+    path = tmp_path / ".env"
+    path.write_bytes(content.encode(encoding))
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, environ={})
+    assert str(path) in caught.value.message and expected in caught.value.message
+    assert "UTF-8" in caught.value.hint
+
+
+def test_a_dotenv_with_a_bom_and_crlf_still_reads(tmp_path):
+    path = tmp_path / ".env"
+    path.write_bytes("\ufeffAI__PROVIDER=mock\r\nAI__MODEL=é\r\n".encode("utf-8"))
+    settings = load_settings(path, environ={})
+    assert (settings.provider, settings.model) == ("mock", "é")
+
+
+@pytest.mark.parametrize("character, named", [("\t", "a tab"), ("\n", "a line break"),
+                                              ("\r", "a carriage return"), ("\x00", "a NUL"),
+                                              (" ", "a space"), ("\x7f", "U+007F")])
+@pytest.mark.parametrize("field", ["openai_base_url", "azure_openai_endpoint", "bedrock_endpoint_url",
+                                   "ollama_base_url"])
+def test_a_control_character_inside_a_url_is_refused_naming_the_variable(field, character, named):
+    with pytest.raises(ConfigurationError) as caught:
+        AISettings(**{field: f"http://local{character}host:8000/v1"})
+    assert env_name(field) in caught.value.message and named in caught.value.message
+
+
+@pytest.mark.parametrize("field, value", [
+    ("temperature", 10**400), ("temperature", "1e400"), ("temperature", float("nan")),
+    ("max_tokens", 10**400), ("max_tokens", 10**7), ("timeout_s", 10**400),
+    ("mock_tokens_per_s", "inf"), ("mock_ttft_s", float("nan")),
+])
+def test_absurd_numbers_are_configuration_errors(field, value):
+    with pytest.raises(ConfigurationError) as caught:
+        AISettings(**{field: value})
+    assert env_name(field) in caught.value.message
+
+
+@pytest.mark.parametrize("limits", [dict(temperature=10**400), dict(temperature=-10**5000),
+                                    dict(max_tokens=10**400), dict(temperature=float("nan"))])
+async def test_absurd_numbers_in_a_call_are_invalid_requests(limits):
+    from workbook.ai import Message, create_ai_provider
+    from workbook.ai.errors import InvalidRequestError
+
+    provider = create_ai_provider(AISettings(provider="mock"))
+    with pytest.raises(InvalidRequestError) as caught:
+        await provider.chat([Message("user", "hi")], **limits)
+    assert next(iter(limits)) in caught.value.message and len(caught.value.message) < 200
+
+
+@pytest.mark.parametrize("field", ["model", "azure_openai_deployment", "aws_region",
+                                   "azure_openai_api_version"])
+def test_a_line_break_inside_a_name_setting_is_refused(field):
+    with pytest.raises(ConfigurationError) as caught:
+        AISettings(**{field: "gpt-4o\nmini"})
+    assert env_name(field) in caught.value.message and "line break" in caught.value.message
+    assert AISettings(**{field: "gpt 4o"})  # a space is fine in a name

@@ -173,3 +173,25 @@ async def test_cancelling_again_while_the_stream_closes_lets_the_close_finish():
     with pytest.raises(asyncio.CancelledError):
         await task
     await asyncio.wait_for(provider.stream.closed.wait(), 1.0)
+
+
+class PausesBeforeTheEnd(Pieces):
+    """Every piece at once, then a pause before the stream ends (a server sending usage)."""
+
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        async for piece in super().chat_stream(messages):
+            yield piece
+        await asyncio.sleep(0.3)
+
+
+async def test_the_chat_panel_and_compare_define_tokens_per_s_alike():
+    # timing.py's one definition: first token to the END of the stream. Measured to the
+    # last chunk instead, the panel's rate would skip the 0.3 s pause and be several times higher.
+    words = ("Paris", " is", " the", " capital", " of", " France", ".") * 4
+    state = await ChatPanel(PausesBeforeTheEnd(*words)).send("Capital of France?")
+    record = await measure_call(PausesBeforeTheEnd(*words), Case("Capital of France?", "contains", "Paris"),
+                                label="student")
+    assert state.tokens_per_s == pytest.approx(decode_rate(state.tokens, state.ttft_s, state.latency_s))
+    assert record.tokens_per_s == pytest.approx(
+        decode_rate(record.output_tokens, record.ttft_s, record.latency_s))
+    assert state.latency_s - (state.last_chunk_at - state.started_at) > 0.25  # the pause counted

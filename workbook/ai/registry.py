@@ -26,9 +26,13 @@ Requirement = Callable[[Any], list[str]]  # settings -> names of the fields stil
 # checker and the registry alike.
 PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")
 
-# In emulator_env values, "{url}" is the emulator's root URL and "{key}" its API key.
+# In emulator_env values, "{url}" is the emulator's root URL and "{key}" its API key. The
+# key is given even to servers that need none, so that one registered with
+# required=("openai_api_key",) is built against the emulator as well.
 _OPENAI_COMPATIBLE_EMULATOR_ENV = MappingProxyType(
-    {"AI__OPENAI_BASE_URL": "{url}/v1", "AI__MODEL": "smollm2"})
+    {"AI__OPENAI_BASE_URL": "{url}/v1", "AI__OPENAI_API_KEY": "{key}", "AI__MODEL": "smollm2"})
+# The machines a self-hosted server runs on, which compare.prices prices per hour.
+HOSTING = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,7 @@ class ProviderSpec:
     default_model: str | None = None
     emulator_env: Mapping[str, str] = field(default_factory=dict)  # AI__* values, see above
     in_process: bool = False  # runs inside this Python process: no server to probe or call
-
-    @property
-    def local_url_field(self) -> str | None:  # the older name of url_field
-        return self.url_field
+    hosting: str | None = None  # one of HOSTING when it is self-hosted (priced per hour); None: an API
 
     def env_for_emulator(self, url: str, key: str) -> dict[str, str]:
         """The variables that point this provider at an emulator at ``url``."""
@@ -57,13 +58,16 @@ class ProviderSpec:
 
 def openai_compatible(name: str, target: str | Callable[..., Any], *, default_url: str,
                       default_model: str | None = None, description: str = "",
-                      required: Iterable[str] = (), check: Requirement | None = None) -> ProviderSpec:
+                      required: Iterable[str] = (), check: Requirement | None = None,
+                      hosting: str | None = None) -> ProviderSpec:
     """The spec of a server speaking OpenAI's chat completions API (vLLM, LM Studio, Groq…):
-    its URL is ``AI__OPENAI_BASE_URL``, its key ``AI__OPENAI_API_KEY``."""
+    its URL is ``AI__OPENAI_BASE_URL``, its key ``AI__OPENAI_API_KEY``. ``hosting``: the
+    machine it runs on when self-hosted (``"cpu"``/``"gpu"``), None for a paid API."""
     return ProviderSpec(name, target, protocol="openai", required=tuple(required), check=check,
                         description=description or f"{name} (OpenAI-compatible)",
                         url_field="openai_base_url", default_url=default_url,
-                        default_model=default_model, emulator_env=_OPENAI_COMPATIBLE_EMULATOR_ENV)
+                        default_model=default_model, emulator_env=_OPENAI_COMPATIBLE_EMULATOR_ENV,
+                        hosting=hosting)
 
 
 def _openai_key_needed(settings) -> list[str]:
@@ -112,16 +116,19 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
     ProviderSpec("ollama", f"{_PROVIDERS}.ollama:OllamaProvider", protocol="ollama",
                  description="Ollama native API (/api/chat)",
                  url_field="ollama_base_url", default_url="http://localhost:11434", default_model="llama3.2",
+                 hosting="cpu",
                  emulator_env={"AI__OLLAMA_BASE_URL": "{url}", "AI__MODEL": "llama3.2"}),
     openai_compatible("lmstudio", f"{_PROVIDERS}.lmstudio:LMStudioProvider",
                       description="LM Studio's OpenAI-compatible server",
-                      default_url="http://localhost:1234/v1",
+                      default_url="http://localhost:1234/v1", hosting="cpu",
                       default_model="local-model"),  # LM Studio answers with whichever model is loaded
     openai_compatible("vllm", f"{_PROVIDERS}.vllm:VLLMProvider", check=_model_needed,
                       description="vLLM's OpenAI-compatible server",
-                      default_url="http://localhost:8000/v1"),  # no default model: it serves one
+                      default_url="http://localhost:8000/v1",  # no default model: it serves one
+                      hosting="gpu"),
     ProviderSpec("local", f"{_PROVIDERS}.local:LocalProvider",
-                 description="SmolLM2-135M-Instruct in-process (llama.cpp)", in_process=True),
+                 description="SmolLM2-135M-Instruct in-process (llama.cpp)", in_process=True,
+                 hosting="cpu"),
     ProviderSpec("mock", f"{_PROVIDERS}.mock:MockProvider",
                  description="Scripted replies, no network", in_process=True),
 )
@@ -161,6 +168,20 @@ def names_speaking(protocol: str) -> list[str]:
     return [spec.name for spec in _registry.values() if spec.protocol == protocol]
 
 
+def network_names() -> list[str]:
+    """The registered providers that call a server over HTTP (each speaks one of
+    ``PROTOCOLS``): what the fault matrix, the secret search and the emulator cover."""
+    return [spec.name for spec in _registry.values()
+            if spec.protocol in PROTOCOLS and not spec.in_process and spec.url_field is not None]
+
+
+def openai_compatible_names() -> list[str]:
+    """The registered providers that reach an OpenAI-compatible server at
+    ``AI__OPENAI_BASE_URL`` (what ``python -m workbook serve`` prints settings for)."""
+    return [spec.name for spec in _registry.values()
+            if spec.protocol == "openai" and spec.url_field == "openai_base_url"]
+
+
 def _bad_name(name: Any):
     from .errors import ConfigurationError
 
@@ -198,7 +219,8 @@ def register_provider(name: str | ProviderSpec, factory: str | Callable[..., Any
         raise TypeError(f"unknown provider spec field(s): {', '.join(sorted(unknown))}")
     builtin = next((spec for spec in _BUILTINS if spec.name == key), None)
     inherited = ({k: getattr(builtin, k) for k in ("protocol", "url_field", "default_url",
-                                                     "default_model", "emulator_env", "in_process")}
+                                                     "default_model", "emulator_env", "in_process",
+                                                     "hosting")}
                  if builtin else {})
     _registry[key] = ProviderSpec(
         key, factory, required=tuple(required),

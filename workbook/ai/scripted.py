@@ -103,13 +103,3 @@ async def paced(tokens: list[str], pace: Pace, *, extra_delay_s: float = 0.0) ->
         if wait > 0:
             await asyncio.sleep(wait)
         yield token
-
-
-def paced_blocking(tokens: list[str], pace: Pace, *, extra_delay_s: float = 0.0):
-    """The same schedule for threads (the emulator's synchronous handlers)."""
-    start = time.perf_counter() + extra_delay_s
-    for index, token in enumerate(tokens):
-        wait = start + pace.due(index) - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        yield token

@@ -9,6 +9,7 @@ Invalid values raise ``ConfigurationError`` naming the variable; values a provid
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import re
 import warnings
@@ -17,10 +18,12 @@ from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer,
-                      field_validator)
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo,
+                      field_serializer, field_validator)
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigurationError
+from .types import MAX_TOKENS_LIMIT
 
 PREFIX = "AI__"
 
@@ -45,6 +48,25 @@ def env_name(field_name: str) -> str:
 
 
 _URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url", "ollama_base_url")
+
+# Where what people put in a URL's query string belongs instead. A query string is refused:
+# the SDKs append their paths after it (``/v1?k=1/chat/completions``), and a key in a URL
+# shows wherever the URL does (httpx's INFO log, errors, tables).
+_QUERY_STRING_HINTS = {
+    "openai_base_url": "Put the key in AI__OPENAI_API_KEY and leave only scheme, host, port and "
+                       "path (e.g. http://localhost:8000/v1) in AI__OPENAI_BASE_URL.",
+    "azure_openai_endpoint": "Use only https://<resource>.openai.azure.com in "
+                             "AI__AZURE_OPENAI_ENDPOINT; the key goes in AI__AZURE_OPENAI_API_KEY, "
+                             "the api-version in AI__AZURE_OPENAI_API_VERSION.",
+    "bedrock_endpoint_url": "AWS credentials come from the AWS chain (aws configure, AWS_PROFILE), "
+                            "not the URL: leave only scheme, host and port in AI__BEDROCK_ENDPOINT_URL.",
+    "ollama_base_url": "Leave only scheme, host, port and path in AI__OLLAMA_BASE_URL; a proxy's "
+                       "credentials go before the host (http://user:password@host:11434), "
+                       "where they are sent as a header and never shown.",
+}
+# Characters that end or split a URL or a header inside an SDK: named, since they are invisible.
+_INVISIBLE_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)",
+                      "\x00": "a NUL character", " ": "a space"}
 _SECRET_FIELDS = ("azure_openai_api_key", "openai_api_key")
 
 
@@ -70,8 +92,8 @@ class AISettings(BaseModel):
 
     provider: str = ProviderType.LOCAL.value
     model: str | None = None
-    max_tokens: int = Field(512, gt=0)
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, gt=0, le=MAX_TOKENS_LIMIT)
+    temperature: float = Field(0.7, ge=0.0, le=2.0, allow_inf_nan=False)
     timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False, le=86_400)
     max_retries: int = Field(2, ge=0, le=10)
 
@@ -96,8 +118,8 @@ class AISettings(BaseModel):
     local_model_path: str | None = None
     local_threads: int = Field(1, ge=1, le=64)
 
-    mock_ttft_s: float = Field(0.05, ge=0.0, le=60.0)
-    mock_tokens_per_s: float = Field(200.0, gt=0.0)
+    mock_ttft_s: float = Field(0.05, ge=0.0, le=60.0, allow_inf_nan=False)
+    mock_tokens_per_s: float = Field(200.0, gt=0.0, allow_inf_nan=False)
 
     def __init__(self, **data: Any):
         try:
@@ -117,15 +139,15 @@ class AISettings(BaseModel):
             )
         return name
 
-    @field_validator("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url",
-                     "ollama_base_url")
+    @field_validator(*_URL_FIELDS)
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         value = value.strip()
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be a URL starting with http:// or https://")
+        _refuse_control_characters(value, "a URL", space_too=True)
         try:
             parts = urlsplit(value)
             parts.port  # raises for a port that is not a number in 0-65535
@@ -133,7 +155,20 @@ class AISettings(BaseModel):
             raise ValueError("has an invalid port (use a number up to 65535)") from None
         if not parts.hostname:
             raise ValueError("has no host name (e.g. http://localhost:11434)")
+        if "?" in value or "#" in value:
+            # The value is never echoed: the query string may be the very key to hide.
+            raise PydanticCustomError(
+                "url_query", "has a query string or fragment (?... or #...), which a base URL must not have",
+                {"hint": _QUERY_STRING_HINTS[info.field_name]})
         return value.rstrip("/")
+
+    @field_validator("model", "azure_openai_deployment", "aws_region", "azure_openai_api_version")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # These travel in request paths and headers, where a tab or line break fails raw.
+        if value is not None:
+            _refuse_control_characters(value, "a name")
+        return value
 
     @field_validator("azure_openai_auth", mode="before")
     @classmethod
@@ -194,6 +229,16 @@ class AISettings(BaseModel):
 URL_FIELDS = _URL_FIELDS
 
 
+def _refuse_control_characters(value: str, kind: str, *, space_too: bool = False) -> None:
+    """A ValueError naming the first invisible character of ``value`` and where it is."""
+    lowest = 0x21 if space_too else 0x20
+    odd = next((i for i, char in enumerate(value) if ord(char) < lowest or ord(char) == 0x7F), None)
+    if odd is not None:
+        what = _INVISIBLE_NAMES.get(value[odd], f"the control character U+{ord(value[odd]):04X}")
+        raise ValueError(f"contains {what} at character {odd + 1}, which {kind} cannot hold "
+                         "(retype the value on one line)")
+
+
 def display_url(url: str | None) -> str | None:
     """``url`` without any ``user:password@`` part, for reprs, tables and errors."""
     if not url:
@@ -213,6 +258,7 @@ SECRET_FIELDS = tuple(
 def _configuration_error(error: ValidationError) -> ConfigurationError:
     # Never echo the input: it may be a key pasted into the wrong variable.
     problems = []
+    hint = "Fix the named variable in your environment or .env (see .env.example)."
     for item in error.errors(include_input=False, include_url=False):
         field = str(item["loc"][0]) if item["loc"] else "?"
         variable = env_name(field) if field in AISettings.model_fields else field
@@ -221,11 +267,8 @@ def _configuration_error(error: ValidationError) -> ConfigurationError:
             continue
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{variable}: {message}")
-    return ConfigurationError(
-        "invalid settings: " + "; ".join(problems),
-        provider="config",
-        hint="Fix the named variable in your environment or .env (see .env.example).",
-    )
+        hint = item.get("ctx", {}).get("hint", hint)
+    return ConfigurationError("invalid settings: " + "; ".join(problems), provider="config", hint=hint)
 
 
 def near_misses(names: Iterable[str]) -> list[tuple[str, str]]:
@@ -312,6 +355,28 @@ def load_settings(env_file: str | os.PathLike | None = None, *, environ: Mapping
                 f"settings file {path} does not exist", provider="config",
                 hint="Copy .env.example to .env, or pass the right path.",
             )
-        file_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        file_values = {k: v for k, v in dotenv_values(stream=io.StringIO(_read_env_text(path))).items()
+                       if v is not None}
     merged = {**environment, **file_values} if override else {**file_values, **environment}
     return settings_from_mapping(merged)
+
+
+def _read_env_text(path: Path) -> str:
+    """The text of a ``.env`` file, which must be UTF-8 (a BOM is allowed): python-dotenv
+    would otherwise fail with a bare UnicodeDecodeError naming no file, or -- for UTF-16 --
+    read keys with NULs between the letters and find no setting at all."""
+    data = path.read_bytes()
+    save_as = ("Open it in an editor and save it as UTF-8 (VS Code: the encoding in the status "
+               "bar -> Save with Encoding -> UTF-8; Notepad: Save as -> Encoding UTF-8).")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise ConfigurationError(
+            f"settings file {path} is saved as UTF-16 (or has NUL bytes), not UTF-8 text",
+            provider="config", hint=save_as)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"settings file {path} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line} "
+            "cannot be read (a file saved as Windows-1252 or Latin-1?)",
+            provider="config", hint=save_as) from None

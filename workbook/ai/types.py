@@ -141,17 +141,32 @@ def coerce_messages(messages) -> list[Message]:
     return checked
 
 
+# No model writes this many tokens in one answer; a larger max_tokens is a slip (10**400),
+# and would also make every bound computed from it meaningless.
+MAX_TOKENS_LIMIT = 1_000_000
+
+
+def _shown_number(value) -> str:
+    """``value`` for an error message: a huge integer by its size (repr of 10**5000 raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
+
+
 def check_limits(max_tokens, temperature) -> None:
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
+    if (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+            or not 0 < max_tokens <= MAX_TOKENS_LIMIT):
         raise InvalidRequestError(
-            f"max_tokens must be a positive integer, got {max_tokens!r}",
-            hint="Pass max_tokens=1 or more.",
+            f"max_tokens must be a whole number from 1 to {MAX_TOKENS_LIMIT:,}, "
+            f"got {_shown_number(max_tokens)}",
+            hint="Pass max_tokens=1 or more (a few hundred is typical).",
         )
+    # Compared as given, not through float(): float(10**400) is an OverflowError.
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-        0.0 <= float(temperature) <= 2.0
+        0 <= temperature <= 2
     ):
         raise InvalidRequestError(
-            f"temperature must be between 0 and 2, got {temperature!r}",
+            f"temperature must be between 0 and 2, got {_shown_number(temperature)}",
             hint="Use 0 for repeatable answers, around 0.7 for varied ones.",
         )
 

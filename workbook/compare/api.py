@@ -9,11 +9,8 @@ with the ``await`` form.
 
 from __future__ import annotations
 
-import asyncio
-import math
 import os
 import platform
-import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -25,7 +22,7 @@ from .metrics import errors_by_type, percentile, quality_by_check, summarize
 from .prices import normalise_prices, price_table
 from .result import ComparisonResult, records_frame
 from .runner import (
-    _Progress, check_positive, check_providers, measure_call, run_provider,
+    _Progress, check_positive, check_providers, run_provider,
 )
 
 DEFAULT_MAX_TOKENS = 128
@@ -172,58 +169,30 @@ async def measure_concurrency_async(
     A server that batches (vLLM, llama.cpp's ``llama-server``) gains requests/s as N grows
     with little extra latency; one that serves a request at a time (``python -m
     llama_cpp.server``) keeps requests/s flat while latency grows with N. For Poisson
-    request rates, p99s, TPOT/ITL and goodput see ``workbook.compare.load``. Per-call records are in ``.attrs["records"]`` as a list of dicts
-    (``pd.DataFrame(table.attrs["records"])``).
+    request rates, p99s, TPOT/ITL and goodput see ``workbook.compare.load``, whose
+    ``sweep(concurrency=...)`` measures this table too (one load driver; every prompt made
+    distinct so that no server answers from a cache). Per-call records are in
+    ``.attrs["records"]`` as a list of dicts (``pd.DataFrame(table.attrs["records"])``).
     """
+    from .load import sweep_async
+
     case_list = _cases(cases)
     levels = [int(n) for n in levels]
     if not levels or any(n < 1 for n in levels):
         raise ValueError(f"levels must be whole numbers >= 1, got {levels!r}")
     count = requests if requests is not None else 2 * max(levels)
     check_positive(requests=count, warmup=warmup)
-    bar = _Progress(warmup + count * len(levels), progress, desc=f"concurrency {label}")
-    options = dict(label=label, max_tokens=max_tokens, temperature=temperature,
-                   timeout_s=timeout_s)
-    rows, all_records = {}, []
-    try:
-        for index in range(warmup):
-            record = await measure_call(provider, case_list[index % len(case_list)], warmup=True,
-                                        **options)
-            all_records.append(record)
-            bar.update(record)
-        for level in levels:
-            bar.describe(f"{label} x{level}")
-            gate = asyncio.Semaphore(level)
-            origin = time.perf_counter()
-
-            async def one(index: int):
-                async with gate:
-                    record = await measure_call(provider, case_list[index % len(case_list)],
-                                                run=index, origin=origin, concurrency=level,
-                                                **options)
-                bar.update(record)
-                return record
-
-            records = await asyncio.gather(*(one(i) for i in range(count)))
-            wall = time.perf_counter() - origin
-            all_records += records
-            ok = [r for r in records if r.error is None]
-            rows[level] = {
-                "requests": count,
-                "errors": count - len(ok),
-                "wall_s": wall,
-                "requests_per_s": len(ok) / wall if wall > 0 else math.nan,
-                "latency_s_p50": percentile([r.latency_s for r in ok], 50),
-                "latency_s_p95": percentile([r.latency_s for r in ok], 95),
-                "ttft_s_p50": percentile([r.ttft_s for r in ok], 50),
-                "ttft_s_p95": percentile([r.ttft_s for r in ok], 95),
-                "output_tokens_per_s": sum(r.output_tokens for r in ok) / wall if wall > 0 else math.nan,
-            }
-    finally:
-        bar.close()
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "concurrency"
-    table.attrs["records"] = [record.as_dict() for record in all_records]
+    table = await sweep_async(provider, case_list, concurrency=levels, requests=count, warmup=warmup,
+                              max_tokens=max_tokens, temperature=temperature, timeout_s=timeout_s,
+                              label=label, progress=progress)
+    records = pd.DataFrame(table.attrs["records"])
+    answered = records[~records["warmup"] & records["error"].isna()] if len(records) else records
+    for level in table.index:
+        mine = answered[answered["load"] == level] if len(answered) else answered
+        # The p95s this table has always shown beside the sweep's p50/p90/p99.
+        table.loc[level, "latency_s_p95"] = percentile(list(mine["latency_s"]) if len(mine) else [], 95)
+        table.loc[level, "ttft_s_p95"] = percentile(list(mine["ttft_s"]) if len(mine) else [], 95)
+    table["output_tokens_per_s"] = table["throughput_tok_s"]
     return table
 
 

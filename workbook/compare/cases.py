@@ -15,6 +15,7 @@ Checks: ``exact``, ``contains``, ``regex``, ``json``, ``number``, ``choice``, de
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -73,8 +74,9 @@ class Case:
                 raise CaseError(f"{where}: a choice check needs 'choices' with two or more labels")
             if expected not in self.choices:
                 raise CaseError(f"{where}: expected {expected!r} is not among choices {list(self.choices)}")
-        if self.tolerance < 0:
-            raise CaseError(f"{where}: tolerance must be >= 0")
+        if not (isinstance(self.tolerance, (int, float)) and math.isfinite(self.tolerance)
+                and self.tolerance >= 0):
+            raise CaseError(f"{where}: tolerance must be a finite number >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, default_id: str = "") -> "Case":
@@ -87,6 +89,7 @@ class Case:
         for required in ("prompt", "check", "expected"):
             if required not in data:
                 raise CaseError(f"missing field {required!r}")
+        _check_types(data)
         return cls(
             prompt=data["prompt"], check=data["check"], expected=data["expected"],
             id=str(data.get("id") or default_id), system=data.get("system"),
@@ -118,7 +121,32 @@ class Case:
         return check_answer(self, answer)
 
 
+def _check_types(data: dict[str, Any]) -> None:
+    """Each optional field's JSON type, named when wrong (else a raw TypeError, or a string
+    of choices read as its letters)."""
+    wanted = {"id": ((str, int), "a string"), "system": ((str,), "a string"),
+              "category": ((str,), "a string"), "check": ((str,), "a string"),
+              "choices": ((list,), "a list of strings"), "tolerance": ((int, float), "a number")}
+    for name, (types, described) in wanted.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise CaseError(f"field {name!r} must be {described}, not {_json_type(value)}")
+    if not all(isinstance(choice, str) for choice in data.get("choices") or ()):
+        raise CaseError("field 'choices' must be a list of strings")
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
 # --------------------------------------------------------------------------- loading
+
+# A longer line is not a prompt any model here could read: refused before it is parsed.
+MAX_LINE_BYTES = 1_000_000
 
 def parse_cases(lines: Iterable[str], *, source: str = "cases") -> list[Case]:
     """Cases from JSON Lines text; blank lines and lines starting with ``#`` are skipped."""
@@ -131,6 +159,11 @@ def parse_cases(lines: Iterable[str], *, source: str = "cases") -> list[Case]:
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise CaseError(f"{source} line {number}: not valid JSON ({error.msg})") from None
+        except RecursionError:
+            raise CaseError(f"{source} line {number}: JSON nested too deeply to be a case") from None
+        except ValueError as error:  # an integer of more than 4300 digits
+            reason = str(error).split(":")[0]
+            raise CaseError(f"{source} line {number}: not a usable JSON value ({reason})") from None
         try:
             cases.append(Case.from_dict(data, default_id=f"case-{number}"))
         except CaseError as error:
@@ -150,10 +183,12 @@ def load_cases(source: "str | PathLike | Iterable[Case | dict] | None" = None) -
         return default_cases()
     if isinstance(source, (str, PathLike)):
         path = Path(source)
-        if not path.exists() or path.is_dir():
+        if not path.exists():
             raise CaseError(f"cases file {path} does not exist")
-        with path.open(encoding="utf-8") as handle:
-            return parse_cases(handle, source=path.name)
+        if not path.is_file():  # a folder; a FIFO or a device would block or never end
+            raise CaseError(f"cases file {path} is not a regular file; give a .jsonl file")
+        with path.open("rb") as handle:
+            return parse_cases(_text_lines(handle, path.name), source=path.name)
     cases = []
     for index, item in enumerate(source):
         if isinstance(item, Case):
@@ -166,6 +201,19 @@ def load_cases(source: "str | PathLike | Iterable[Case | dict] | None" = None) -
     if not cases:
         raise CaseError("no cases given")
     return cases
+
+
+def _text_lines(handle, source: str) -> Iterable[str]:
+    """The file's lines as text, each checked to be UTF-8 and at most ``MAX_LINE_BYTES``."""
+    for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise CaseError(f"{source} line {number}: longer than {MAX_LINE_BYTES:,} bytes "
+                            "(one case per line, each a short JSON object)")
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise CaseError(f"{source} line {number}: not UTF-8 text (byte 0x{line[error.start]:02x} "
+                            f"at column {error.start + 1}); save the file as UTF-8") from None
 
 
 def default_cases() -> list[Case]:

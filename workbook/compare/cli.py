@@ -19,10 +19,12 @@ import argparse
 import asyncio
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..aio import aclose_quietly
+from ..cli_args import OneLineParser, seconds, whole
 
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -31,13 +33,8 @@ class CommandError(Exception):
     """A problem with what was asked: reported in one line, exit status 1."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, not argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser(prog: str = "python -m workbook compare") -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=prog,
         description="Run a set of prompts with expected answers against several providers and "
                     "report time to first token, latency, tokens/s, token usage, quality and "
@@ -50,38 +47,24 @@ def build_parser(prog: str = "python -m workbook compare") -> argparse.ArgumentP
                              "file; repeat for each provider to compare")
     parser.add_argument("--cases", metavar="FILE",
                         help="JSONL cases file (default: the built-in set of about 20 cases)")
-    parser.add_argument("--runs", type=_whole(1), default=3, help="runs of every case (default 3)")
-    parser.add_argument("--concurrency", type=_whole(1), default=1,
+    parser.add_argument("--runs", type=whole(1), default=3, help="runs of every case (default 3)")
+    parser.add_argument("--concurrency", type=whole(1), default=1,
                         help="calls in flight at once per provider (default 1)")
-    parser.add_argument("--warmup", type=_whole(0), default=1,
+    parser.add_argument("--warmup", type=whole(0), default=1,
                         help="warm-up calls per provider, left out of the figures (default 1)")
-    parser.add_argument("--max-tokens", type=_whole(1), default=128,
+    parser.add_argument("--max-tokens", type=whole(1), default=128,
                         help="max_tokens per call (default 128)")
-    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds(), default=120.0, metavar="SECONDS",
                         help="a call taking longer counts as a TimeoutError (default 120)")
     parser.add_argument("--levels", metavar="N,N,...",
                         help="also measure each provider at these concurrency levels "
                              "(requests/s and latency), e.g. 1,4,8")
-    parser.add_argument("--requests", type=_whole(1), default=None,
+    parser.add_argument("--requests", type=whole(1), default=None,
                         help="requests per concurrency level (default: twice the highest level)")
     parser.add_argument("--out", metavar="DIR",
                         help="write summary/records CSV + JSON and PNG plots into DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
-
-
-def _whole(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
 
 
 def _levels(text: str | None) -> list[int] | None:
@@ -158,6 +141,21 @@ async def _run(providers: dict[str, Any], cases, args, levels):
             await aclose_quietly(provider)
 
 
+def writable_folder(folder: str) -> Path:
+    """``folder``, created if need be, once a file could be written into it."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"--out {folder}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise CommandError(f"--out {folder}: cannot write there ({error.strerror or error}); "
+                           "choose a folder you can write to") from None
+    return path
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
@@ -169,6 +167,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m workbook compare"
 
     try:
         levels = _levels(args.levels)
+        if args.out:
+            writable_folder(args.out)  # before the run: a failure at the end would lose it all
         cases = load_cases(args.cases)
         providers = build_providers(args.provider)
     except (ProviderError, CaseError, CommandError) as error:

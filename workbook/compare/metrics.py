@@ -33,23 +33,53 @@ The serving metrics, as vLLM's ``vllm bench serve`` defines them:
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from .prices import Price, cost_usd, find_price
 
-SUMMARY_COLUMNS = [
-    "calls", "errors", "error_types",
-    "ttft_s_p50", "ttft_s_p95", "ttft_s_mean",
-    "latency_s_p50", "latency_s_p95", "latency_s_mean",
-    "tokens_per_s_p50", "tokens_per_s_p95", "tokens_per_s_mean",
-    "input_tokens", "output_tokens", "tokens_estimated",
-    "quality", "cost_usd", "price", "busy_s",
-    "ttft_s_p99", "latency_s_p99", "tpot_s_p50", "tpot_s_p99", "itl_s_p50", "itl_s_p99",
-    "throughput_tok_s", "requests_per_s",
-    "quality_ci_low", "quality_ci_high", "latency_s_p50_ci_low", "latency_s_p50_ci_high",
-]
+@dataclass(frozen=True)
+class SummaryRow:
+    """One provider's row of the summary. ``summarize`` fills it by keyword: a figure it
+    computes that is not a field here (or a field it does not compute) is a TypeError,
+    never a column pandas silently drops."""
+
+    calls: int
+    errors: int
+    error_types: str
+    ttft_s_p50: float
+    ttft_s_p95: float
+    ttft_s_mean: float
+    latency_s_p50: float
+    latency_s_p95: float
+    latency_s_mean: float
+    tokens_per_s_p50: float
+    tokens_per_s_p95: float
+    tokens_per_s_mean: float
+    input_tokens: int
+    output_tokens: int
+    tokens_estimated: bool
+    quality: float
+    cost_usd: float
+    price: str
+    busy_s: float
+    ttft_s_p99: float
+    latency_s_p99: float
+    tpot_s_p50: float
+    tpot_s_p99: float
+    itl_s_p50: float
+    itl_s_p99: float
+    throughput_tok_s: float
+    requests_per_s: float
+    quality_ci_low: float
+    quality_ci_high: float
+    latency_s_p50_ci_low: float
+    latency_s_p50_ci_high: float
+
+
+SUMMARY_COLUMNS = [item.name for item in fields(SummaryRow)]
 
 # What a serving benchmark reports per metric (vLLM prints mean, median and p99; GuideLLM p90).
 SERVING_METRICS = ("ttft_s", "tpot_s", "itl_s", "latency_s", "tokens_per_s")
@@ -118,7 +148,7 @@ def summarize(records: pd.DataFrame, labels: Sequence[str], *, prices: Mapping[s
         row["busy_s"] = busy
         row.update(serving_summary(ok, busy))
         row.update(run_intervals(ok))
-        rows[label] = row
+        rows[label] = asdict(SummaryRow(**row))
     summary = pd.DataFrame.from_dict(rows, orient="index", columns=SUMMARY_COLUMNS)
     summary.index.name = "provider"
     return summary
@@ -223,6 +253,6 @@ def errors_by_type(records: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame
     return table
 
 
-__all__ = ["SERVING_METRICS", "SUMMARY_COLUMNS", "all_gaps", "confidence_interval",
+__all__ = ["SERVING_METRICS", "SUMMARY_COLUMNS", "SummaryRow", "all_gaps", "confidence_interval",
            "serving_stats", "serving_summary", "describe", "error_types", "errors_by_type", "mean", "percentile",
            "quality_by_check", "summarize"]

@@ -61,14 +61,24 @@ def _catalogue_prices() -> dict[str, Price]:
     return prices
 
 
+# Illustrative cloud rates per hour of each kind of machine in the registry's HOSTING.
+HOURLY_MACHINES = {
+    "cpu": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),
+    "gpu": Price(per_hour=0.80, note=f"one 24 GB GPU (L4-class) VM, {ILLUSTRATIVE}"),
+}
+
+
+def _self_hosted_prices() -> dict[str, Price]:
+    from ..ai.registry import specs
+
+    return {spec.name: HOURLY_MACHINES[spec.hosting] for spec in specs() if spec.hosting}
+
+
 DEFAULT_PRICES: dict[str, Price] = {
     # API services, USD per 1M tokens, from the catalogue.
     **_catalogue_prices(),
-    # Self-hosted, USD per hour of the machine it runs on (illustrative cloud rates).
-    "local": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),
-    "ollama": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),
-    "lmstudio": Price(per_hour=0.10, note=f"a 2-vCPU cloud VM, {ILLUSTRATIVE}"),
-    "vllm": Price(per_hour=0.80, note=f"one 24 GB GPU (L4-class) VM, {ILLUSTRATIVE}"),
+    # Self-hosted, USD per hour of the machine it runs on (the registry says which machine).
+    **_self_hosted_prices(),
     # Nothing to pay.
     "mock": Price(note="scripted, free"),
 }
@@ -102,8 +112,9 @@ def price_table(prices: Mapping[str, Any] | None = None):
 
 
 def normalise_prices(prices: Any = None) -> dict[str, Price]:
-    """Defaults plus ``prices`` (a dict or a ``price_table``-shaped DataFrame) on top."""
-    merged = dict(DEFAULT_PRICES)
+    """Defaults plus ``prices`` (a dict or a ``price_table``-shaped DataFrame) on top.
+    A self-hosted provider registered since import is priced by its ``hosting`` too."""
+    merged = {**_self_hosted_prices(), **DEFAULT_PRICES}
     if prices is None:
         return merged
     if hasattr(prices, "to_dict") and hasattr(prices, "index"):  # a DataFrame

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-RECORD_COLUMNS = [
-    "provider", "case_id", "category", "check", "run", "warmup", "started_s", "ttft_s",
-    "latency_s", "input_tokens", "output_tokens", "tokens_estimated", "tokens_per_s", "chunks",
-    "passed", "error", "error_message", "answer", "finish_reason", "concurrency",
-    "tpot_s", "itl_s", "tokens_source", "scheduled_s",
-]
+from .runner import CallRecord
+
+# One column per CallRecord field, in its order: a field added there is a column here.
+RECORD_COLUMNS = [item.name for item in fields(CallRecord)]
 
 
 def records_frame(records) -> pd.DataFrame:

@@ -89,7 +89,7 @@ async def measure_call(provider: Any, case: Case, *, label: str, run: int = 0,
     else:
         ttft = math.nan if reply.ttft_s is None else reply.ttft_s
         latency = reply.latency_s
-        rate = decode_rate(output_tokens, ttft, latency)
+        rate = reply.tokens_per_s()
         times = reply.chunk_times
         itl = [later - earlier for earlier, later in zip(times, times[1:])]
     tpot = 1.0 / rate if rate and math.isfinite(rate) else math.nan

@@ -27,6 +27,7 @@ from __future__ import annotations
 from .report import CheckResult, ConformanceReport
 from .run import check_provider, check_provider_async
 from .suite import NEEDS_SETTINGS, NO_WIRE, NOT_SERVED, CheckFailed, Skip
-from .wire import PROTOCOLS, SYSTEM_PROMPT, URL_FIELD, WIRE
+from ..ai.registry import PROTOCOLS
+from .wire import SYSTEM_PROMPT, URL_FIELD, WIRE
 
 __all__ = ["check_provider", "check_provider_async", "ConformanceReport", "CheckResult", "PROTOCOLS"]

@@ -17,20 +17,26 @@ from typing import Any
 from ..ai import errors
 from ..emulator.aws import emulator_credentials
 from .report import STRETCH, ConformanceReport
-from ..ai.registry import accepts_settings
+from ..ai.registry import PROTOCOLS, accepts_settings
 from .suite import _name, _Suite
-from .wire import PROTOCOLS
+from .wire import WIRE
 
 
 def _protocol_of(subject, protocol: str | None) -> str | None:
+    """The registered provider whose emulator settings build ``subject``.
+
+    ``protocol`` is a wire protocol, one of ``PROTOCOLS`` (each has a built-in provider of
+    the same name); a registered provider's name (``"vllm"``) is also accepted and means
+    that provider's wire and settings. Without it, the class's own ``name`` decides.
+    """
     if protocol is not None:
         protocol = str(protocol)
-        if protocol not in PROTOCOLS:
+        if protocol not in PROTOCOLS and protocol not in WIRE:
             raise ValueError(f"protocol {protocol!r} is not one the emulator speaks; "
                              f"choose one of {', '.join(PROTOCOLS)}")
         return protocol
     name = getattr(subject, "name", None)
-    return name if isinstance(name, str) and name in PROTOCOLS else None
+    return name if isinstance(name, str) and name in WIRE else None
 
 
 async def check_provider_async(provider_or_class, *, protocol: str | None = None,
@@ -48,7 +54,7 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
     protocol = _protocol_of(subject, protocol)
     if protocol is None and inspect.isclass(subject) and accepts_settings(subject):
         raise ValueError(
-            f"{_name(subject)} has no `name` among {', '.join(PROTOCOLS)}: pass protocol=... "
+            f"{_name(subject)} has no `name` among {', '.join(WIRE)}: pass protocol=... "
             "to say which wire protocol it speaks")
     own = None
     if emulator is None and protocol is not None:

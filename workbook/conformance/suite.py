@@ -87,8 +87,8 @@ class _Suite:
                  model: str | None = None, extra_fields: dict[str, Any] | None = None):
         self.subject = subject
         self.is_class = inspect.isclass(subject)
-        self.protocol = protocol
-        self.wire = WIRE.get(protocol or "")
+        self.protocol = protocol  # the registered provider whose emulator settings build it
+        self.wire = WIRE.get(protocol or "")  # the wire it speaks: one of the registry's PROTOCOLS
         self.hints = _hints_for(self.wire)
         self.emulator = emulator
         self.timeout_s = timeout_s
@@ -98,7 +98,7 @@ class _Suite:
         # Do its requests reach the emulator? A class built from emulator settings does;
         # anything else is found out by the round trip.
         self.served: bool | None = True if self.configurable else (False if emulator is None else None)
-        self.report = ConformanceReport(_name(subject), protocol)
+        self.report = ConformanceReport(_name(subject), self.wire)
 
     # -- building -----------------------------------------------------------------------
     def settings(self, **changes):

@@ -1,8 +1,8 @@
 """What the conformance suite knows about each wire protocol.
 
-The provider types the emulator can stand in for (``PROTOCOLS``), each one's wire protocol
-(``WIRE``) and the settings field holding its URL (``URL_FIELD``) -- all read from the
-provider registry -- and
+The providers the emulator can stand in for, each one's wire protocol (``WIRE``, one of
+the registry's ``PROTOCOLS``) and the settings field holding its URL (``URL_FIELD``) --
+all read from the provider registry -- and
 what a correct request looks like on each wire: the "request fields" check sends
 ``max_tokens=7, temperature=0.3`` and ``SYSTEM_PROMPT`` and ``_field_problems`` reads them
 back out of the body the emulator received.
@@ -44,8 +44,6 @@ class _FromRegistry(Mapping[str, str]):
 WIRE: Mapping[str, str] = _FromRegistry("protocol")
 # provider type -> the settings field holding its URL
 URL_FIELD: Mapping[str, str] = _FromRegistry("url_field")
-# the provider types the emulator can stand in for
-PROTOCOLS: Mapping[str, str] = WIRE
 
 SYSTEM_PROMPT = "You are a conformance check."
 

@@ -4,9 +4,10 @@ Every provider runs through its real SDK against it: in tests, in CI, and in a c
 whose network fails. See ``Emulator``.
 """
 
-from .emulator import DEFAULT_DEPLOYMENTS, DEFAULT_MODELS, ENV_PROVIDERS, Emulator
+from .emulator import DEFAULT_DEPLOYMENTS, DEFAULT_MODELS, Emulator
 from .exchange import RecordedRequest
-from .faults import FAULTS, PROTOCOLS
+from ..ai.registry import PROTOCOLS
+from .faults import FAULTS
 
 __all__ = ["Emulator", "RecordedRequest", "DEFAULT_MODELS", "DEFAULT_DEPLOYMENTS",
-           "ENV_PROVIDERS", "FAULTS", "PROTOCOLS"]
+           "FAULTS", "PROTOCOLS"]

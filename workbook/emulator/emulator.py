@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..ai import catalog
-from ..ai.registry import builtin_names
 from .responders import make_responder
 from .exchange import RecordedRequest
 from .faults import Fault
@@ -34,10 +34,6 @@ def env_providers() -> list[str]:
     return provider_names()
 
 
-# The built-in names, for callers that read the old constant; env_providers() sees new ones.
-ENV_PROVIDERS = builtin_names()
-
-
 class Emulator:
     """A local server speaking the OpenAI, Azure OpenAI, Ollama and Bedrock protocols.
 
@@ -63,6 +59,7 @@ class Emulator:
                            models, tuple(deployments), api_key,
                            lifecycle=lifecycle, profile_only=frozenset(profile_only))
         self._server = ServerThread(build_app(self.state), port=port)
+        self._replaced_environment: dict[str, str | None] | None = None  # see settings()
 
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
@@ -76,6 +73,11 @@ class Emulator:
 
     def stop(self) -> None:
         self._server.stop()
+        if self._replaced_environment is not None:
+            from .aws import restore_environment
+
+            restore_environment(self._replaced_environment)
+            self._replaced_environment = None
 
     def __enter__(self) -> "Emulator":
         return self.start()
@@ -124,6 +126,18 @@ class Emulator:
         return spec.env_for_emulator(self.url, self.state.api_key)
 
     def settings(self, provider: str):
-        from ..ai.settings import settings_from_mapping
+        """Validated settings pointing ``provider`` here. Variables that are not settings
+        (Bedrock's dummy AWS keys) go into the environment, only where no AWS credentials
+        are configured, until the emulator stops: ``emu.settings("bedrock")`` works alone."""
+        from ..ai.settings import PREFIX, settings_from_mapping
+        from .aws import aws_credentials_configured
 
-        return settings_from_mapping(self.env(provider))
+        env = self.env(provider)
+        outside = {name: value for name, value in env.items() if not name.startswith(PREFIX)}
+        if outside and not aws_credentials_configured():
+            # What was there before the first change is what stop() puts back. (A Bedrock
+            # bearer token is left alone: its own error says to unset it.)
+            self._replaced_environment = {**{name: os.environ.get(name) for name in outside},
+                                          **(self._replaced_environment or {})}
+            os.environ.update(outside)
+        return settings_from_mapping(env)

@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ai.registry import PROTOCOLS
+
 FAULTS = (
     "rate_limit", "server_error", "slow_first_token", "cut_stream", "malformed", "auth",
     "model_not_found", "access_denied", "validation",
@@ -17,8 +19,6 @@ FAULTS = (
 )
 # Bedrock's lifecycle answers (AWS's own texts, see workbook.ai.lifecycle): Bedrock only.
 BEDROCK_ONLY = ("model_end_of_life", "model_legacy", "needs_inference_profile")
-PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")  # the registry's spellings
-_OLD_SPELLINGS = {"azure": "azure_openai"}
 
 # Options each fault understands, with their defaults; anything else is a typo worth reporting.
 _OPTIONS: dict[str, dict[str, Any]] = {
@@ -59,7 +59,6 @@ def make_fault(name: str, **options: Any) -> tuple[Fault, str | None]:
     if name not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; valid faults: {', '.join(FAULTS)}")
     protocol = options.pop("protocol", None)
-    protocol = _OLD_SPELLINGS.get(protocol, protocol)
     if protocol is not None and protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
     if name in BEDROCK_ONLY:

@@ -5,7 +5,6 @@ llama.cpp's batching ``llama-server`` from the pinned sources; ``cli`` is
 ``python -m workbook serve``.
 """
 
-from .errors import LlamaServerError
-from .llama_server import ENGINES, LlamaServer, serve
+from .llama_server import ENGINES, LlamaServer, LlamaServerError, serve
 
 __all__ = ["ENGINES", "LlamaServer", "LlamaServerError", "serve"]

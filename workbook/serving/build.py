@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..cache import cache_home
-from .errors import LlamaServerError
+from .llama_server import LlamaServerError
 
 EXPECTED_BUILD = "about 4-6 minutes on 2 cores"
 CMAKE_FLAGS = [

@@ -10,34 +10,41 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
+from ..ai.registry import openai_compatible_names
+from ..cli_args import OneLineParser, port, port_in_use, whole
 from .build import BuildFailed
-from .errors import LlamaServerError
-from .llama_server import ENGINES, serve
-
-PROVIDERS = ("vllm", "lmstudio", "openai")
+from .llama_server import ENGINES, LlamaServerError, serve
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=(
+    p = OneLineParser(prog=prog, description=(
         "Serve the bundled SmolLM2 (or --model GGUF) over the OpenAI protocol on 127.0.0.1."))
     p.add_argument("--engine", choices=ENGINES, default="llama-server",
                    help="llama-server: continuous batching over --parallel slots (built once "
                         "per machine); llama-cpp-python: one request at a time")
-    p.add_argument("--parallel", type=int, default=4,
+    p.add_argument("--parallel", type=whole(1, 256), default=4,
                    help="requests llama-server decodes together (default 4)")
-    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--model", help="a GGUF file (default: the bundled SmolLM2-135M)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=whole(1, 64), default=None,
                    help="CPU threads (default: 1 for llama-cpp-python, 2 for llama-server)")
     return p
 
 
 def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
     args = parser(prog).parse_args(argv)
-    if args.parallel < 1:
-        print(f"{prog}: --parallel must be 1 or more", file=sys.stderr)
-        return 2
+    # Checked before the build (minutes, the first time) and the model load.
+    busy = port_in_use(args.port)
+    if busy:
+        print(f"{prog}: error: argument --port: cannot listen on 127.0.0.1:{args.port} ({busy}); "
+              "stop what runs there or pick another port", file=sys.stderr)
+        return 1
+    if args.model is not None and not Path(args.model).is_file():
+        print(f"{prog}: error: argument --model: {args.model} is not a file (a GGUF model)",
+              file=sys.stderr)
+        return 1
     threads = args.threads or (2 if args.engine == "llama-server" else 1)
     try:
         server = serve(args.engine, parallel=args.parallel, port=args.port,
@@ -54,7 +61,7 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
         print(f"Serving {server.model_path.name} as {server.alias!r} with {server.engine}{slots} "
               f"at {server.base_url}", flush=True)
         print("Point the workbook at it with one of these (e.g. in .env):", flush=True)
-        for provider in PROVIDERS:
+        for provider in openai_compatible_names():
             print(f"\n# {provider}")
             for name, value in server.env(provider).items():
                 print(f"{name}={value}")

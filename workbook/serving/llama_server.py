@@ -33,7 +33,12 @@ from typing import Any
 import httpx
 
 from ..probe import free_port
-from .errors import LlamaServerError
+
+
+class LlamaServerError(RuntimeError):
+    """The one error type of ``workbook.serving``: a server that could not be built or
+    started, or exited; the message ends with its log tail."""
+
 
 ENGINES = ("llama-server", "llama-cpp-python")
 
@@ -108,9 +113,9 @@ class LlamaServer:
 
     def env(self, provider: str = "vllm") -> dict[str, str]:
         """The ``AI__*`` variables pointing an OpenAI-compatible provider at this server."""
-        from ..ai.registry import get_spec, names_speaking
+        from ..ai.registry import openai_compatible_names
 
-        speakers = [name for name in names_speaking("openai") if get_spec(name).url_field == "openai_base_url"]
+        speakers = openai_compatible_names()
         if provider not in speakers:
             raise ValueError(f"llama.cpp's server speaks the OpenAI protocol: use {', '.join(speakers)}")
         return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}

@@ -11,7 +11,7 @@ from typing import Any, Awaitable, Callable
 
 from ..ai.errors import ProviderError
 from ..ai.types import Message
-from ..timing import TimedReply, decode_rate, time_reply
+from ..timing import TimedReply, time_reply
 
 
 def spawn(coroutine: Awaitable[Any]) -> "asyncio.Future[Any]":
@@ -127,8 +127,7 @@ async def stream_into(state: StreamTiming, provider, messages: list[Message], *,
             state.error, state.hint = explain(reply.error)
         else:
             state.tokens, state.tokens_estimated = reply.output_tokens()
-            # the rate of the text the student watched arrive: first to last chunk
-            rate = decode_rate(state.tokens, reply.first_chunk_at, reply.last_chunk_at)
+            rate = reply.tokens_per_s()  # as workbook.compare reports it
             state.tokens_per_s = None if math.isnan(rate) else rate
     finally:
         state.running = False
