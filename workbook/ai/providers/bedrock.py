@@ -202,6 +202,7 @@ class BedrockProvider(RemoteProvider):
         if call.ended.is_set():
             raise errors.ProviderUnavailableError(
                 "the call ended before its request went out", provider=self.name)
+        request.stream_output = True  # else the session reads the whole body at once
         response = self._client._endpoint.http_session.send(request)
         response.raw = _Body(response.raw, call)
         call.hold(response.raw)
@@ -277,12 +278,28 @@ class BedrockProvider(RemoteProvider):
         # releases the call, which shuts the socket a stalled read waits on.
         relay = ThreadRelay(events, executor=_threads(), on_stop=call.release)
         reading = relay.__aiter__()
-        received, stopped, complete = 0, False, False
+        received, stopped = 0, False
+        ended_at = None  # the loop's time when messageStop arrived
         try:
-            async for event in reading:
+            while True:
+                try:
+                    if ended_at is None:
+                        event = await reading.__anext__()
+                    else:
+                        # The answer is whole at messageStop: the metadata (usage) and the
+                        # body's end get AFTER_END_S in total (reading to the end lets botocore
+                        # reuse the connection), whatever the server sends meanwhile.
+                        async with asyncio.timeout_at(ended_at + AFTER_END_S):
+                            event = await reading.__anext__()
+                except (StopAsyncIteration, TimeoutError):
+                    break
+                except Exception:
+                    if ended_at is None:
+                        raise
+                    break  # the answer was whole: what broke after it does not matter
                 if not isinstance(event, dict):
                     continue
-                if "contentBlockDelta" in event:
+                if "contentBlockDelta" in event and ended_at is None:
                     delta = event["contentBlockDelta"].get("delta")
                     if not isinstance(delta, dict):
                         # botocore turns a payload that is not JSON into an empty event:
@@ -295,24 +312,13 @@ class BedrockProvider(RemoteProvider):
                     if text:
                         received += 1
                         yield text
-                elif "messageStop" in event:
-                    stopped = True
+                elif "messageStop" in event and ended_at is None:
+                    stopped, ended_at = True, asyncio.get_running_loop().time()
                     stream.finish_reason = _finish(event["messageStop"].get("stopReason"))
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
-                    complete = stopped  # messageStop then metadata: the answer is whole
-                    break
             stream.model = self.model
-            if complete:
-                # Let the thread read to the body's end (botocore then reuses the connection),
-                # for AFTER_END_S in total: a server may hold it open after the end marker.
-                try:
-                    async with asyncio.timeout(AFTER_END_S):
-                        async for _ in reading:
-                            pass
-                except TimeoutError:
-                    pass
         except Exception as error:  # botocore's, raised on the thread and handed over
             if isinstance(error, errors.ProviderError):
                 raise
