@@ -482,6 +482,13 @@ class BedrockProvider(RemoteProvider):
         where = display_url(url) or f"the Bedrock endpoint of {self.region}"
         text = f"HTTP {status} from {where}, without an AWS error code: the answer is not Bedrock's"
         check = "AI__BEDROCK_ENDPOINT_URL" if url else "AI__AWS_REGION and any proxy between you and AWS"
+        if status is not None and 300 <= status < 400:
+            # botocore follows no redirect: a loop is sent once, not round and round.
+            return errors.ProviderError(
+                f"{where} answered HTTP {status}, a redirect, which Bedrock never sends: the "
+                "redirect was not followed", provider=name,
+                hint=f"Check {check}: a proxy or another server answers there; use the address "
+                     "that answers directly.")
         if status == 404:
             return errors.ConfigurationError(
                 f"{text}; nothing answers Bedrock's Converse API at that URL", provider=name,
