@@ -40,7 +40,7 @@ from workbook.ai.providers._bounds import AFTER_END_S, max_answer_bytes, stream_
 from workbook.aio import aclose_quietly
 from workbook.emulator import eventstream
 
-from hostile_server import (ANSWER, BedrockWire, HostileServer, OllamaWire, OpenAIWire, Stopped,
+from hostile_server import (ANSWER, BedrockWire, HostileServer, OllamaWire,
                             answer_well, provider_settings)
 
 PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
@@ -418,11 +418,6 @@ def slow_body(conn, wire, request, attempt):
             conn.send(b" ")
             time.sleep(TRICKLE_S)
     return answer_well(conn, wire, request, attempt)
-
-
-def _open_connections(server: HostileServer) -> int:
-    with server._lock:
-        return sum(1 for client in server._clients if client.fileno() != -1)
 
 
 async def test_timed_out_and_cancelled_bedrock_calls_release_their_threads():

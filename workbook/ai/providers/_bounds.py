@@ -20,6 +20,7 @@ for hours, and one that sends a 200 MB body (or a small gzip bomb that inflates 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import zlib
 from contextlib import contextmanager
@@ -44,6 +45,20 @@ def stream_deadline_s(timeout_s: float, max_tokens: int) -> float:
 def max_answer_bytes(max_tokens: int) -> int:
     """The most bytes (after decompression) one answer to ``max_tokens`` may take."""
     return _BASE_BYTES + max_tokens * _BYTES_PER_TOKEN
+
+
+def ended_now() -> float:
+    """The moment an end marker arrived, for ``next_read``."""
+    return asyncio.get_running_loop().time()
+
+
+async def next_read(reading, ended_at: float | None):
+    """The next item of ``reading``; once the end marker arrived (``ended_at``, from
+    ``ended_now``), only until ``AFTER_END_S`` after it -- then TimeoutError."""
+    if ended_at is None:
+        return await reading.__anext__()
+    async with asyncio.timeout_at(ended_at + AFTER_END_S):
+        return await reading.__anext__()
 
 
 @dataclass(frozen=True)

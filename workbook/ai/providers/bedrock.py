@@ -35,7 +35,7 @@ from ..lifecycle import lifecycle_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage, split_system
-from ._bounds import AFTER_END_S, Budget
+from ._bounds import Budget, ended_now, next_read
 from ._redact import redact
 from .base import Answer, RemoteProvider
 
@@ -283,14 +283,10 @@ class BedrockProvider(RemoteProvider):
         try:
             while True:
                 try:
-                    if ended_at is None:
-                        event = await reading.__anext__()
-                    else:
-                        # The answer is whole at messageStop: the metadata (usage) and the
-                        # body's end get AFTER_END_S in total (reading to the end lets botocore
-                        # reuse the connection), whatever the server sends meanwhile.
-                        async with asyncio.timeout_at(ended_at + AFTER_END_S):
-                            event = await reading.__anext__()
+                    # The answer is whole at messageStop: the metadata (usage) and the body's
+                    # end get AFTER_END_S in total (reading to the end lets botocore reuse the
+                    # connection), whatever the server sends meanwhile.
+                    event = await next_read(reading, ended_at)
                 except (StopAsyncIteration, TimeoutError):
                     break
                 except Exception:
@@ -313,7 +309,7 @@ class BedrockProvider(RemoteProvider):
                         received += 1
                         yield text
                 elif "messageStop" in event and ended_at is None:
-                    stopped, ended_at = True, asyncio.get_running_loop().time()
+                    stopped, ended_at = True, ended_now()
                     stream.finish_reason = _finish(event["messageStop"].get("stopReason"))
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})

@@ -9,7 +9,6 @@ are the real ones from the tokenizer.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import importlib.util
 import threading

@@ -8,7 +8,6 @@ decoded strictly: invalid UTF-8 is an error, never a silent U+FFFD in the answer
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -21,14 +20,14 @@ from ..errormap import invalid_utf8_error, kind_of, retry_after_seconds, typed_e
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
-from ._bounds import AFTER_END_S, answer_budget, bound_response
+from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
 from ._redact import redact
 from ._url_credentials import split_credentials
 from .base import Answer, RemoteProvider
 
 # After the "done" line a server may keep the connection open, or go on sending lines:
-# read on AFTER_END_S in total at most (reading to the end lets httpx reuse the
+# read on _bounds.AFTER_END_S in total at most (reading to the end lets httpx reuse the
 # connection), then stop -- the answer is whole.
 
 
@@ -101,15 +100,11 @@ class OllamaProvider(RemoteProvider):
             try:
                 while True:
                     try:
-                        if not done:
-                            line, whole = await lines.__anext__()
-                        else:
-                            # The answer is complete; anything more is ignored.
-                            async with asyncio.timeout_at(ended_at + AFTER_END_S):
-                                await lines.__anext__()
-                            continue
+                        line, whole = await next_read(lines, ended_at)
                     except (StopAsyncIteration, TimeoutError):
                         break
+                    if done:
+                        continue  # the answer is complete; anything more is ignored
                     if not line.strip():
                         continue
                     try:
@@ -130,7 +125,7 @@ class OllamaProvider(RemoteProvider):
                         received += 1
                         yield piece
                     if data.get("done") is True:
-                        done, ended_at = True, asyncio.get_running_loop().time()
+                        done, ended_at = True, ended_now()
                         stream.finish_reason = _text(data.get("done_reason")) or "stop"
                         stream.usage = Usage(_count(data.get("prompt_eval_count")),
                                              _count(data.get("eval_count")))

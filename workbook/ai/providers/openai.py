@@ -9,7 +9,6 @@ AI__TIMEOUT_S.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import AsyncIterator
 
@@ -22,7 +21,7 @@ from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
-from ._bounds import AFTER_END_S, answer_budget, bound_response
+from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
 from ._redact import redact
 from ._url_credentials import split_credentials
@@ -31,7 +30,7 @@ from .base import Answer, RemoteProvider
 # After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
 # the connection open (or keeps sending empty events) after the end marker has still
 # answered in full. Reading on to [DONE] (rather than stopping at the usage chunk) lets
-# httpx reuse the connection; AFTER_END_S bounds that whole tail, not each event in it.
+# httpx reuse the connection; _bounds.AFTER_END_S bounds that whole tail, not each event.
 
 
 class _RegistryDefault:
@@ -161,11 +160,7 @@ class OpenAIProvider(RemoteProvider):
         try:
             while True:
                 try:
-                    if ended_at is None:
-                        chunk = await reading.__anext__()
-                    else:
-                        async with asyncio.timeout_at(ended_at + AFTER_END_S):
-                            chunk = await reading.__anext__()
+                    chunk = await next_read(reading, ended_at)
                 except (StopAsyncIteration, TimeoutError):
                     break
                 stream.model = chunk.model or stream.model
@@ -182,7 +177,7 @@ class OpenAIProvider(RemoteProvider):
                         yield text
                     if choice.finish_reason and ended_at is None:
                         stream.finish_reason = choice.finish_reason
-                        ended_at = asyncio.get_running_loop().time()
+                        ended_at = ended_now()
                 parsed += 1
         except Exception as error:
             raise self._stream_error(error, received) from None
