@@ -197,13 +197,14 @@ class BedrockProvider(RemoteProvider):
         """botocore hook: send the request as botocore would, and read its body through
         ``_Body`` so the call can bound it and let go of it. Outside a call: botocore's own."""
         call = _CURRENT.get()
-        if call is None:
+        session = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
+        if call is None or session is None:  # (a botocore without them: its own reading)
             return None
         if call.ended.is_set():
             raise errors.ProviderUnavailableError(
                 "the call ended before its request went out", provider=self.name)
         request.stream_output = True  # else the session reads the whole body at once
-        response = self._client._endpoint.http_session.send(request)
+        response = session.send(request)
         response.raw = _Body(response.raw, call)
         call.hold(response.raw)
         return response
