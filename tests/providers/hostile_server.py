@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from workbook.ai import AISettings
 from workbook.emulator import eventstream
 
 ANSWER = ["The", " sky", " is", " blue."]
@@ -586,3 +587,19 @@ FAULTS: dict[str, Behaviour] = {
     "invalid_utf8": invalid_utf8,
     "wrong_crc": wrong_crc,
 }
+
+
+def provider_settings(provider: str, url: str, **changes) -> AISettings:
+    """Settings that point ``provider`` at a server at ``url`` (dummy keys; AWS keys come
+    from the environment, as boto3 reads them)."""
+    if provider == "azure_openai":
+        values = dict(azure_openai_endpoint=url, azure_openai_api_key="test-key",
+                      azure_openai_deployment="gpt-4o-mini")
+    elif provider == "ollama":
+        values = dict(ollama_base_url=url, model="llama3.2")
+    elif provider == "bedrock":
+        values = dict(bedrock_endpoint_url=url, aws_region="us-east-1",
+                      model="anthropic.claude-3-haiku-20240307-v1:0")
+    else:
+        values = dict(openai_base_url=f"{url}/v1", openai_api_key="test-key", model="m")
+    return AISettings(provider=provider, **{**values, **changes})

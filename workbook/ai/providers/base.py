@@ -11,7 +11,9 @@ workbook errors (see ``workbook.ai.errormap``):
 The base class does the rest: validation before any I/O, retries (429, 5xx, connection
 failures) honouring ``Retry-After``, timing, and the deadline. ``AI__TIMEOUT_S`` bounds a
 whole ``chat`` (retries and waits included) and, for a stream, the time to the first
-piece (retries included) and every gap after it. A stream running far past
+piece (retries included) and every gap after it; a whole stream ends within
+``AI__TIMEOUT_S + max_tokens x 1 s`` (``_bounds.stream_deadline_s``), so a server that
+drips one piece per gap cannot hold it for hours. A stream running far past
 ``max_tokens`` is stopped as the server's fault. SDK clients are bound to an event loop,
 so a provider used under a new loop (a script's second ``asyncio.run``) gets a new client.
 
@@ -29,6 +31,7 @@ from typing import AsyncIterator
 from .. import errors
 from ..settings import AISettings
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
+from ._bounds import SLOWEST_TOKEN_S, stream_deadline_s
 from ._closing import Closeable
 
 _MAX_BACKOFF_S = 8.0
@@ -156,6 +159,8 @@ class RemoteProvider(Closeable):
         await self._bind_loop()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
+        whole_s = stream_deadline_s(timeout_s, max_tokens)
+        stream_end = deadline - timeout_s + whole_s
         sent, failed = 0, None
         pieces = None
         try:
@@ -178,12 +183,22 @@ class RemoteProvider(Closeable):
             yield first
             count, limit = 1, runaway_limit(max_tokens)
             while True:
+                # Each gap is bounded by AI__TIMEOUT_S, the whole stream by stream_end.
+                gap_s = min(timeout_s, stream_end - time.monotonic())
                 try:
-                    async with asyncio.timeout(timeout_s):
+                    async with asyncio.timeout(max(gap_s, 0.0)):
                         piece = await pieces.__anext__()
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
+                    if gap_s < timeout_s:
+                        raise errors.IncompleteResponseError(
+                            f"{self._where()} was still streaming after {whole_s:g} s, the most a stream "
+                            f"of max_tokens={max_tokens} may take (AI__TIMEOUT_S={timeout_s:g} s + "
+                            f"{SLOWEST_TOKEN_S:g} s per token), {count} pieces in: the answer is incomplete",
+                            provider=self.name,
+                            hint="The server sends slower than one token a second; raise AI__TIMEOUT_S "
+                                 "if it is only slow, else check the server.") from None
                     raise errors.IncompleteResponseError(
                         f"{self._where()} sent nothing for AI__TIMEOUT_S={timeout_s:g} s after "
                         f"{count} pieces: the answer is incomplete",

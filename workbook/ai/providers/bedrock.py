@@ -4,13 +4,19 @@ Credentials come from the normal AWS chain (environment, profile, SSO); there is
 key setting. boto3 blocks, so every call runs on a dedicated thread pool sized together
 with botocore's connection pool: concurrent calls overlap instead of queueing behind
 asyncio's small default executor. botocore makes one attempt per call: ``RemoteProvider``
-retries, so a cancelled call stops retrying and AI__TIMEOUT_S bounds the whole call. A
-stream closed early shuts its socket, so a stalled server cannot hold a pool thread.
+retries, so a cancelled call stops retrying and AI__TIMEOUT_S bounds the whole call.
+
+Every response body is read through ``_Body`` (a botocore ``before-send`` hook sends the
+request itself and wraps what comes back): it stops at the size ``max_tokens`` allows
+(``_bounds.max_answer_bytes``), and a call that ended -- finished, timed out, cancelled, a
+stream closed early -- shuts its socket, so a slow or stalled server cannot keep a pool
+thread reading, a healthy provider's next call still gets a thread, and the process can exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,16 +29,17 @@ import urllib3.exceptions
 from botocore.config import Config
 
 from .. import errors
+from ...aio import ThreadRelay
 from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds
 from ..lifecycle import lifecycle_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage, split_system
+from ._bounds import Budget, ended_now, next_read
 from ._redact import redact
 from .base import Answer, RemoteProvider
 
 _POOL_SIZE = 16
-_AFTER_END_S = 1.0  # how long the body may go on after messageStop + metadata
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -58,6 +65,89 @@ def _note_body_size(response_dict, customized_response_dict, **_) -> None:
 
 # Bedrock's stop reasons in the words every other provider uses.
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+
+
+class _Call:
+    """What one call holds on its worker thread, so the event loop can let go of it."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.ended = threading.Event()
+        self.bodies: list[_Body] = []
+        self._lock = threading.Lock()
+
+    def hold(self, body: "_Body") -> None:
+        with self._lock:
+            self.bodies.append(body)
+            ended = self.ended.is_set()
+        if ended:  # the call ended while the request was on its way
+            body.shut()
+
+    def release(self) -> None:
+        """The call is over: wake and stop any read still blocked on its bodies."""
+        with self._lock:
+            self.ended.set()
+            bodies = list(self.bodies)
+        for body in bodies:
+            body.shut()
+
+
+# The call the current worker thread runs (set by _on_thread; read by the before-send hook).
+_CURRENT: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("bedrock_call", default=None)
+
+
+def _on_thread(call: _Call, work):
+    """``work`` wrapped to run on a pool thread as part of ``call``."""
+    def run(*args):
+        token = _CURRENT.set(call)
+        try:
+            return work(*args)
+        finally:
+            _CURRENT.reset(token)
+    return run
+
+
+class _Body:
+    """A response body (urllib3's), read in bounded steps: it stops at the call's budget or
+    when the call ended, and ``shut()`` wakes a read blocked on a silent socket."""
+
+    def __init__(self, raw, call: _Call):
+        self._raw, self._call = raw, call
+        self._read = 0
+        self.finished = False
+
+    def stream(self, amt: int = 1 << 16, decode_content=None):
+        for data in self._raw.stream(amt, decode_content=decode_content):
+            if self._call.ended.is_set():
+                raise self._ended()
+            self._read += len(data)
+            if self._read > self._call.budget.limit:
+                raise self._call.budget.exceeded()
+            yield data
+        self.finished = True
+
+    def _ended(self) -> errors.ProviderError:
+        return errors.ProviderUnavailableError(
+            "the call ended (timed out or cancelled) while its answer was being read",
+            provider="bedrock", hint="Raise AI__TIMEOUT_S, or check that the server is not stuck.")
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def shut(self) -> None:
+        """Shut the socket down (from another thread): closing alone does not wake a read."""
+        if self.finished:
+            return  # read to its end: the connection went back to the pool, healthy
+        connection = getattr(self._raw, "_connection", None) or getattr(self._raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __getattr__(self, name):  # anything else botocore asks of urllib3's response
+        return getattr(self._raw, name)
 
 
 
@@ -101,6 +191,23 @@ class BedrockProvider(RemoteProvider):
         # botocore turns a body it cannot parse into an empty result, silently: note how many
         # bytes arrived, so an empty result can say whether the body was cut or not Bedrock's.
         self._client.meta.events.register("before-parse.bedrock-runtime.Converse", _note_body_size)
+        self._client.meta.events.register("before-send.bedrock-runtime", self._send_bounded)
+
+    def _send_bounded(self, request, **_):
+        """botocore hook: send the request as botocore would, and read its body through
+        ``_Body`` so the call can bound it and let go of it. Outside a call: botocore's own."""
+        call = _CURRENT.get()
+        session = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
+        if call is None or session is None:  # (a botocore without them: its own reading)
+            return None
+        if call.ended.is_set():
+            raise errors.ProviderUnavailableError(
+                "the call ended before its request went out", provider=self.name)
+        request.stream_output = True  # else the session reads the whole body at once
+        response = session.send(request)
+        response.raw = _Body(response.raw, call)
+        call.hold(response.raw)
+        return response
 
     def __repr__(self) -> str:
         where = display_url(self.settings.bedrock_endpoint_url) or f"region {self.region}"
@@ -126,101 +233,100 @@ class BedrockProvider(RemoteProvider):
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
         request = self._request(messages, max_tokens, temperature)
         loop = asyncio.get_running_loop()
+        call = _Call(Budget(self.name, max_tokens))
         try:
-            result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))
+            result = await loop.run_in_executor(
+                _threads(), _on_thread(call, lambda: self._client.converse(**request)))
         except Exception as error:
             raise self._translate(error) from None
+        finally:
+            call.release()  # timed out or cancelled: the thread stops reading now
         if "output" not in result:
             raise self._unreadable_answer(result)
         blocks = result["output"].get("message", {}).get("content", [])
         usage = result.get("usage", {})
-        return Answer("".join(block.get("text", "") for block in blocks), self.model,
+        return Answer(self._joined_text(blocks), self.model,
                       Usage(usage.get("inputTokens"), usage.get("outputTokens")),
                       _finish(result.get("stopReason")))
+
+    def _joined_text(self, blocks) -> str:
+        """The text of Converse's content blocks; a block whose text is not text is an error
+        (botocore does not check the types of what it parses)."""
+        if not isinstance(blocks, list):
+            raise self._not_bedrock(f'a "content" that is a {type(blocks).__name__}, not a list')
+        texts = [block.get("text", "") if isinstance(block, dict) else block for block in blocks]
+        for text in texts:
+            if not isinstance(text, str):
+                raise self._not_bedrock(f'a content block whose "text" is a {type(text).__name__}, not text')
+        return "".join(texts)
 
     async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
         request = self._request(messages, max_tokens, temperature)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        stop = threading.Event()
-        opened: list = []  # the event stream, once the pump has it: closing it frees the pump
-        _END = object()
+        call = _Call(Budget(self.name, max_tokens))
 
-        def hand_over(item) -> None:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+        def events():
+            # A generator: the request goes out only once the relay's thread starts on it.
+            response = _on_thread(call, lambda: self._client.converse_stream(**request))()
+            content_type = response["ResponseMetadata"]["HTTPHeaders"].get("content-type", "")
+            if content_type != _EVENT_STREAM:
+                # An HTML page read as frames fails its "CRC": no damage, a wrong server.
+                response["stream"].close()
+                raise self._not_bedrock(f"a {content_type or 'untyped'} body instead of an event stream")
+            yield from response["stream"]
 
-        def pump() -> None:
-            # Runs on the pool: reads boto3's blocking event stream, hands events to the loop.
-            try:
-                if stop.is_set():
-                    return
-                response = self._client.converse_stream(**request)
-                events = response["stream"]
-                content_type = response["ResponseMetadata"]["HTTPHeaders"].get("content-type", "")
-                if content_type != _EVENT_STREAM:
-                    # An HTML page read as frames fails its "CRC": no damage, a wrong server.
-                    events.close()
-                    raise self._not_bedrock(f"a {content_type or 'untyped'} body instead of an event stream")
-                opened.append(events)
-                try:
-                    for event in events:
-                        if stop.is_set():
-                            break
-                        hand_over(event)
-                finally:
-                    events.close()
-                hand_over(_END)
-            except BaseException as error:  # handed to the consumer, translated there
-                hand_over(error if not stop.is_set() else _END)
-
-        loop.run_in_executor(_threads(), pump)
-        received, stopped, complete = 0, False, False
+        # On the pool (sized with botocore's connections); a consumer that stops early
+        # releases the call, which shuts the socket a stalled read waits on.
+        relay = ThreadRelay(events, executor=_threads(), on_stop=call.release)
+        reading = relay.__aiter__()
+        received, stopped = 0, False
+        ended_at = None  # the loop's time when messageStop arrived
         try:
             while True:
-                event = await queue.get()
-                if event is _END:
+                try:
+                    # The answer is whole at messageStop: the metadata (usage) and the body's
+                    # end get AFTER_END_S in total (reading to the end lets botocore reuse the
+                    # connection), whatever the server sends meanwhile.
+                    event = await next_read(reading, ended_at)
+                except (StopAsyncIteration, TimeoutError):
                     break
-                if isinstance(event, BaseException):
-                    typed = self._translate(event)
-                    if received and isinstance(typed, errors.ProviderUnavailableError):
-                        raise errors.IncompleteResponseError(
-                            f"the stream broke after {received} chunks: {typed.message}",
-                            provider=self.name) from None
-                    raise typed from None
-                if "contentBlockDelta" in event:
+                except Exception:
+                    if ended_at is None:
+                        raise
+                    break  # the answer was whole: what broke after it does not matter
+                if not isinstance(event, dict):
+                    continue
+                if "contentBlockDelta" in event and ended_at is None:
                     delta = event["contentBlockDelta"].get("delta")
                     if not isinstance(delta, dict):
                         # botocore turns a payload that is not JSON into an empty event:
                         # skipping it would return the answer with a piece missing.
                         raise self._not_bedrock(f"an event whose payload is not JSON after {received} chunks")
                     text = delta.get("text", "")
+                    if not isinstance(text, str):
+                        raise self._not_bedrock(
+                            f'a delta whose "text" is a {type(text).__name__}, not text, after {received} chunks')
                     if text:
                         received += 1
                         yield text
-                elif "messageStop" in event:
-                    stopped = True
+                elif "messageStop" in event and ended_at is None:
+                    stopped, ended_at = True, ended_now()
                     stream.finish_reason = _finish(event["messageStop"].get("stopReason"))
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
                     stream.usage = Usage(usage.get("inputTokens"), usage.get("outputTokens"))
-                    complete = stopped  # messageStop then metadata: the answer is whole
-                    break
             stream.model = self.model
+        except Exception as error:  # botocore's, raised on the thread and handed over
+            if isinstance(error, errors.ProviderError):
+                raise
+            typed = self._translate(error)
+            if received and isinstance(typed, errors.ProviderUnavailableError):
+                raise errors.IncompleteResponseError(
+                    f"the stream broke after {received} chunks: {typed.message}",
+                    provider=self.name) from None
+            raise typed from None
         finally:
-            if complete:
-                # Let the pump read to the body's end (botocore then reuses the connection),
-                # unless the server holds it open after the end marker.
-                try:
-                    async with asyncio.timeout(_AFTER_END_S):
-                        while await queue.get() is not _END:
-                            pass
-                except TimeoutError:
-                    pass
-            stop.set()  # a consumer that stopped early lets the pump thread finish...
-            for events in opened:
-                _shut(events)  # ...now, even while it waits on a stalled server
+            await reading.aclose()  # stops the thread and releases the call
         if not stopped:
             # boto3's event stream ends silently when the connection drops.
             raise errors.IncompleteResponseError(
@@ -373,6 +479,13 @@ class BedrockProvider(RemoteProvider):
         where = display_url(url) or f"the Bedrock endpoint of {self.region}"
         text = f"HTTP {status} from {where}, without an AWS error code: the answer is not Bedrock's"
         check = "AI__BEDROCK_ENDPOINT_URL" if url else "AI__AWS_REGION and any proxy between you and AWS"
+        if status is not None and 300 <= status < 400:
+            # botocore follows no redirect: a loop is sent once, not round and round.
+            return errors.ProviderError(
+                f"{where} answered HTTP {status}, a redirect, which Bedrock never sends: the "
+                "redirect was not followed", provider=name,
+                hint=f"Check {check}: a proxy or another server answers there; use the address "
+                     "that answers directly.")
         if status == 404:
             return errors.ConfigurationError(
                 f"{text}; nothing answers Bedrock's Converse API at that URL", provider=name,
@@ -389,19 +502,6 @@ class BedrockProvider(RemoteProvider):
         if status == 429:
             return errors.RateLimitError(text, provider=name)
         return errors.ProviderError(text, provider=name, hint=f"Check {check}.")
-
-
-def _shut(events) -> None:
-    """Close an event stream from another thread, waking a read blocked on its socket
-    (closing alone does not wake it; shutting the socket down does)."""
-    raw = getattr(events, "_raw_stream", None)
-    connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _finish(stop_reason: str | None) -> str | None:

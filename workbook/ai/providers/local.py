@@ -9,7 +9,6 @@ are the real ones from the tokenizer.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import importlib.util
 import threading
@@ -17,9 +16,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Callable, Iterator
 
 from .. import errors
+from ...aio import ThreadRelay
 from ..settings import AISettings
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable
@@ -75,35 +75,14 @@ class LoadedModel:
 ABANDONED_BACKLOG = 16
 
 
-class Handoff:
-    """Carries pieces from the model's thread to the caller's event loop, and notices
-    when the caller stopped reading, so an abandoned stream does not hold the model."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.closed = threading.Event()
-        self.emitted = 0
-        self.consumed = 0
-
-    def emit(self, item) -> None:
-        if isinstance(item, str):
-            self.emitted += 1
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-
-    async def receive(self):
-        item = await self.queue.get()
-        if isinstance(item, str):
-            self.consumed += 1
-        return item
-
-    def should_stop(self, model: "LoadedModel") -> str | None:
-        """Why generation should stop early, if it should."""
-        if self.closed.is_set():
-            return "cancelled"
-        if model.waiting and self.emitted - self.consumed > ABANDONED_BACKLOG:
-            return "abandoned"
-        return None
+def stop_reason(relay: ThreadRelay, model: LoadedModel) -> str | None:
+    """Why generation should stop early, if it should: the caller stopped reading, or left
+    more than ``ABANDONED_BACKLOG`` pieces unread while another request waits for the model."""
+    if relay.stopped.is_set():
+        return "cancelled"
+    if model.waiting and relay.backlog > ABANDONED_BACKLOG:
+        return "abandoned"
+    return None
 
 
 _models: dict[tuple[str, int], LoadedModel] = {}
@@ -192,42 +171,30 @@ class LocalProvider(Closeable):
 
     async def _stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
-        handoff = Handoff(asyncio.get_running_loop())
         loaded = self._loaded
-        _END = object()
 
-        def generate() -> None:
-            loaded.waiting -= 1
-            try:
-                usage, finish = self._generate(messages, max_tokens, temperature, handoff)
-                handoff.emit((_END, usage, finish))
-            except BaseException as error:
-                handoff.emit(error)
+        def start():
+            loaded.waiting -= 1  # on the model's thread: this generation has begun
+            return self._generate(messages, max_tokens, temperature, relay)
 
+        # A consumer that stops early sets relay.stopped: that frees the model for the next call.
+        relay = ThreadRelay(start, executor=loaded.worker)
         loaded.waiting += 1
-        loaded.worker.submit(generate)
         stream.model = self.model
-        try:
-            while True:
-                item = await handoff.receive()
-                if isinstance(item, BaseException):
-                    raise item
-                if isinstance(item, tuple) and item[0] is _END:
-                    stream.usage, stream.finish_reason = item[1], item[2]
-                    if stream.finish_reason == "abandoned":
-                        raise errors.IncompleteResponseError(
-                            "this stream was stopped: it went unread while another request "
-                            "waited for the model", provider=self.name,
-                            hint="Read a stream to the end, or close it (await stream.aclose()) "
-                                 "when you stop early.")
-                    return
-                yield item
-        finally:
-            handoff.closed.set()  # a consumer that stopped early frees the model for the next call
+        async for piece in relay:
+            yield piece
+        stream.usage, stream.finish_reason = relay.result
+        if stream.finish_reason == "abandoned":
+            raise errors.IncompleteResponseError(
+                "this stream was stopped: it went unread while another request "
+                "waited for the model", provider=self.name,
+                hint="Read a stream to the end, or close it (await stream.aclose()) "
+                     "when you stop early.")
 
     def _generate(self, messages: list[Message], max_tokens: int, temperature: float,
-                  handoff: Handoff) -> tuple[Usage, str]:
-        """Token by token on the model's thread; returns (usage, finish_reason)."""
+                  relay: ThreadRelay) -> Iterator[str]:
+        """Token by token on the model's thread: yields the text pieces, returns
+        (usage, finish_reason)."""
         llama = self._loaded.llama
         prompt = self._loaded.format_prompt([{"role": m.role, "content": m.content} for m in messages])
         prompt_tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
@@ -252,16 +219,16 @@ class LocalProvider(Closeable):
             generated += 1
             piece = decoder.decode(llama.detokenize([token]))
             if piece:
-                handoff.emit(piece)
+                yield piece
             if generated >= limit:
                 break
-            stop = handoff.should_stop(self._loaded)
+            stop = stop_reason(relay, self._loaded)
             if stop:
                 finish = stop
                 break
         tail = decoder.decode(b"", final=True)
         if tail:
-            handoff.emit(tail)
+            yield tail
         return Usage(len(prompt_tokens), generated), finish
 
 

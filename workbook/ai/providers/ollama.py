@@ -8,7 +8,6 @@ decoded strictly: invalid UTF-8 is an error, never a silent U+FFFD in the answer
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -21,14 +20,15 @@ from ..errormap import invalid_utf8_error, kind_of, retry_after_seconds, typed_e
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
+from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
 from ._redact import redact
 from ._url_credentials import split_credentials
 from .base import Answer, RemoteProvider
 
-# After the "done" line a server may keep the connection open: read on this long at most
-# (reading to the end lets httpx reuse the connection), then stop -- the answer is whole.
-_AFTER_END_S = 1.0
+# After the "done" line a server may keep the connection open, or go on sending lines:
+# read on _bounds.AFTER_END_S in total at most (reading to the end lets httpx reuse the
+# connection), then stop -- the answer is whole.
 
 
 class OllamaProvider(RemoteProvider):
@@ -49,7 +49,8 @@ class OllamaProvider(RemoteProvider):
 
     def _build_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self._url, headers=self._headers,
-                                 timeout=httpx.Timeout(self.settings.timeout_s), transport=self._transport)
+                                 timeout=httpx.Timeout(self.settings.timeout_s), transport=self._transport,
+                                 event_hooks={"response": [bound_response]})  # answers' size: _bounds
 
     async def _renew_client(self) -> None:
         if self._transport is None:
@@ -92,23 +93,30 @@ class OllamaProvider(RemoteProvider):
 
     async def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
-        received, done = 0, False
+        received, done, parsed = 0, False, 0
+        ended_at = None  # the loop's time when the "done" line arrived
         async with self._post(self._body(messages, max_tokens, temperature, stream=True)) as response:
             lines = _lines(response.aiter_bytes(), self.name)
             try:
                 while True:
                     try:
-                        if not done:
-                            line = await lines.__anext__()
-                        else:
-                            # The answer is complete; anything more is ignored.
-                            async with asyncio.timeout(_AFTER_END_S):
-                                line = await lines.__anext__()
+                        line, whole = await next_read(lines, ended_at)
                     except (StopAsyncIteration, TimeoutError):
                         break
-                    if done or not line.strip():
+                    if done:
+                        continue  # the answer is complete; anything more is ignored
+                    if not line.strip():
                         continue
-                    data = _json(line, self.name)
+                    try:
+                        data = _json(line, self.name)
+                    except errors.ProviderError:
+                        if whole or not parsed:
+                            raise
+                        # The body ended inside a line, after lines in Ollama's shape: cut short.
+                        raise errors.IncompleteResponseError(
+                            f"the stream was cut inside a line after {received} chunks, before its "
+                            "final \"done\": true line", provider=self.name) from None
+                    parsed += 1
                     if "error" in data:  # Ollama reports mid-stream failures as a line
                         raise self._reported_error(data["error"], received)
                     stream.model = _text(data.get("model")) or stream.model
@@ -117,7 +125,7 @@ class OllamaProvider(RemoteProvider):
                         received += 1
                         yield piece
                     if data.get("done") is True:
-                        done = True
+                        done, ended_at = True, ended_now()
                         stream.finish_reason = _text(data.get("done_reason")) or "stop"
                         stream.usage = Usage(_count(data.get("prompt_eval_count")),
                                              _count(data.get("eval_count")))
@@ -180,9 +188,13 @@ class OllamaProvider(RemoteProvider):
         ``stream=False`` reads the whole body first (cheaper for one JSON object)."""
         try:
             request = self._client.build_request("POST", "/api/chat", json=body)
-            response = await self._client.send(request, stream=stream)
+            # What the answer may take is bounded by what it was asked for (see _bounds).
+            with answer_budget(self.name, body["options"]["num_predict"]):
+                response = await self._client.send(request, stream=stream)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
+        except errors.ProviderError:  # the answer ran past its bound while being read
+            raise
         except Exception as exc:  # not a network failure: retrying would not help
             if self._client.is_closed:
                 raise closed_provider_error(self.name) from None
@@ -192,6 +204,8 @@ class OllamaProvider(RemoteProvider):
                 hint="Check AI__OLLAMA_BASE_URL; if it is right, rebuild the provider with "
                      "create_ai_provider() and retry.") from None
         try:
+            if response.is_redirect:
+                raise self._redirect_error(response)
             if response.status_code != 200:
                 try:
                     await response.aread()
@@ -201,6 +215,16 @@ class OllamaProvider(RemoteProvider):
             yield response
         finally:
             await response.aclose()
+
+    def _redirect_error(self, response: httpx.Response) -> errors.ProviderError:
+        """A 3xx: the provider follows none (a redirect loop would otherwise be sent round
+        and round, and a redirect to another host could carry the URL's credentials)."""
+        target = redact(display_url(response.headers.get("location", "")) or "nowhere", self._secrets)
+        return errors.ProviderError(
+            f"Ollama at {self._shown_url} answered HTTP {response.status_code}, a redirect to {target}: "
+            "redirects are not followed", provider=self.name,
+            hint="Set AI__OLLAMA_BASE_URL to the address that answers directly (Ollama itself "
+                 "never redirects: a proxy or another server is at that URL).")
 
     def _status_error(self, response: httpx.Response) -> errors.ProviderError:
         status = response.status_code
@@ -229,16 +253,26 @@ class OllamaProvider(RemoteProvider):
         }
 
 
-async def _lines(chunks: AsyncIterator[bytes], provider: str) -> AsyncIterator[str]:
-    """NDJSON lines from raw bytes, decoded strictly (httpx's own decoding hides bad bytes)."""
-    pending = b""
+async def _lines(chunks: AsyncIterator[bytes], provider: str) -> AsyncIterator[tuple[str, bool]]:
+    """NDJSON lines from raw bytes, decoded strictly (httpx's own decoding hides bad bytes),
+    each with whether its newline arrived (the last may be cut short).
+
+    Linear time: a line's parts are kept in a list and joined once, and only each new
+    chunk is searched for newlines (re-splitting the whole pending bytes for every chunk
+    made a 40 MB line cost seconds of CPU)."""
+    parts: list[bytes] = []
     async for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield _strict_text(line, provider)
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            parts.append(chunk[start:end])
+            yield _strict_text(b"".join(parts), provider), True
+            parts.clear()
+            start = end + 1
+        if start < len(chunk):
+            parts.append(chunk[start:])
+    pending = b"".join(parts)
     if pending.strip():
-        yield _strict_text(pending, provider)
+        yield _strict_text(pending, provider), False
 
 
 def _strict_text(raw: bytes, provider: str = "ollama") -> str:

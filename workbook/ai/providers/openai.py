@@ -9,7 +9,6 @@ AI__TIMEOUT_S.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import AsyncIterator
 
@@ -22,15 +21,16 @@ from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_
 from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..types import ChatStream, Message, Usage
+from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
 from ._redact import redact
 from ._url_credentials import split_credentials
 from .base import Answer, RemoteProvider
 
 # After the finish_reason only the usage chunk and [DONE] may follow: a server that keeps
-# the connection open after the end marker has still answered in full. Reading on to
-# [DONE] (rather than stopping at the usage chunk) lets httpx reuse the connection.
-_AFTER_END_S = 1.0
+# the connection open (or keeps sending empty events) after the end marker has still
+# answered in full. Reading on to [DONE] (rather than stopping at the usage chunk) lets
+# httpx reuse the connection; _bounds.AFTER_END_S bounds that whole tail, not each event.
 
 
 class _RegistryDefault:
@@ -68,11 +68,11 @@ class OpenAIProvider(RemoteProvider):
                          *url_secrets]
         self._check_key(settings.secret(self.key_field))
         self._http_client = http_client
-        self._client = self._build_client(settings, http_client)
+        self._client = self._build_client(settings, http_client or _bounded_http_client())
 
     async def _renew_client(self) -> None:
         if self._http_client is None:  # a caller's own http_client is theirs to manage
-            stale, self._client = self._client, self._build_client(self.settings, None)
+            stale, self._client = self._client, self._build_client(self.settings, _bounded_http_client())
             # Its connections died with their loop. Closing it (which fails part-way) marks
             # it closed, so it does not try again, noisily, when it is garbage-collected.
             await aclose_quietly(stale)
@@ -138,9 +138,13 @@ class OpenAIProvider(RemoteProvider):
         try:
             completion = await self._create(**request)
             choice = completion.choices[0]
-            content = choice.message.content or ""
+            content = _text_or_none(choice.message.content)
         except Exception as error:  # every SDK failure becomes a typed workbook error
             raise self._translate(error) from None
+        if content is _NOT_TEXT:
+            raise self._not_openai_format(
+                f'"message.content" is a {type(choice.message.content).__name__}, not text')
+        content = content or ""
         usage = completion.usage
         return Answer(content, completion.model,
                       Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
@@ -155,25 +159,28 @@ class OpenAIProvider(RemoteProvider):
             raise self._translate(error) from None
         parsed = received = 0  # chunks read in the OpenAI format / those carrying text
         reading = chunks.__aiter__()
+        ended_at = None  # the loop's time when the finish_reason arrived
         try:
             while True:
                 try:
-                    if stream.finish_reason is None:
-                        chunk = await reading.__anext__()
-                    else:
-                        async with asyncio.timeout(_AFTER_END_S):
-                            chunk = await reading.__anext__()
+                    chunk = await next_read(reading, ended_at)
                 except (StopAsyncIteration, TimeoutError):
                     break
                 stream.model = chunk.model or stream.model
                 if chunk.usage is not None:
                     stream.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                 for choice in chunk.choices:
-                    if choice.finish_reason:
-                        stream.finish_reason = choice.finish_reason
-                    if choice.delta and choice.delta.content:
+                    text = _text_or_none(choice.delta.content) if choice.delta else None
+                    if text is _NOT_TEXT:
+                        raise self._not_openai_format(
+                            f'a "delta.content" that is a {type(choice.delta.content).__name__}, '
+                            f"not text, after {received} chunks")
+                    if text and ended_at is None:  # text after the finish_reason is no answer's
                         received += 1
-                        yield choice.delta.content
+                        yield text
+                    if choice.finish_reason and ended_at is None:
+                        stream.finish_reason = choice.finish_reason
+                        ended_at = ended_now()
                 parsed += 1
         except Exception as error:
             raise self._stream_error(error, received) from None
@@ -198,12 +205,14 @@ class OpenAIProvider(RemoteProvider):
         close arrives meets "Server disconnected without sending a response". Nothing of it
         was answered, so sending it again on a fresh connection is what an HTTP client does
         for a stale keep-alive connection -- not a retry of a failed request (AI__MAX_RETRIES)."""
-        try:
+        # What the answer may take is bounded by what it was asked for (see _bounds).
+        with answer_budget(self.name, _asked_tokens(request)):
+            try:
+                return await self._client.chat.completions.create(**request)
+            except openai.APIConnectionError as error:
+                if not _dropped_unanswered(error.__cause__):
+                    raise
             return await self._client.chat.completions.create(**request)
-        except openai.APIConnectionError as error:
-            if not _dropped_unanswered(error.__cause__):
-                raise
-        return await self._client.chat.completions.create(**request)
 
     # -- errors ---------------------------------------------------------------------
     def _clean(self, error: BaseException) -> str:
@@ -259,6 +268,12 @@ class OpenAIProvider(RemoteProvider):
                 provider=name, hint="Raise AI__TIMEOUT_S, or check that the server is not overloaded.")
         if isinstance(error, openai.APIConnectionError):
             cause = error.__cause__
+            if _redirect_loop(cause):
+                return errors.ProviderError(
+                    f"{self._where()} redirects in a loop (the client gave up after {_MAX_REDIRECTS} "
+                    "redirects): it was reached, but never answers", provider=name,
+                    hint=f"Check {self.url_variable}: the server, or a proxy before it, sends requests "
+                         "round in circles; use the address that answers directly.")
             if _broke_after_sending(cause):
                 # The server was reached and began to answer: its URL and state are fine.
                 return errors.ProviderUnavailableError(
@@ -305,6 +320,31 @@ class OpenAIProvider(RemoteProvider):
 
     def _where(self) -> str:
         return display_url(self.base_url) or "api.openai.com"
+
+
+_NOT_TEXT = object()
+_MAX_REDIRECTS = 20  # httpx's default, which the openai SDK keeps
+
+
+def _text_or_none(value):
+    """``value`` if it is text or missing; ``_NOT_TEXT`` for a number, object, list or bool
+    (the SDK builds its models without validating them, so those would pass through)."""
+    return value if value is None or isinstance(value, str) else _NOT_TEXT
+
+
+def _asked_tokens(request: dict) -> int:
+    asked = request.get("max_tokens") or request.get("max_completion_tokens")
+    return asked if isinstance(asked, int) else 4096
+
+
+def _bounded_http_client():
+    """The SDK's own default client, with each answer's size bounded (``_bounds``)."""
+    return openai.DefaultAsyncHttpxClient(event_hooks={"response": [bound_response]})
+
+
+def _redirect_loop(cause: BaseException | None) -> bool:
+    libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
+    return any(isinstance(cause, library.TooManyRedirects) for library in libraries)
 
 
 def _is_api_error(body) -> bool:
