@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from workbook.ai import AISettings
+from workbook.ai.registry import get_spec
 from workbook.emulator import eventstream
 
 ANSWER = ["The", " sky", " is", " blue."]
@@ -592,12 +593,13 @@ FAULTS: dict[str, Behaviour] = {
 def provider_settings(provider: str, url: str, **changes) -> AISettings:
     """Settings that point ``provider`` at a server at ``url`` (dummy keys; AWS keys come
     from the environment, as boto3 reads them)."""
-    if provider == "azure_openai":
+    protocol = get_spec(provider).protocol  # by wire: a newly registered provider needs no branch
+    if protocol == "azure_openai":
         values = dict(azure_openai_endpoint=url, azure_openai_api_key="test-key",
                       azure_openai_deployment="gpt-4o-mini")
-    elif provider == "ollama":
+    elif protocol == "ollama":
         values = dict(ollama_base_url=url, model="llama3.2")
-    elif provider == "bedrock":
+    elif protocol == "bedrock":
         values = dict(bedrock_endpoint_url=url, aws_region="us-east-1",
                       model="anthropic.claude-3-haiku-20240307-v1:0")
     else:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import pytest
 
 from workbook.ai import Message, create_ai_provider
+from workbook.ai.registry import network_names
 from workbook.ai.errors import (IncompleteResponseError, ProviderError, ProviderUnavailableError)
 from workbook.ai.providers._bounds import AFTER_END_S, max_answer_bytes, stream_deadline_s
 from workbook.aio import aclose_quietly
@@ -43,7 +44,7 @@ from workbook.emulator import eventstream
 from hostile_server import (ANSWER, BedrockWire, HostileServer, OllamaWire,
                             answer_well, provider_settings)
 
-PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
+PROVIDERS = tuple(network_names())  # the registry's list: a new network provider is covered too
 CALLS = ("chat", "chat_stream")
 QUESTION = [Message("user", "Why is the sky blue?")]
 MAX_TOKENS = 16
