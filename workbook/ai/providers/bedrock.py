@@ -27,6 +27,7 @@ from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_
 from ..lifecycle import lifecycle_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema
 from ..types import ChatStream, Message, Usage, split_system
 from ._redact import redact
 from .base import Answer, RemoteProvider
@@ -112,7 +113,8 @@ class BedrockProvider(RemoteProvider):
     def _where(self) -> str:
         return display_url(self.settings.bedrock_endpoint_url) or f"Bedrock in {self.region}"
 
-    def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
+    def _request(self, messages: list[Message], max_tokens: int, temperature: float,
+                 schema: OutputSchema | None = None) -> dict:
         system, conversation = split_system(messages)
         request = {
             "modelId": self.model,
@@ -121,10 +123,18 @@ class BedrockProvider(RemoteProvider):
         }
         if system is not None:
             request["system"] = [{"text": system}]
+        if schema is not None:
+            # verified 2026-12-01: AWS Bedrock API reference, OutputConfig / OutputFormat /
+            # OutputFormatStructure / JsonSchemaDefinition -- textFormat {type: "json_schema",
+            # structure: {jsonSchema: {schema: <the schema as a JSON *string*>, name, description}}},
+            # for Converse and ConverseStream (user guide "Get validated JSON results from models").
+            request["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {
+                "jsonSchema": {"schema": schema.text, "name": schema.name}}}}
         return request
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
-        request = self._request(messages, max_tokens, temperature)
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
+        request = self._request(messages, max_tokens, temperature, schema)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))

@@ -20,6 +20,7 @@ from ...aio import aclose_quietly
 from ..errormap import invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema
 from ..types import ChatStream, Message, Usage
 from ._closing import closed_provider_error
 from ._redact import redact
@@ -65,16 +66,23 @@ class OllamaProvider(RemoteProvider):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool) -> dict:
-        return {
+    def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool,
+              schema: OutputSchema | None = None) -> dict:
+        body = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": stream,
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
+        if schema is not None:
+            # verified 2026-12-01: Ollama docs "Structured outputs" (docs.ollama.com/capabilities/
+            # structured-outputs; blog 2024-12-06): /api/chat's `format` takes a JSON schema object.
+            body["format"] = schema.schema
+        return body
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
-        async with self._post(self._body(messages, max_tokens, temperature, stream=False),
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
+        async with self._post(self._body(messages, max_tokens, temperature, stream=False, schema=schema),
                               stream=False) as response:
             data = _json(response.content, self.name)
         if "error" in data:

@@ -21,6 +21,7 @@ from ...aio import aclose_quietly
 from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema, refuse_unless_strict
 from ..types import ChatStream, Message, Usage
 from ._closing import closed_provider_error
 from ._redact import redact
@@ -51,6 +52,10 @@ class OpenAIProvider(RemoteProvider):
     default_model = _RegistryDefault("default_model")
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
+    # response_format's "strict": OpenAI and Azure OpenAI then enforce the schema exactly and
+    # refuse (400) one that breaks strict mode's rules, checked here before sending. vLLM and
+    # LM Studio enforce any schema their grammar engine compiles, strict or not: they send false.
+    strict_schema = True
     hints = {
         "auth": "Check AI__OPENAI_API_KEY (create a key at platform.openai.com).",
         "not_found": "Check AI__MODEL against the models your key can use (GET /v1/models).",
@@ -117,7 +122,12 @@ class OpenAIProvider(RemoteProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
+    def _check_schema(self, schema: OutputSchema) -> None:
+        if self.strict_schema:
+            refuse_unless_strict(schema, self.name)
+
+    def _request(self, messages: list[Message], max_tokens: int, temperature: float,
+                 schema: OutputSchema | None = None) -> dict:
         limit_field = catalog.token_limit_field(self.model)
         request = {
             "model": self.model,
@@ -129,11 +139,21 @@ class OpenAIProvider(RemoteProvider):
             # OpenAI's reasoning models (GPT-5 on) would spend the completion budget thinking,
             # and accept a temperature other than 1 only with reasoning turned off.
             request["reasoning_effort"] = "none"
+        if schema is not None:
+            # verified 2026-12-01: OpenAI API reference, chat completions `response_format`
+            # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; Azure OpenAI takes the
+            # same object (learn.microsoft.com "Structured outputs", api-version 2024-08-01-preview on,
+            # and v1); LM Studio's /v1/chat/completions "follows the same format" (lmstudio.ai/docs
+            # "Structured Output"); vLLM's OpenAI-compatible server accepts it too (docs.vllm.ai
+            # "Structured Outputs", beside its own structured_outputs extra field).
+            request["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema.name, "schema": schema.schema, "strict": self.strict_schema}}
         return request
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
         try:
-            completion = await self._create(**self._request(messages, max_tokens, temperature))
+            completion = await self._create(**self._request(messages, max_tokens, temperature, schema))
             choice = completion.choices[0]
             content = choice.message.content or ""
         except Exception as error:  # every SDK failure becomes a typed workbook error
