@@ -113,8 +113,7 @@ class BedrockProvider(RemoteProvider):
     def _where(self) -> str:
         return display_url(self.settings.bedrock_endpoint_url) or f"Bedrock in {self.region}"
 
-    def _request(self, messages: list[Message], max_tokens: int, temperature: float,
-                 schema: OutputSchema | None = None) -> dict:
+    def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         system, conversation = split_system(messages)
         request = {
             "modelId": self.model,
@@ -123,18 +122,24 @@ class BedrockProvider(RemoteProvider):
         }
         if system is not None:
             request["system"] = [{"text": system}]
-        if schema is not None:
-            # verified 2026-12-01: AWS Bedrock API reference, OutputConfig / OutputFormat /
-            # OutputFormatStructure / JsonSchemaDefinition -- textFormat {type: "json_schema",
-            # structure: {jsonSchema: {schema: <the schema as a JSON *string*>, name, description}}},
-            # for Converse and ConverseStream (user guide "Get validated JSON results from models").
-            request["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {
-                "jsonSchema": {"schema": schema.text, "name": schema.name}}}}
         return request
+
+    @staticmethod
+    def _schema_field(schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one)."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: AWS Bedrock API reference, OutputConfig / OutputFormat /
+        # OutputFormatStructure / JsonSchemaDefinition -- textFormat {type: "json_schema",
+        # structure: {jsonSchema: {schema: <the schema as a JSON *string*>, name, description}}},
+        # for Converse and ConverseStream (user guide "Get validated JSON results from models").
+        # The pinned botocore 1.44.8's bedrock-runtime model has outputConfig on both requests.
+        return {"outputConfig": {"textFormat": {"type": "json_schema", "structure": {
+            "jsonSchema": {"schema": schema.text, "name": schema.name}}}}}
 
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
                         schema: OutputSchema | None = None) -> Answer:
-        request = self._request(messages, max_tokens, temperature, schema)
+        request = {**self._request(messages, max_tokens, temperature), **self._schema_field(schema)}
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(_threads(), lambda: self._client.converse(**request))

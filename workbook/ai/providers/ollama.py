@@ -66,24 +66,27 @@ class OllamaProvider(RemoteProvider):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool,
-              schema: OutputSchema | None = None) -> dict:
-        body = {
+    def _body(self, messages: list[Message], max_tokens: int, temperature: float, stream: bool) -> dict:
+        return {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": stream,
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
-        if schema is not None:
-            # verified 2026-12-01: Ollama docs "Structured outputs" (docs.ollama.com/capabilities/
-            # structured-outputs; blog 2024-12-06): /api/chat's `format` takes a JSON schema object.
-            body["format"] = schema.schema
-        return body
+
+    @staticmethod
+    def _schema_field(schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one)."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: Ollama docs "Structured outputs" (docs.ollama.com/capabilities/
+        # structured-outputs; blog 2024-12-06): /api/chat's `format` takes a JSON schema object.
+        return {"format": schema.schema}
 
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
                         schema: OutputSchema | None = None) -> Answer:
-        async with self._post(self._body(messages, max_tokens, temperature, stream=False, schema=schema),
-                              stream=False) as response:
+        async with self._post({**self._body(messages, max_tokens, temperature, stream=False),
+                               **self._schema_field(schema)}, stream=False) as response:
             data = _json(response.content, self.name)
         if "error" in data:
             raise self._reported_error(data["error"], received=0)

@@ -126,8 +126,7 @@ class OpenAIProvider(RemoteProvider):
         if self.strict_schema:
             refuse_unless_strict(schema, self.name)
 
-    def _request(self, messages: list[Message], max_tokens: int, temperature: float,
-                 schema: OutputSchema | None = None) -> dict:
+    def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         limit_field = catalog.token_limit_field(self.model)
         request = {
             "model": self.model,
@@ -139,21 +138,29 @@ class OpenAIProvider(RemoteProvider):
             # OpenAI's reasoning models (GPT-5 on) would spend the completion budget thinking,
             # and accept a temperature other than 1 only with reasoning turned off.
             request["reasoning_effort"] = "none"
-        if schema is not None:
-            # verified 2026-12-01: OpenAI API reference, chat completions `response_format`
-            # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; Azure OpenAI takes the
-            # same object (learn.microsoft.com "Structured outputs", api-version 2024-08-01-preview on,
-            # and v1); LM Studio's /v1/chat/completions "follows the same format" (lmstudio.ai/docs
-            # "Structured Output"); vLLM's OpenAI-compatible server accepts it too (docs.vllm.ai
-            # "Structured Outputs", beside its own structured_outputs extra field).
-            request["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": schema.name, "schema": schema.schema, "strict": self.strict_schema}}
         return request
+
+    def _schema_field(self, schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one).
+
+        Kept apart from ``_request`` (which subclasses and exercise 12 override) so that an
+        override need not know about it."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: OpenAI API reference, chat completions `response_format`
+        # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; Azure OpenAI takes the
+        # same object (learn.microsoft.com "Structured outputs", api-version 2024-08-01-preview on,
+        # and v1); LM Studio's /v1/chat/completions "follows the same format" (lmstudio.ai/docs
+        # "Structured Output"); vLLM's OpenAI-compatible server accepts it too (docs.vllm.ai
+        # "Structured Outputs", beside its own structured_outputs extra field).
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": schema.name, "schema": schema.schema, "strict": self.strict_schema}}}
 
     async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
                         schema: OutputSchema | None = None) -> Answer:
         try:
-            completion = await self._create(**self._request(messages, max_tokens, temperature, schema))
+            completion = await self._create(**self._request(messages, max_tokens, temperature),
+                                            **self._schema_field(schema))
             choice = completion.choices[0]
             content = choice.message.content or ""
         except Exception as error:  # every SDK failure becomes a typed workbook error
