@@ -65,24 +65,28 @@ class Extraction:
 
 async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 60) -> Extraction:
     """Ask for one ticket's fields; ``enforce`` passes the schema as ``response_format``."""
-    schema = output_schema(TicketFields)
     started = time.perf_counter()
-    try:
-        if enforce:
+    if enforce:
+        try:
             response = await provider.chat(messages_for(ticket), max_tokens=max_tokens, temperature=0.0,
                                            response_format=TicketFields)
-            content, tokens, parsed = response.content, response.usage.output_tokens, response.parsed
-        else:
-            response = await provider.chat(messages_for(ticket), max_tokens=max_tokens, temperature=0.0)
-            content, tokens = response.content, response.usage.output_tokens
-            parsed = schema.parse(content.strip())  # the whole answer must be the JSON, as a program reads it
-    except StructuredOutputError as error:
-        return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, None,
-                          time.perf_counter() - started, error.raw or "")
+        except StructuredOutputError as error:  # e.g. cut at max_tokens: its tokens are not reported
+            return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, None,
+                              time.perf_counter() - started, error.raw or "")
+        parsed = response.parsed
+    else:
+        response = await provider.chat(messages_for(ticket), max_tokens=max_tokens, temperature=0.0)
+        try:  # the whole answer must be the JSON, as a program reading it needs
+            parsed = output_schema(TicketFields).parse(response.content.strip())
+        except StructuredOutputError:
+            parsed = None
     seconds = time.perf_counter() - started
+    tokens = response.usage.output_tokens
+    if parsed is None:
+        return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, tokens, seconds, response.content)
     answered = parsed.model_dump()
     return Extraction(ticket["id"], True, answered, {f: answered[f] == ticket[f] for f in FIELDS},
-                      tokens, seconds, content)
+                      tokens, seconds, response.content)
 
 
 async def run(provider, tickets: list[dict], *, enforce: bool, max_tokens: int = 60) -> list[Extraction]:
