@@ -70,7 +70,7 @@ class OutputSchema:
             try:
                 self.model.model_validate(data)
             except ValidationError as error:
-                return tuple(f"{_dotted(e['loc'])}: {e['msg']}" for e in error.errors(include_input=False))
+                return _pydantic_problems(error)
             return ()
         return tuple(_describe_schema_error(e) for e in
                      sorted(self._validator.iter_errors(data), key=lambda e: list(e.path)))
@@ -90,8 +90,7 @@ class OutputSchema:
             try:
                 return self.model.model_validate(data)
             except ValidationError as error:
-                problems = tuple(f"{_dotted(e['loc'])}: {e['msg']}"
-                                 for e in error.errors(include_input=False))
+                problems = _pydantic_problems(error)
         else:
             problems = self.problems(data)
             if not problems:
@@ -251,6 +250,11 @@ def _strict_problems(schema: dict):
 
 def _dotted(path) -> str:
     return ".".join(str(part) for part in path)
+
+
+def _pydantic_problems(error: ValidationError) -> tuple[str, ...]:
+    """pydantic's errors as path + rule, without the input values its str() would show."""
+    return tuple(f"{_dotted(e['loc']) or 'the answer'}: {e['msg']}" for e in error.errors(include_input=False))
 
 
 def _describe_schema_error(error) -> str:
