@@ -63,7 +63,7 @@ class Extraction:
     content: str
 
 
-async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 60) -> Extraction:
+async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 40) -> Extraction:
     """Ask for one ticket's fields; ``enforce`` passes the schema as ``response_format``."""
     started = time.perf_counter()
     if enforce:
@@ -89,7 +89,7 @@ async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 60
                       tokens, seconds, response.content)
 
 
-async def run(provider, tickets: list[dict], *, enforce: bool, max_tokens: int = 60) -> list[Extraction]:
+async def run(provider, tickets: list[dict], *, enforce: bool, max_tokens: int = 40) -> list[Extraction]:
     return [await extract(provider, ticket, enforce=enforce, max_tokens=max_tokens) for ticket in tickets]
 
 
