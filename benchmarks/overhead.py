@@ -8,7 +8,9 @@ ratios. Also the import time of ``workbook.ai``.
 
     .venv/bin/python benchmarks/overhead.py [--calls 150]
 
-Targets: ratio <= 1.05 (streaming and not), import < 150 ms.
+Targets: ratio <= 1.05 (streaming and not), import < 150 ms; a structured row per protocol
+(``chat(..., response_format=Route)`` against the raw SDK sending the same field and parsing the
+answer with pydantic, as a program using the SDK directly would): ratio <= 1.03.
 """
 
 from __future__ import annotations
@@ -27,12 +29,25 @@ import httpx
 import openai
 from botocore.config import Config
 
+from typing import Literal
+
+from pydantic import BaseModel
+
 from workbook.ai import Message, create_ai_provider
+from workbook.ai.structured import output_schema
 from workbook.emulator import Emulator
 
 QUESTION = [Message("user", "Why is the sky blue?")]
 RAW_MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
 MAX_TOKENS = 64
+
+
+class Route(BaseModel):
+    team: Literal["billing", "technical", "account"]
+    urgent: bool
+
+
+ROUTE_SCHEMA = output_schema(Route).schema  # what the raw calls send: the same schema, built once
 
 
 def import_time_ms(repeats: int = 5) -> float:
@@ -79,6 +94,26 @@ class RawCalls:
         else:
             await self.client.chat.completions.create(model=self.model, messages=RAW_MESSAGES,
                                                       max_tokens=MAX_TOKENS, temperature=0.7)
+
+    async def chat_structured(self) -> Route:
+        """The same structured request, in the protocol's own field, parsed as a program would."""
+        if self.name == "ollama":
+            response = await self.client.post("/api/chat", json={
+                "model": self.model, "messages": RAW_MESSAGES, "stream": False, "format": ROUTE_SCHEMA,
+                "options": {"num_predict": MAX_TOKENS, "temperature": 0.7}})
+            return Route.model_validate_json(response.json()["message"]["content"])
+        if self.name == "bedrock":
+            result = await asyncio.get_running_loop().run_in_executor(None, lambda: self.client.converse(
+                modelId=self.model, messages=[{"role": "user", "content": [{"text": RAW_MESSAGES[0]["content"]}]}],
+                inferenceConfig={"maxTokens": MAX_TOKENS, "temperature": 0.7},
+                outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
+                    "schema": json.dumps(ROUTE_SCHEMA, separators=(",", ":")), "name": "Route"}}}}))
+            return Route.model_validate_json(result["output"]["message"]["content"][0]["text"])
+        completion = await self.client.chat.completions.create(
+            model=self.model, messages=RAW_MESSAGES, max_tokens=MAX_TOKENS, temperature=0.7,
+            response_format={"type": "json_schema", "json_schema": {
+                "name": "Route", "schema": ROUTE_SCHEMA, "strict": True}})
+        return Route.model_validate_json(completion.choices[0].message.content)
 
     async def first_chunk(self) -> float:
         """Seconds to the first text chunk; the rest of the stream is drained untimed."""
@@ -160,14 +195,36 @@ async def measure(emu: Emulator, name: str, calls: int) -> dict:
     }
 
 
-async def main(calls: int) -> None:
+async def measure_structured(emu: Emulator, name: str, calls: int) -> dict:
+    provider = create_ai_provider(emu.settings(name))
+    raw = RawCalls(emu, name)
+    raw_s, wb_s = [], []
+    for _ in range(5):
+        await raw.chat_structured(), await provider.chat(QUESTION, max_tokens=MAX_TOKENS, response_format=Route)
+    for index in range(calls):
+        for side in (("raw", "wb") if index % 2 == 0 else ("wb", "raw")):
+            started = time.perf_counter()
+            if side == "raw":
+                await raw.chat_structured()
+                raw_s.append(time.perf_counter() - started)
+            else:
+                await provider.chat(QUESTION, max_tokens=MAX_TOKENS, response_format=Route)
+                wb_s.append(time.perf_counter() - started)
+    return {"provider": name, "raw_ms": statistics.median(raw_s) * 1000,
+            "workbook_ms": statistics.median(wb_s) * 1000,
+            "ratio": statistics.median(w / r for w, r in zip(wb_s, raw_s))}
+
+
+async def main(calls: int, structured_only: bool = False) -> None:
     os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
     with Emulator(ttft_s=0.0, tokens_per_s=1e6) as emu:
         for key, value in emu.env("bedrock").items():
             if key.startswith("AWS_"):
                 os.environ[key] = value
-        rows = [await measure(emu, name, calls)
-                for name in ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")]
+        rows = [] if structured_only else [
+            await measure(emu, name, calls)
+            for name in ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")]
+        structured = [await measure_structured(emu, name, calls) for name in ("openai", "ollama", "bedrock")]
     print(f"import workbook.ai: {import_time_ms():.0f} ms (median of 5 fresh interpreters; target < 150 ms)")
     print(f"{calls} alternating calls per provider against the emulator "
           "(medians in ms; ratio = median of paired workbook/raw ratios):")
@@ -176,9 +233,15 @@ async def main(calls: int) -> None:
         print(f"{row['provider']:<13}{row['raw_chat_ms']:>10.2f}{row['workbook_chat_ms']:>10.2f}"
               f"{row['chat_ratio']:>7.3f}   {row['raw_first_ms']:>9.2f}{row['workbook_first_ms']:>10.2f}"
               f"{row['stream_ratio']:>7.3f}")
+    print("structured: chat(response_format=Route) vs the raw SDK with the same field + pydantic parse "
+          "(medians in ms; target ratio <= 1.03):")
+    for row in structured:
+        print(f"{row['provider']:<13}{row['raw_ms']:>10.2f}{row['workbook_ms']:>10.2f}{row['ratio']:>7.3f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=150)
-    asyncio.run(main(parser.parse_args().calls))
+    parser.add_argument("--structured-only", action="store_true", help="only the structured rows")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.calls, arguments.structured_only))

@@ -13,10 +13,12 @@ from .errors import (
     ProviderError,
     ProviderUnavailableError,
     RateLimitError,
+    StructuredOutputError,
 )
 from .factory import create_ai_provider, missing_variables
 from .registry import provider_names, register_provider, unregister_provider
 from .settings import AISettings, ProviderType, load_settings
+from .structured import StructuredAnswer, ask_structured
 from .types import AIProvider, ChatResponse, ChatStream, Message, Usage
 
 __all__ = [
@@ -26,4 +28,5 @@ __all__ = [
     "register_provider", "unregister_provider", "provider_names",
     "ProviderError", "ConfigurationError", "InvalidRequestError", "AuthenticationError",
     "RateLimitError", "ModelNotFoundError", "ProviderUnavailableError", "IncompleteResponseError",
+    "StructuredOutputError", "ask_structured", "StructuredAnswer",
 ]

@@ -91,6 +91,22 @@ class IncompleteResponseError(ProviderError):
     default_hint = "The connection dropped mid-answer; retry the request."
 
 
+class StructuredOutputError(ProviderError):
+    """An answer asked for in a schema (``response_format=``) that does not fit it: not JSON,
+    or JSON of another shape. ``raw`` keeps the answer's text and ``problems`` what did not
+    fit (paths and rules, never the answer's values): ``str()`` shows neither the text nor
+    the values, since an answer can echo whatever the prompt held, secrets included."""
+
+    default_hint = ("Enforce the schema where the provider can (response_format=), raise max_tokens if "
+                    "the answer was cut, or use workbook.ai.ask_structured, which retries once.")
+
+    def __init__(self, message: str, *, provider: str = "", hint: str | None = None,
+                 raw: str | None = None, problems: tuple[str, ...] = ()):
+        super().__init__(message, provider=provider, hint=hint)
+        self.raw = raw
+        self.problems = tuple(problems)
+
+
 __all__ = [
     "ProviderError",
     "ConfigurationError",
@@ -100,4 +116,5 @@ __all__ = [
     "ModelNotFoundError",
     "ProviderUnavailableError",
     "IncompleteResponseError",
+    "StructuredOutputError",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable, Literal, Protocol, runtime_checkable
+from typing import Any, AsyncIterator, Callable, Literal, Protocol, runtime_checkable
 
 from .errors import InvalidRequestError
 
@@ -51,6 +51,9 @@ class ChatResponse:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     latency_s: float = 0.0
+    # With ``chat(..., response_format=X)``: the answer validated against X -- an instance of
+    # the pydantic model X, or a dict for a JSON-schema dict. ``None`` when no format was asked.
+    parsed: Any = None
 
 
 @runtime_checkable

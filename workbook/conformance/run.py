@@ -75,8 +75,8 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
 async def _run_checks(suite: _Suite) -> ConformanceReport:
     """The contract, in order; a provider that lacks the basics stops early.
 
-    Three are *stretch* (``level=STRETCH``): a cut stream detected, a retry that succeeds,
-    calls that overlap. The module asks for the rest (the *core*).
+    Four are *stretch* (``level=STRETCH``): a cut stream detected, a retry that succeeds,
+    calls that overlap, structured output (skipped for a chat without response_format). The module asks for the rest (the *core*).
     """
     await suite.run("has chat and chat_stream", suite.shape,
                     "Follow the AIProvider protocol in workbook.ai.types.")
@@ -112,6 +112,9 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
     await suite.run("retry after 429 succeeds", suite.retry_succeeds, suite.hints["retry"],
                     level=STRETCH)
     await suite.run("8 concurrent calls overlap", suite.concurrent, suite.hints["concurrent"],
+                    level=STRETCH)
+    await suite.run("structured output (response_format)", suite.structured,
+                    "Optional: take response_format=, send its schema, return ChatResponse.parsed.",
                     level=STRETCH)
     return suite.report
 

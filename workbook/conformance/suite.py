@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal
+
+from pydantic import BaseModel
 
 from ..ai import errors
 from ..ai.registry import accepts_settings
 from ..aio import aclose_quietly
 from ..probe import free_port
 from ..ai.scripted import scripted_answer, scripted_reply
+from ..ai.structured import output_schema, takes_response_format
 from ..ai.types import ChatResponse, Message
 from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _USAGE_HINT, _hints_for
 from .report import CORE, CheckResult, ConformanceReport
-from .wire import _FIELD_OK, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems
+from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems
 
 NEEDS_SETTINGS = "skipped: needs a class that takes settings"
 NOT_SERVED = "skipped: its requests do not reach the emulator (build it from emulator.settings(...))"
@@ -436,6 +439,43 @@ class _Suite:
             raise CheckFailed(f"raised RateLimitError with AI__MAX_RETRIES=2: {error.message}",
                               self.hints["retry"]) from None
 
+    async def structured(self) -> str:
+        """chat(..., response_format=X): X reaches the server in its field, the answer comes
+        back validated in ``parsed``, and an answer off the schema raises StructuredOutputError."""
+        if not takes_response_format(self.subject):
+            raise Skip("skipped: chat takes no response_format (optional; ask_structured covers such classes)")
+        messages = [Message("user", "Route this ticket: I was charged twice.")]
+        hint = ("Send response_format's schema in the protocol's own field, validate the answer with "
+                "workbook.ai.structured.output_schema(X).parse(text) and return it as ChatResponse.parsed.")
+
+        async def body(provider):
+            before = len(self.new_requests())
+            response = await provider.chat(messages, max_tokens=64, temperature=0.0,
+                                           response_format=_ConformanceRoute)
+            parsed = getattr(response, "parsed", None)
+            if not isinstance(parsed, _ConformanceRoute):
+                raise CheckFailed(f"parsed is a {type(parsed).__name__}, not an instance of the class "
+                                  "passed as response_format", hint)
+            if not (self.served and self.wire in SCHEMA_FIELD):
+                return f"parsed {parsed!r}"
+            field, read = SCHEMA_FIELD[self.wire]
+            sent = self.new_requests()[before:]
+            if not sent or read(sent[-1].body) != output_schema(_ConformanceRoute).schema:
+                raise CheckFailed(f"the schema did not arrive in {field}", hint)
+            self.emulator.inject("off_schema", protocol=self.wire)
+            try:
+                await provider.chat(messages, max_tokens=64, temperature=0.0, response_format=_ConformanceRoute)
+            except errors.StructuredOutputError:
+                pass
+            except errors.ProviderError as error:
+                raise CheckFailed(f"an answer off the schema raised {type(error).__name__}, "
+                                  "expected StructuredOutputError", hint) from None
+            else:
+                raise CheckFailed("an answer off the schema was accepted", hint)
+            return f"schema in {field}, answer parsed; an answer off the schema → StructuredOutputError"
+
+        return await self.using(body)
+
     async def concurrent(self) -> str:
         count = 8
 
@@ -535,6 +575,13 @@ def _extra_field_hint(wire: str | None, wanted: dict[str, Any]) -> str:
         return (f"Add the server's own field(s) through the SDK's extra_body: "
                 f"extra_body={{{fields}}} in the request _request returns.")
     return f"Add {{{fields}}} to the request body."
+
+
+class _ConformanceRoute(BaseModel):
+    """The schema the structured-output check asks for."""
+
+    team: Literal["billing", "technical", "account"]
+    urgent: bool
 
 
 def _name(subject) -> str:

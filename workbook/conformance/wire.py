@@ -94,3 +94,26 @@ def _field_problems(wire: str, body: Any) -> list[str]:
         if messages[0].get("role") != "system" or messages[0].get("content") != SYSTEM_PROMPT:
             problems.append("messages[0] is not the system prompt")
     return problems
+
+
+# Where each wire carries the schema of chat(..., response_format=): the field's name, and a
+# function giving the schema out of a request body (None when it is not there).
+def _json_text(value):
+    import json
+
+    try:
+        return json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+SCHEMA_FIELD = {
+    "openai": ("response_format.json_schema.schema",
+               lambda body: ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")),
+    "azure_openai": ("response_format.json_schema.schema",
+                     lambda body: ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")),
+    "ollama": ("format", lambda body: body.get("format") if isinstance(body.get("format"), dict) else None),
+    "bedrock": ("outputConfig.textFormat.structure.jsonSchema.schema (a JSON string)",
+                lambda body: _json_text(((((body.get("outputConfig") or {}).get("textFormat") or {})
+                                          .get("structure") or {}).get("jsonSchema") or {}).get("schema"))),
+}

@@ -24,7 +24,9 @@ from ..ai import catalog
 from ..ai.lifecycle import END_OF_LIFE_TEXT, LEGACY_TEXT, ON_DEMAND_TEXT
 from . import eventstream
 from .exchange import Exchange, cut_body, json_response, text_of
-from .faults import Fault
+from .faults import Fault, answer_schema
+from .responders import generate
+from .schemas import SchemaRefused, bedrock_schema
 from .validation import Problem, bedrock_converse
 
 EVENTSTREAM = "application/vnd.amazon.eventstream"
@@ -141,6 +143,10 @@ def routes(state) -> list[Route]:
         body = ex.body
         if (problem := bedrock_converse(body)) is not None:
             return ex.respond(error(_invalid(problem)))
+        try:
+            schema = bedrock_schema(body)
+        except SchemaRefused as refused:
+            return ex.respond(error((400, "ValidationException", refused.message)))
         fault = ex.take_fault()
         if fault is not None and not (fault.name in ("rate_limit", "server_error")
                                       and fault["in_stream"] and stream):
@@ -159,8 +165,9 @@ def routes(state) -> list[Route]:
         messages += [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
                      for m in body["messages"]]
         temperature = config.get("temperature")
-        reply = state.backend.generate(messages, max_tokens=config.get("maxTokens") or DEFAULT_MAX_TOKENS,
-                                       temperature=1.0 if temperature is None else temperature)
+        reply = generate(state.backend, messages, max_tokens=config.get("maxTokens") or DEFAULT_MAX_TOKENS,
+                                       temperature=1.0 if temperature is None else temperature,
+                                       schema=answer_schema(schema, fault))
         request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
         if stream:
             return ex.stream(_frames(ex, reply, fault, started), EVENTSTREAM, headers=request_id)

@@ -15,7 +15,7 @@ from ..ai.registry import PROTOCOLS
 FAULTS = (
     "rate_limit", "server_error", "slow_first_token", "cut_stream", "malformed", "auth",
     "model_not_found", "access_denied", "validation",
-    "model_end_of_life", "model_legacy", "needs_inference_profile",
+    "model_end_of_life", "model_legacy", "needs_inference_profile", "off_schema",
 )
 # Bedrock's lifecycle answers (AWS's own texts, see workbook.ai.lifecycle): Bedrock only.
 BEDROCK_ONLY = ("model_end_of_life", "model_legacy", "needs_inference_profile")
@@ -37,6 +37,9 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "model_end_of_life": {},
     "model_legacy": {},
     "needs_inference_profile": {},
+    # The answer ignores the schema the request asked for (free text, as without one): what a
+    # service that does not enforce it, or a model that strays, sends back.
+    "off_schema": {},
 }
 
 
@@ -114,3 +117,8 @@ class FaultQueue:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+
+
+def answer_schema(schema: dict | None, fault: Fault | None) -> dict | None:
+    """The schema the backend should follow: none under the ``off_schema`` fault."""
+    return None if fault is not None and fault.name == "off_schema" else schema

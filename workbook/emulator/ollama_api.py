@@ -15,7 +15,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .exchange import Exchange, cut_body, json_response
-from .faults import Fault
+from .faults import Fault, answer_schema
+from .responders import generate
+from .schemas import SchemaRefused, ollama_schema
 from .validation import Problem, ollama_chat
 
 NDJSON = "application/x-ndjson"
@@ -114,6 +116,10 @@ def routes(state) -> list[Route]:
         body = ex.body
         if (problem := ollama_chat(body)) is not None:
             return ex.respond(invalid(problem))
+        try:
+            schema = ollama_schema(body)
+        except SchemaRefused as refused:
+            return ex.respond(error(400, refused.message))
         model = body["model"]
         if not model:
             return ex.respond(error(400, "model is required"))
@@ -132,8 +138,9 @@ def routes(state) -> list[Route]:
         temperature = options.get("temperature")
         messages = [{"role": m["role"], "content": m.get("content") or ""}
                     for m in body.get("messages") or []]
-        reply = state.backend.generate(messages, max_tokens=max_tokens,
-                                       temperature=0.8 if temperature is None else temperature)
+        reply = generate(state.backend, messages, max_tokens=max_tokens,
+                                       temperature=0.8 if temperature is None else temperature,
+                                       schema=answer_schema(schema, fault))
         if stream:
             return ex.stream(_ndjson(ex, reply, fault, model, started), NDJSON)
         text = await ex.text(reply, fault)

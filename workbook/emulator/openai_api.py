@@ -19,7 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .exchange import Exchange, cut_body, json_response, text_of
-from .faults import Fault
+from .faults import Fault, answer_schema
+from .responders import generate
+from .schemas import SchemaRefused, openai_schema
 from .validation import Problem, openai_chat
 
 DEFAULT_MAX_TOKENS = 4096
@@ -171,6 +173,10 @@ async def _complete(ex: Exchange, model: str | None, *, azure: bool,
     body = ex.body
     if (problem := openai_chat(body, model_in_body=not azure or model is None)) is not None:
         return ex.respond(_invalid(problem, azure))
+    try:
+        schema = openai_schema(body)
+    except SchemaRefused as refused:  # Azure passes OpenAI's own error object through
+        return ex.respond(openai_error(400, refused.message, "invalid_request_error", param="response_format"))
     if model is None:  # Azure's v1 route: the deployment is the body's "model"
         model = body["model"]
     fault = ex.take_fault()
@@ -186,8 +192,9 @@ async def _complete(ex: Exchange, model: str | None, *, azure: bool,
     temperature = body.get("temperature")
     messages = [{"role": m.get("role", "user"), "content": text_of(m.get("content"))}
                 for m in body["messages"]]
-    reply = ex.state.backend.generate(messages, max_tokens=max_tokens,
-                                      temperature=1.0 if temperature is None else temperature)
+    reply = generate(ex.state.backend, messages, max_tokens=max_tokens,
+                                      temperature=1.0 if temperature is None else temperature,
+                                      schema=answer_schema(schema, fault))
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return ex.stream(_sse(ex, reply, fault, model, include_usage, azure, api_version), SSE)

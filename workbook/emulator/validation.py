@@ -189,7 +189,20 @@ def openai_chat(body: Any, *, model_in_body: bool) -> Problem | None:
         _field(body, "stream_options", "", _object)
         if isinstance(body.get("stream_options"), dict):
             _field(body["stream_options"], "include_usage", "stream_options", _boolean)
+        _field(body, "response_format", "", _openai_response_format)
     return _run(check)
+
+
+def _openai_response_format(value: Any, path: str) -> None:
+    _object(value, path)
+    _field(value, "type", path, _string, required=True)
+    _one_of("text", "json_object", "json_schema")(value["type"], f"{path}.type")
+    if value["type"] == "json_schema":
+        _field(value, "json_schema", path, _object, required=True)
+        inner, where = value["json_schema"], f"{path}.json_schema"
+        _field(inner, "name", where, _string, required=True)
+        _field(inner, "schema", where, _object)
+        _field(inner, "strict", where, _boolean)
 
 
 # -- Ollama /api/chat ----------------------------------------------------------------------
@@ -217,7 +230,13 @@ def ollama_chat(body: Any) -> Problem | None:
             # Ollama reads num_predict -1 as "no limit"; the emulator then uses its default.
             _field(options, "num_predict", "options", _integer_from(-1))
             _field(options, "temperature", "options", _number_between(0, 2))
+        _field(body, "format", "", _ollama_format)
     return _run(check)
+
+
+def _ollama_format(value: Any, path: str) -> None:
+    if value != "json" and value != "" and not isinstance(value, dict):
+        _fail(path, '"json" or a JSON schema object', value)
 
 
 # -- Bedrock Converse / ConverseStream -----------------------------------------------------
@@ -251,4 +270,21 @@ def bedrock_converse(body: Any) -> Problem | None:
             _field(config, "temperature", "inferenceConfig", _number_between(0, 1))
             _field(config, "topP", "inferenceConfig", _number_between(0, 1))
             _field(config, "stopSequences", "inferenceConfig", _string_array)
+        _field(body, "outputConfig", "", _bedrock_output_config)
     return _run(check)
+
+
+def _bedrock_output_config(value: Any, path: str) -> None:
+    _object(value, path)
+    _field(value, "textFormat", path, _object)
+    text_format = value.get("textFormat")
+    if isinstance(text_format, dict):
+        where = f"{path}.textFormat"
+        _field(text_format, "type", where, _string, required=True)
+        _one_of("json_schema")(text_format["type"], f"{where}.type")
+        _field(text_format, "structure", where, _object, required=True)
+        _field(text_format["structure"], "jsonSchema", f"{where}.structure", _object, required=True)
+        definition, inner = text_format["structure"]["jsonSchema"], f"{where}.structure.jsonSchema"
+        _field(definition, "schema", inner, _string, required=True)
+        _field(definition, "name", inner, _string)
+        _field(definition, "description", inner, _string)

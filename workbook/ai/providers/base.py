@@ -3,7 +3,8 @@
 A provider implements two SDK-specific methods, each *one attempt* that raises typed
 workbook errors (see ``workbook.ai.errormap``):
 
-- ``_complete(messages, max_tokens, temperature) -> Answer``
+- ``_complete(messages, max_tokens, temperature, schema=None) -> Answer`` (``schema``: the
+  ``OutputSchema`` of ``chat(..., response_format=)``, placed in the protocol's own field)
 - ``_pieces(stream, messages, max_tokens, temperature)``: an async generator of text
   pieces that fills in ``stream.usage`` / ``finish_reason`` / ``model`` and returns once
   its protocol's end marker arrived (whether or not the connection is still open).
@@ -30,6 +31,7 @@ from typing import AsyncIterator
 
 from .. import errors
 from ..settings import AISettings
+from ..structured import OutputSchema, provider_schema
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._bounds import SLOWEST_TOKEN_S, stream_deadline_s
 from ._closing import Closeable
@@ -76,7 +78,8 @@ class RemoteProvider(Closeable):
     _loop: asyncio.AbstractEventLoop | None = None
 
     # -- what a provider implements ---------------------------------------------------
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
         raise NotImplementedError
 
     def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
@@ -97,10 +100,14 @@ class RemoteProvider(Closeable):
                 await self._renew_client()
             self._loop = loop
 
+    def _check_schema(self, schema: OutputSchema) -> None:
+        """Refuse, before sending, a schema this service would refuse (strict mode's rules)."""
+
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
+                   temperature: float | None = None, response_format=None) -> ChatResponse:
         messages, max_tokens, temperature = validate_request(
             messages, max_tokens, temperature, self.settings)
+        schema = provider_schema(response_format, self.name, self._check_schema)
         await self._bind_loop()
         started = time.perf_counter()
         timeout_s = self.settings.timeout_s
@@ -111,17 +118,19 @@ class RemoteProvider(Closeable):
                 while True:
                     sent += 1
                     try:
-                        answer = await self._complete(messages, max_tokens, temperature)
+                        answer = await self._complete(messages, max_tokens, temperature, schema=schema)
                         break
                     except errors.ProviderError as error:
                         failed = error
                         await self._before_retry(error, sent, deadline)
         except TimeoutError:
             raise self._out_of_time(f"no complete answer from {self._where()}", sent, failed) from None
+        parsed = (schema.parse(answer.content, provider=self.name, finish_reason=answer.finish_reason)
+                  if schema is not None else None)
         return ChatResponse(
             content=answer.content, model=answer.model or self.model, provider=self.name,
             usage=answer.usage, finish_reason=answer.finish_reason,
-            latency_s=time.perf_counter() - started)
+            latency_s=time.perf_counter() - started, parsed=parsed)
 
     def _out_of_time(self, what: str, sent: int, failed: errors.ProviderError | None) -> errors.ProviderError:
         """AI__TIMEOUT_S ran out during attempt ``sent``; ``failed`` is the earlier attempt's

@@ -34,6 +34,7 @@ from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_
 from ..lifecycle import lifecycle_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema
 from ..types import ChatStream, Message, Usage, split_system
 from ._bounds import Budget, ended_now, next_read
 from ._redact import redact
@@ -230,8 +231,22 @@ class BedrockProvider(RemoteProvider):
             request["system"] = [{"text": system}]
         return request
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
-        request = self._request(messages, max_tokens, temperature)
+    @staticmethod
+    def _schema_field(schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one)."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: AWS Bedrock API reference, OutputConfig / OutputFormat /
+        # OutputFormatStructure / JsonSchemaDefinition -- textFormat {type: "json_schema",
+        # structure: {jsonSchema: {schema: <the schema as a JSON *string*>, name, description}}},
+        # for Converse and ConverseStream (user guide "Get validated JSON results from models").
+        # The pinned botocore 1.44.8's bedrock-runtime model has outputConfig on both requests.
+        return {"outputConfig": {"textFormat": {"type": "json_schema", "structure": {
+            "jsonSchema": {"schema": schema.text, "name": schema.name}}}}}
+
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
+        request = {**self._request(messages, max_tokens, temperature), **self._schema_field(schema)}
         loop = asyncio.get_running_loop()
         call = _Call(Budget(self.name, max_tokens))
         try:

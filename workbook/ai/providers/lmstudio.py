@@ -8,6 +8,7 @@ from .openai import OpenAIProvider
 # Default URL and model: its entry in workbook/ai/registry.py.
 class LMStudioProvider(OpenAIProvider):
     name = "lmstudio"
+    strict_schema = False  # it enforces a schema by grammar whatever "strict" says
     hints = {
         "auth": "LM Studio needs no key unless you enabled one; check AI__OPENAI_API_KEY.",
         "not_found": "Load a model in LM Studio, or set AI__MODEL to a loaded model's id.",

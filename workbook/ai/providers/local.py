@@ -10,6 +10,7 @@ are the real ones from the tokenizer.
 from __future__ import annotations
 
 import codecs
+import functools
 import importlib.util
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import AsyncIterator, Callable, Iterator
 from .. import errors
 from ...aio import ThreadRelay
 from ..settings import AISettings
+from ..structured import provider_schema
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable
 
@@ -155,27 +157,36 @@ class LocalProvider(Closeable):
         return self._loaded.load_s
 
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
+                   temperature: float | None = None, response_format=None) -> ChatResponse:
         started = time.perf_counter()
-        stream = self.chat_stream(messages, max_tokens=max_tokens, temperature=temperature)
+        schema = provider_schema(response_format, self.name)
+        stream = self.chat_stream(messages, max_tokens=max_tokens, temperature=temperature,
+                                  response_format=schema)
         content = "".join([piece async for piece in stream])
+        parsed = (schema.parse(content, provider=self.name, finish_reason=stream.finish_reason)
+                  if schema is not None else None)
         return ChatResponse(content=content, model=self.model, provider=self.name, usage=stream.usage,
-                            finish_reason=stream.finish_reason, latency_s=time.perf_counter() - started)
+                            finish_reason=stream.finish_reason, latency_s=time.perf_counter() - started,
+                            parsed=parsed)
 
     def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> ChatStream:
+                    temperature: float | None = None, response_format=None) -> ChatStream:
+        """``response_format`` constrains the stream too (its pieces join to the JSON; ``chat``
+        also validates it)."""
         messages, max_tokens, temperature = validate_request(
             messages, max_tokens, temperature, self.settings)
-        return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature),
+        schema = provider_schema(response_format, self.name)
+        grammar = schema_grammar(schema.text, self.name) if schema is not None else None
+        return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature, grammar),
                           provider=self.name)
 
     async def _stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
-                      temperature: float) -> AsyncIterator[str]:
+                      temperature: float, grammar=None) -> AsyncIterator[str]:
         loaded = self._loaded
 
         def start():
             loaded.waiting -= 1  # on the model's thread: this generation has begun
-            return self._generate(messages, max_tokens, temperature, relay)
+            return self._generate(messages, max_tokens, temperature, relay, grammar)
 
         # A consumer that stops early sets relay.stopped: that frees the model for the next call.
         relay = ThreadRelay(start, executor=loaded.worker)
@@ -192,7 +203,7 @@ class LocalProvider(Closeable):
                      "when you stop early.")
 
     def _generate(self, messages: list[Message], max_tokens: int, temperature: float,
-                  relay: ThreadRelay) -> Iterator[str]:
+                  relay: ThreadRelay, grammar=None) -> Iterator[str]:
         """Token by token on the model's thread: yields the text pieces, returns
         (usage, finish_reason)."""
         llama = self._loaded.llama
@@ -212,7 +223,7 @@ class LocalProvider(Closeable):
             # temperature 0 gives the same answer every time.
             llama.reset()
         for token in llama.generate(prompt_tokens, temp=float(temperature), top_k=40, top_p=0.95,
-                                    min_p=0.05, repeat_penalty=1.0, reset=True):
+                                    min_p=0.05, repeat_penalty=1.0, reset=True, grammar=grammar):
             if token in self._loaded.end_tokens:
                 finish = "stop"
                 break
@@ -230,6 +241,29 @@ class LocalProvider(Closeable):
         if tail:
             yield tail
         return Usage(len(prompt_tokens), generated), finish
+
+
+@functools.lru_cache(maxsize=64)
+def schema_grammar(schema_text: str, provider: str = "local"):
+    """llama.cpp's grammar for a JSON schema, built once per schema.
+
+    The same conversion llama-cpp-python applies for ``create_chat_completion(response_format=
+    {"type": "json_object", "schema": S})`` (verified 2026-12-01 in the pinned 0.3.36's
+    llama_chat_format._grammar_for_response_format: LlamaGrammar.from_json_schema); given to
+    ``Llama.generate`` so that this provider keeps its own token loop (streaming, stopping early)."""
+    try:
+        from llama_cpp.llama_grammar import LlamaGrammar
+    except ImportError:
+        raise errors.ConfigurationError(
+            "llama-cpp-python is not installed", provider=provider,
+            hint="Run `make lab` (it builds llama-cpp-python once, a few minutes).") from None
+    try:
+        return LlamaGrammar.from_json_schema(schema_text, verbose=False)
+    except Exception as error:  # the converter raises plain exceptions for what it cannot express
+        raise errors.InvalidRequestError(
+            f"llama.cpp cannot turn this response_format into a grammar: {type(error).__name__}: {error}",
+            provider=provider,
+            hint="Simplify the schema (plain types, enums, $defs); nothing was generated.") from None
 
 
 def model_is_available(settings: AISettings | None = None) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import AsyncIterator, Callable
 
 from ..scripted import Pace, paced, scripted_answer
 from ..settings import AISettings
+from ..structured import OutputSchema, example_instance, provider_schema
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._closing import Closeable
 
@@ -32,22 +34,30 @@ class MockProvider(Closeable):
     def __repr__(self) -> str:
         return f"MockProvider(model={self.model!r}, ttft_s={self.pace.ttft_s}, tokens_per_s={self.pace.tokens_per_s})"
 
-    def _answer(self, messages, max_tokens):
+    def _answer(self, messages, max_tokens, schema: OutputSchema | None = None):
         reply = self._reply(list(messages)) if self._reply else None
+        if reply is None and schema is not None:
+            # A schema-valid instance, varied by the prompt as the scripted text is.
+            reply = json.dumps(example_instance(schema.schema, seed="\x1e".join(m.content for m in messages)))
         return scripted_answer(messages, max_tokens, reply)
 
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
-                   temperature: float | None = None) -> ChatResponse:
+                   temperature: float | None = None, response_format=None) -> ChatResponse:
+        """``response_format`` (a pydantic class or a schema dict): the reply is a valid instance
+        of it, unless a ``reply`` function answers otherwise (then it is validated like any answer)."""
         messages, max_tokens, temperature = validate_request(
             messages, max_tokens, temperature, self.settings)
+        schema = provider_schema(response_format, self.name)
         started = time.perf_counter()
-        answer = self._answer(messages, max_tokens)
+        answer = self._answer(messages, max_tokens, schema)
         async for _ in paced(answer.tokens, self.pace):
             pass
+        parsed = (schema.parse(answer.text, provider=self.name, finish_reason=answer.finish_reason)
+                  if schema is not None else None)
         return ChatResponse(
             content=answer.text, model=self.model, provider=self.name,
             usage=Usage(answer.input_tokens, answer.output_tokens),
-            finish_reason=answer.finish_reason, latency_s=time.perf_counter() - started,
+            finish_reason=answer.finish_reason, latency_s=time.perf_counter() - started, parsed=parsed,
         )
 
     def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,

@@ -19,6 +19,7 @@ from ...aio import aclose_quietly
 from ..errormap import invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema
 from ..types import ChatStream, Message, Usage
 from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
@@ -74,9 +75,19 @@ class OllamaProvider(RemoteProvider):
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
-        async with self._post(self._body(messages, max_tokens, temperature, stream=False),
-                              stream=False) as response:
+    @staticmethod
+    def _schema_field(schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one)."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: Ollama docs "Structured outputs" (docs.ollama.com/capabilities/
+        # structured-outputs; blog 2024-12-06): /api/chat's `format` takes a JSON schema object.
+        return {"format": schema.schema}
+
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
+        async with self._post({**self._body(messages, max_tokens, temperature, stream=False),
+                               **self._schema_field(schema)}, stream=False) as response:
             data = _json(response.content, self.name)
         if "error" in data:
             raise self._reported_error(data["error"], received=0)

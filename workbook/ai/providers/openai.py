@@ -20,6 +20,7 @@ from ...aio import aclose_quietly
 from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
 from ..settings import AISettings, display_url
+from ..structured import OutputSchema, refuse_unless_strict
 from ..types import ChatStream, Message, Usage
 from ._bounds import answer_budget, bound_response, ended_now, next_read
 from ._closing import closed_provider_error
@@ -51,6 +52,10 @@ class OpenAIProvider(RemoteProvider):
     default_model = _RegistryDefault("default_model")
     url_variable = "AI__OPENAI_BASE_URL"
     key_field = "openai_api_key"  # the AISettings field holding this provider's key
+    # response_format's "strict": OpenAI and Azure OpenAI then enforce the schema exactly and
+    # refuse (400) one that breaks strict mode's rules, checked here before sending. vLLM and
+    # LM Studio enforce any schema their grammar engine compiles, strict or not: they send false.
+    strict_schema = True
     hints = {
         "auth": "Check AI__OPENAI_API_KEY (create a key at platform.openai.com).",
         "not_found": "Check AI__MODEL against the models your key can use (GET /v1/models).",
@@ -117,6 +122,10 @@ class OpenAIProvider(RemoteProvider):
     async def aclose(self) -> None:
         await self._client.close()
 
+    def _check_schema(self, schema: OutputSchema) -> None:
+        if self.strict_schema:
+            refuse_unless_strict(schema, self.name)
+
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
         limit_field = catalog.token_limit_field(self.model)
         request = {
@@ -131,12 +140,29 @@ class OpenAIProvider(RemoteProvider):
             request["reasoning_effort"] = "none"
         return request
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> Answer:
+    def _schema_field(self, schema: OutputSchema | None) -> dict:
+        """The request field carrying ``chat(..., response_format=)``'s schema (none without one).
+
+        Kept apart from ``_request`` (which subclasses and exercise 12 override) so that an
+        override need not know about it."""
+        if schema is None:
+            return {}
+        # verified 2026-12-01: OpenAI API reference, chat completions `response_format`
+        # {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}; Azure OpenAI takes the
+        # same object (learn.microsoft.com "Structured outputs", api-version 2024-08-01-preview on,
+        # and v1); LM Studio's /v1/chat/completions "follows the same format" (lmstudio.ai/docs
+        # "Structured Output"); vLLM's OpenAI-compatible server accepts it too (docs.vllm.ai
+        # "Structured Outputs", beside its own structured_outputs extra field).
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": schema.name, "schema": schema.schema, "strict": self.strict_schema}}}
+
+    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
+                        schema: OutputSchema | None = None) -> Answer:
         # Built outside the SDK's try: a subclass's unfinished _request (a TODO raising
         # NotImplementedError) is the subclass's own error, not a server failure to retry.
         request = self._request(messages, max_tokens, temperature)
         try:
-            completion = await self._create(**request)
+            completion = await self._create(**request, **self._schema_field(schema))
             choice = completion.choices[0]
             content = _text_or_none(choice.message.content)
         except Exception as error:  # every SDK failure becomes a typed workbook error

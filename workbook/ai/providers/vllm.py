@@ -11,6 +11,7 @@ from .openai import OpenAIProvider
 # Default URL and model: its entry in workbook/ai/registry.py.
 class VLLMProvider(OpenAIProvider):
     name = "vllm"
+    strict_schema = False  # it enforces a schema by grammar whatever "strict" says
     hints = {
         "auth": "The server was started with --api-key: set AI__OPENAI_API_KEY to it.",
         "not_found": "AI__MODEL must be the model vLLM serves (see GET /v1/models).",
