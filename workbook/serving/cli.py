@@ -28,6 +28,8 @@ def parser(prog: str) -> argparse.ArgumentParser:
                    help="requests llama-server decodes together (default 4)")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--model", help="a GGUF file (default: the bundled SmolLM2-135M)")
+    p.add_argument("--lora", help="a LoRA adapter GGUF to apply (python -m workbook finetune "
+                   "writes one)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: 1 for llama-cpp-python, 2 for llama-server)")
     return p
@@ -41,7 +43,7 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
     threads = args.threads or (2 if args.engine == "llama-server" else 1)
     try:
         server = serve(args.engine, parallel=args.parallel, port=args.port,
-                       model_path=args.model, threads=threads,
+                       model_path=args.model, threads=threads, lora_path=args.lora,
                        progress=lambda text: print(text, flush=True))
     except (LlamaServerError, BuildFailed) as error:
         print(f"{prog}: {error}", file=sys.stderr)
@@ -51,7 +53,8 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         slots = f", {server.parallel} parallel slots" if server.engine == "llama-server" else ""
-        print(f"Serving {server.model_path.name} as {server.alias!r} with {server.engine}{slots} "
+        adapter = f" with the adapter {server.lora_path.name}" if server.lora_path else ""
+        print(f"Serving {server.model_path.name}{adapter} as {server.alias!r} with {server.engine}{slots} "
               f"at {server.base_url}", flush=True)
         print("Point the workbook at it with one of these (e.g. in .env):", flush=True)
         for provider in PROVIDERS:
