@@ -117,3 +117,17 @@ def test_node_is_reported_as_needed_only_for_the_site(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))            # no node on it
     row = doctor._node_row()
     assert row.status == doctor.WARN and "make book" in row.detail and "apt install nodejs" in row.detail
+
+
+def test_the_fine_tuning_extra_is_reported_and_optional(monkeypatch):
+    from workbook import doctor
+    from workbook.finetune import train
+
+    installed = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2", "gguf": "0.19.0",
+                 "llama_cpp_python": "0.3.36"}
+    monkeypatch.setattr(train, "versions", lambda: installed)
+    row = doctor._finetune_row()
+    assert row.status == doctor.OK and "peft 0.21.2" in row.detail
+    monkeypatch.setattr(train, "versions", lambda: {**installed, "torch": None, "peft": None})
+    row = doctor._finetune_row()
+    assert row.status == doctor.WARN and "torch, peft missing" in row.detail and "make finetune" in row.detail

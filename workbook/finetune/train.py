@@ -262,12 +262,13 @@ def _train(request: Request, train: list[Example], valid: list[Example], out: Pa
         f"{len(train_rows)} examples x {settings.epochs} epochs, {request.threads} CPU threads")
     accuracy_per_epoch = []
     for epoch in range(settings.epochs):
-        if not loop.run_epoch(epoch, progress=progress):
-            break
+        more = loop.run_epoch(epoch, progress=progress)
         if valid_rows:
             accuracy_per_epoch.append(validation_accuracy(model, valid_rows, encoder.pad_id))
             say(f"  epoch {epoch + 1}: validation accuracy {accuracy_per_epoch[-1]:.0%} "
                 f"({len(valid_rows)} examples)")
+        if not more:  # --max-steps reached
+            break
     train_s = loop.seconds
     adapter = out / "adapter"
     model.save_pretrained(adapter)
