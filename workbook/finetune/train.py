@@ -217,6 +217,8 @@ def ensure_finetuned(request: Request | None = None, *, progress: bool = True,
         found = cached(request)
         if found is not None:
             return found
+        for stale in root.glob(f"{key}.partial-*"):  # left by a run that was killed: we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=f"{key}.partial-", dir=root))
         try:
             metrics = _train(request, train, valid, work, progress=progress, say=say)
