@@ -7,12 +7,13 @@
    the base model, same prompts, alternating. Goal: >= 0.8x.
 3. ``route``: the fine-tuned model through transformers (greedy) on notebook 08's 20 held-out
    tickets, asked the bare ticket: routed correctly, one-word answers. (Notebook 08 measures the
-   same through llama.cpp; this leg needs only torch.)
+   same through llama.cpp; this leg needs only torch.) ``unlike``: the same on a dozen tickets
+   worded unlike the training data and 08's (slang, indirect, no team keywords).
 
 ``decode`` and ``route`` use the cached default adapter (``python -m workbook finetune`` makes it).
 Expect 10-15% noise on a shared machine: compare within one run.
 
-    .venv/bin/python benchmarks/finetune.py [--parts train,decode,route] [--steps 12] [--threads 2]
+    .venv/bin/python benchmarks/finetune.py [--parts train,decode,route,unlike] [--steps 12] [--threads 2]
 """
 
 from __future__ import annotations
@@ -81,6 +82,20 @@ def _bare_loop(model, rows, settings, pad_id: int) -> tuple[int, float]:
     return tokens, time.perf_counter() - started
 
 
+# Worded unlike the training data and 08's tickets: slang, indirect, long-winded, no keywords.
+UNLIKE = [("yo so the thing u sent me is the wrong colour lol can u swap it", "shipping"),
+          ("Hi. Money left my account twice on the 3rd. Same amount. Explain please.", "billing"),
+          ("Every time I hit save the whole screen goes white and I lose my work.", "technical"),
+          ("I can't get in. It keeps asking for a code I never receive on my phone.", "account"),
+          ("My grandmother wants to know why the statement says 19.99 when she pays 14.99.", "billing"),
+          ("The courier says the address doesn't exist but I've lived here 10 years.", "shipping"),
+          ("When I open two windows at once the second one just spins.", "technical"),
+          ("Please change the name on my login, I got married.", "account"),
+          ("Honestly I'm not sure who to ask, but the box was supposed to be here Tuesday.", "shipping"),
+          ("Your checkout added 8% on top and I don't know what for.", "billing"),
+          ("The thing where it remembers me doesn't work, I have to sign in every single time.", "account"),
+          ("Since last night the numbers on my dashboard are all zeros even though sales happened.", "technical")]
+
 PROMPTS = ["Write two sentences about the sea.", "Explain what a parcel locker is.",
            "Describe a rainy morning in a city.", "Give three tips for writing an email."]
 
@@ -110,7 +125,7 @@ def decode_leg(adapter: str, rounds: int) -> dict:
             "ratio": best["adapter"] / best["base"]}
 
 
-def route_leg(result, threads: int) -> dict:
+def route_leg(result, threads: int, tickets=None) -> dict:
     import torch
     from peft import PeftModel
 
@@ -123,7 +138,8 @@ def route_leg(result, threads: int) -> dict:
     encoder = ft.Encoder(tokenizer, template)
     right = one_word = 0
     started = time.perf_counter()
-    for ticket in eval_tickets():
+    tickets = tickets or eval_tickets()
+    for ticket in tickets:
         prompt = encoder.prompt(Example(None, ticket["text"], ""))
         ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
@@ -133,7 +149,7 @@ def route_leg(result, threads: int) -> dict:
         right += named == [ticket["label"]]
         one_word += len(re.findall(r"[A-Za-z]+", answer)) == 1
         print(f"  {ticket['label']:9s} <- {answer!r:14s} {ticket['text'][:60]}", flush=True)
-    n = len(eval_tickets())
+    n = len(tickets)
     return {"accuracy": right / n, "one_word": one_word / n, "seconds_per_ticket": (time.perf_counter() - started) / n}
 
 
@@ -148,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.parts.split(",")
     figures: dict = {}
     result = None
-    if {"decode", "route"} & set(parts):
+    if {"decode", "route", "unlike"} & set(parts):
         from workbook.finetune.train import cached, default_request
 
         result = cached(default_request())
@@ -168,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         figures["route"] = route_leg(result, args.threads)
         print(f"  routed correctly {figures['route']['accuracy']:.0%}, one-word answers "
               f"{figures['route']['one_word']:.0%}", flush=True)
+    if "unlike" in parts:
+        print(f"The fine-tuned model (transformers, greedy) on {len(UNLIKE)} tickets worded unlike any:", flush=True)
+        figures["unlike"] = route_leg(result, args.threads, [{"text": t, "label": team} for t, team in UNLIKE])
+        print(f"  routed correctly {figures['unlike']['accuracy']:.0%}, one-word answers "
+              f"{figures['unlike']['one_word']:.0%}", flush=True)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(figures, out, indent=1)
