@@ -69,7 +69,7 @@ $(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/nbgrad
 finetune: $(FINETUNE_STAMP)
 
 $(FINETUNE_STAMP): requirements-finetune.txt constraints.txt $(STAMP)
-	@echo "Installing the fine-tuning extra (CPU torch, transformers, peft, gguf: ~1.1 GB)..."
+	@echo "Installing the fine-tuning extra (CPU torch, transformers, peft, gguf: ~1 GB)..."
 	@# torch alone first (its dependencies come with the rest, pinned by constraints.txt).
 	$(BIN)/pip install --quiet --no-deps --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
 		$(BIN)/pip install --quiet --no-deps torch==$(TORCH_VERSION) $(TORCH_CPU_INDEX)
