@@ -205,11 +205,12 @@ def ensure_finetuned(request: Request | None = None, *, progress: bool = True,
                      say: Callable[[str], None] = print) -> FinetuneResult:
     """The fine-tuned adapter for ``request``: from the cache, or trained now (and cached)."""
     request = request or default_request()
+    with contextlib.suppress(OSError):  # a missing file: check_request below says which
+        found = cached(request)
+        if found is not None:  # it was checked when it was trained
+            return found
     train, valid = check_request(request)
     key = request.key()
-    found = cached(request)
-    if found is not None:
-        return found
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     with locked(root / f"{key}.lock", "fine-tuning the same data with the same settings", say,
