@@ -2,6 +2,7 @@
 #   make lab    set everything up (first time: a few minutes) and open JupyterLab
 #   make test   set everything up and run every test, notebooks and the course site included
 #   make book   the course site (Sphinx) in _build/html, from the executed notebooks
+#   make finetune  the optional fine-tuning extra (CPU torch, transformers, peft, gguf; notebook 08)
 # For instructors (README, "For instructors"):
 #   make release                 student notebooks + solutions generated from exercises/source
 #   make grade SUBMISSIONS=DIR   autograde DIR/<student>/<exercise>.ipynb -> DIR/grades.csv + feedback
@@ -38,7 +39,14 @@ export CFLAGS += $(NO_AMX)
 export CXXFLAGS += $(NO_AMX)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean llama-server book release grade
+.PHONY: lab test setup emulator doctor clean llama-server book release grade finetune
+
+# The fine-tuning extra: its own requirements file and stamp, so `make lab` never waits for it.
+FINETUNE_STAMP := $(VENV)/.finetune-installed
+TORCH_VERSION := 2.13.0
+# On Linux, PyPI's torch is the CUDA build (several GB): the CPU build comes from PyTorch's CPU
+# index. A machine with the wheel at hand (pip's find-links) uses that and never asks the index.
+TORCH_CPU_INDEX := $(if $(filter Linux,$(shell uname -s)),--index-url https://download.pytorch.org/whl/cpu)
 
 setup: $(STAMP) $(LAB_OVERRIDES) $(INSTRUCTOR_OFF)
 
@@ -70,6 +78,16 @@ $(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/nbgrad
 	cp $< $@
 	cp scripts/jupyter-instructor-off/labconfig/page_config.json $(VENV)/etc/jupyter/labconfig/page_config.json
 
+finetune: $(FINETUNE_STAMP)
+
+$(FINETUNE_STAMP): requirements-finetune.txt constraints.txt $(STAMP)
+	@echo "Installing the fine-tuning extra (CPU torch, transformers, peft, gguf: ~1 GB)..."
+	@# torch alone first (its dependencies come with the rest, pinned by constraints.txt).
+	$(BIN)/pip install --quiet --no-deps --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
+		$(BIN)/pip install --quiet --no-deps torch==$(TORCH_VERSION) $(TORCH_CPU_INDEX)
+	$(BIN)/pip install --quiet -r requirements-finetune.txt
+	@touch $@
+
 # The server's root is notebooks/: the file browser opens on the course, with 00 in front.
 lab: setup
 	@test -f .env || cp .env.example .env
@@ -81,12 +99,14 @@ lab: setup
 llama-server: setup
 	$(BIN)/python -m workbook.serving.build
 
-test: setup
+test: setup $(FINETUNE_STAMP)
 	@# Tests and notebook 03 use the real llama-server: build it (first time: minutes) in the
 	@# background while chromium installs and the first tests run; whatever needs it waits
-	@# for the same build (a file lock), a second clone finds it in the cache.
+	@# for the same build (a file lock), a second clone finds it in the cache. Notebook 08's
+	@# fine-tune the same way: trained once per machine into ~/.cache/workbook/finetune.
 	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
+	@($(BIN)/python -m workbook finetune --quiet --threads 1 > test-output/finetune.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
 	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
 	@# each notebook run on its own (tests/conftest.py), except what compares two engines'

@@ -26,6 +26,9 @@ def pytest_collection_modifyitems(config, items):
         notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("measures_speed"):
             item.add_marker(pytest.mark.solo)
+        # A notebook that may wait for a background job (08: make test's fine-tune) says how long.
+        if isinstance(notebook, Path) and _notebook_metadata(notebook).get("timeout_s"):
+            item.add_marker(pytest.mark.timeout(int(_notebook_metadata(notebook)["timeout_s"]) + 120))
 
 
 def pytest_xdist_make_scheduler(config, log):

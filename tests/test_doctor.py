@@ -191,3 +191,17 @@ def test_valid_settings_report_no_invalid_rows(configured, emu):
     report = run_checks(quick=True)
     assert report.chosen == "ollama" and report.chosen_ok, str(report)
     assert not any("invalid" in r.detail for r in report if r.section == "providers")
+
+
+def test_the_fine_tuning_extra_is_reported_and_optional(monkeypatch):
+    from workbook import doctor
+    from workbook.finetune import train
+
+    installed = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "peft": "0.21.2", "gguf": "0.19.0",
+                 "llama_cpp_python": "0.3.36"}
+    monkeypatch.setattr(train, "versions", lambda: installed)
+    row = doctor._finetune_row()
+    assert row.status == doctor.OK and "peft 0.21.2" in row.detail
+    monkeypatch.setattr(train, "versions", lambda: {**installed, "torch": None, "peft": None})
+    row = doctor._finetune_row()
+    assert row.status == doctor.WARN and "torch, peft missing" in row.detail and "make finetune" in row.detail

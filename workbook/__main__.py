@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "compare providers: time to first token, latency, tokens/s, quality, cost"),
     "serve": ("workbook.serving.cli",
               "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
+    "finetune": ("workbook.finetune.cli",
+                 "fine-tune a LoRA adapter for SmolLM2 on the CPU (needs make finetune)"),
     "book": ("workbook.book.build",
              "build the course site (Sphinx) from the executed notebooks into _build/html"),
     "doctor": ("workbook.doctor",

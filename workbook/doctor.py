@@ -115,7 +115,21 @@ def _versions() -> list[Row]:
             rows.append(Row("packages", package, FAIL if needed else WARN,
                             "not installed (run `make lab`)"))
     rows.append(_node_row())
+    rows.append(_finetune_row())
     return rows
+
+
+def _finetune_row() -> Row:
+    """The optional fine-tuning extra (notebook 08's last part, python -m workbook finetune)."""
+    from .finetune.train import EXTRA_PACKAGES, versions
+
+    found = versions()
+    missing = [name for name in EXTRA_PACKAGES if not found[name]]
+    if missing:
+        return Row("packages", "fine-tuning extra", WARN,
+                   f"not installed ({', '.join(missing)} missing): optional, `make finetune` installs it")
+    return Row("packages", "fine-tuning extra", OK,
+               ", ".join(f"{name} {found[name]}" for name in EXTRA_PACKAGES))
 
 
 def _node_row() -> Row:

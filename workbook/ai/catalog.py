@@ -175,12 +175,19 @@ def is_stale(today: datetime.date | None = None) -> bool:
     return (today or datetime.date.today()) - verified_on() > STALE_AFTER
 
 
+def fine_tuning() -> list[dict]:
+    """What each cloud's fine-tuning offers and charges for, as its docs said on ``verified_on``:
+    ``service``, ``provider``, ``models``, ``summary``, ``sources`` (notebook 08 shows them)."""
+    text = resources.files("workbook.ai").joinpath("data/cloud_models.json").read_text("utf-8")
+    return list(json.loads(text).get("fine_tuning", []))
+
+
 def models(provider: str, *, active_only: bool = True) -> list[CatalogEntry]:
     return [item for item in CATALOG
             if item.provider == provider and (item.active or not active_only)]
 
 
 __all__ = ["CATALOG", "CatalogEntry", "CatalogPrice", "DEFAULTS", "base_model_id", "default_model",
-           "entry", "inference_profile_id", "is_profile_id", "is_stale", "models",
+           "entry", "fine_tuning", "inference_profile_id", "is_profile_id", "is_stale", "models",
            "needs_inference_profile", "price", "region_group", "tier_model", "token_limit_field",
            "verified_on"]

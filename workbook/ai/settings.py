@@ -117,6 +117,8 @@ class AISettings(BaseModel):
 
     local_model_path: str | None = None
     local_threads: int = Field(1, ge=1, le=64)
+    # A LoRA adapter (GGUF, e.g. from `python -m workbook finetune`) applied to the local model.
+    local_lora_path: str | None = None
 
     mock_ttft_s: float = Field(0.05, ge=0.0, le=60.0, allow_inf_nan=False)
     mock_tokens_per_s: float = Field(200.0, gt=0.0, allow_inf_nan=False)
@@ -176,6 +178,7 @@ class AISettings(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("model", "azure_openai_deployment", "aws_region", "local_model_path",
+                     "local_lora_path",
                      "azure_openai_api_key", "openai_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

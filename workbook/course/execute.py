@@ -14,7 +14,19 @@ from pathlib import Path
 from typing import Iterator
 
 # Long enough for the slowest cell measured (notebook 03 waits for the llama-server build).
+# A notebook that waits for something longer says so in its metadata ("workbook": {"timeout_s":
+# N}): 08 may wait for the fine-tune `make test` runs in the background.
 CELL_TIMEOUT_S = 240
+
+
+def cell_timeout_s(notebook: Path) -> int:
+    import json
+
+    try:
+        declared = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["workbook"].get("timeout_s")
+    except (OSError, ValueError, KeyError):
+        declared = None
+    return max(CELL_TIMEOUT_S, int(declared or 0))
 
 
 def executed_name(notebook: Path, backend: str) -> str:
@@ -35,7 +47,7 @@ def execute(notebook: Path, backend: str, out_dir: Path, *,
         papermill.execute_notebook(
             str(notebook), str(executed), parameters={"BACKEND": backend, **(parameters or {})},
             kernel_name="python3", cwd=str(notebook.parent), progress_bar=False, log_output=False,
-            execution_timeout=CELL_TIMEOUT_S,
+            execution_timeout=cell_timeout_s(notebook),
         )
     return executed
 

@@ -23,7 +23,6 @@ shell (``make test`` runs it). A machine without cmake or a C++ compiler gets
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import platform
@@ -38,7 +37,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..cache import cache_home
+from ..cache import LockTimeout, cache_home, locked
 from .llama_server import LlamaServerError
 
 EXPECTED_BUILD = "about 4-6 minutes on 2 cores"
@@ -144,27 +143,12 @@ def ensure_llama_server(progress: Callable[[str], None] | None = print) -> Path:
 
 @contextlib.contextmanager
 def _locked(path: Path, say: Callable[[str], None]) -> Iterator[None]:
-    with open(path, "w") as handle:
-        deadline = time.monotonic() + WAIT_FOR_OTHER_BUILD_S
-        told = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LlamaServerError(
-                        f"another llama-server build held {path} for over {WAIT_FOR_OTHER_BUILD_S // 60} "
-                        "minutes: if no `make test`, `make llama-server` or `python -m "
-                        "workbook.serving.build` is running, delete that file and try again") from None
-                if not told:
-                    say("Another process is building llama-server; waiting for it...")
-                    told = True
-                time.sleep(1)
-        try:
+    try:
+        with locked(path, "building llama-server", say, wait_s=WAIT_FOR_OTHER_BUILD_S):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockTimeout as timeout:
+        raise LlamaServerError(f"{timeout} (`make test`, `make llama-server` and `python -m "
+                               "workbook.serving.build` build it)") from None
 
 
 def _build(work: Path, target: Path, say: Callable[[str], None]) -> None:
@@ -200,7 +184,13 @@ def wheel_library_dir() -> Path | None:
 
 
 def _vendored_source(work: Path, logs: Path, say: Callable[[str], None]) -> Path:
-    """Download the pinned sdist (pip's cache usually has it) and unpack vendor/llama.cpp."""
+    return download_sdist_members(work, logs, say, lambda name: True)
+
+
+def download_sdist_members(work: Path, logs: Path, say: Callable[[str], None],
+                           wanted: Callable[[str], bool]) -> Path:
+    """Download the pinned sdist (pip's cache usually has it) and unpack the ``wanted`` files
+    of its vendor/llama.cpp (all of them for the build, the converters for a fine-tune)."""
     version = llama_cpp_version()
     say(f"  fetching the llama-cpp-python {version} source (pip download)...")
     _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
@@ -210,7 +200,7 @@ def _vendored_source(work: Path, logs: Path, say: Callable[[str], None]) -> Path
     if not archives:
         raise BuildFailed(f"pip download left no llama-cpp-python sdist in {work}")
     with tarfile.open(archives[0]) as archive:
-        members = [m for m in archive.getmembers() if "/vendor/llama.cpp/" in m.name]
+        members = [m for m in archive.getmembers() if "/vendor/llama.cpp/" in m.name and wanted(m.name)]
         archive.extractall(work / "src", members=members, filter="data")
     archives[0].unlink()
     return next((work / "src").glob("*/vendor/llama.cpp"))

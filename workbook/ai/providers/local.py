@@ -59,6 +59,18 @@ def resolve_model_path(settings: AISettings) -> Path:
     return path
 
 
+def resolve_lora_path(settings: AISettings) -> Path | None:
+    if not settings.local_lora_path:
+        return None
+    path = Path(settings.local_lora_path).expanduser()
+    if not path.is_file():
+        raise errors.ConfigurationError(
+            f"AI__LOCAL_LORA_PATH points to {path}, which is not a file", provider="local",
+            hint="Point AI__LOCAL_LORA_PATH at an adapter .gguf (python -m workbook finetune prints "
+                 "one), or unset it.")
+    return path
+
+
 @dataclass
 class LoadedModel:
     """One llama.cpp model, its chat template and the single thread that runs it."""
@@ -69,6 +81,7 @@ class LoadedModel:
     worker: ThreadPoolExecutor
     load_s: float
     path: Path
+    lora_path: Path | None = None
     waiting: int = 0  # generations submitted to the worker and not started yet
 
 
@@ -87,13 +100,14 @@ def stop_reason(relay: ThreadRelay, model: LoadedModel) -> str | None:
     return None
 
 
-_models: dict[tuple[str, int], LoadedModel] = {}
+_models: dict[tuple[str, int, str | None], LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
-def load_model(path: Path, threads: int) -> LoadedModel:
-    """Load (once per process) and return the model at ``path``."""
-    key = (str(path), threads)
+def load_model(path: Path, threads: int, lora_path: Path | None = None) -> LoadedModel:
+    """Load (once per process) and return the model at ``path``, with the LoRA adapter
+    ``lora_path`` applied if given (the same base with and without an adapter are two models)."""
+    key = (str(path), threads, str(lora_path) if lora_path else None)
     with _models_lock:
         if key in _models:
             return _models[key]
@@ -107,8 +121,14 @@ def load_model(path: Path, threads: int) -> LoadedModel:
         started = time.perf_counter()
         try:
             llama = llama_cpp.Llama(str(path), n_ctx=CONTEXT_TOKENS, n_threads=threads,
-                                    n_threads_batch=threads, verbose=False)
+                                    n_threads_batch=threads, verbose=False,
+                                    lora_path=str(lora_path) if lora_path else None)
         except Exception as error:
+            if lora_path:
+                raise errors.ConfigurationError(
+                    f"llama.cpp could not load {path.name} with the adapter {lora_path.name}: {error}",
+                    provider="local", hint="Is AI__LOCAL_LORA_PATH a LoRA adapter GGUF trained for "
+                    "this base model (python -m workbook finetune writes one)?") from None
             raise errors.ConfigurationError(
                 f"llama.cpp could not load {path.name}: {error}", provider="local",
                 hint="Is AI__LOCAL_MODEL_PATH a valid GGUF file?") from None
@@ -134,7 +154,7 @@ def load_model(path: Path, threads: int) -> LoadedModel:
                 return turns + "<|im_start|>assistant\n"
         loaded = LoadedModel(llama, format_prompt, frozenset(end_tokens),
                              ThreadPoolExecutor(1, thread_name_prefix="llama"),
-                             time.perf_counter() - started, path)
+                             time.perf_counter() - started, path, lora_path)
         _models[key] = loaded
         return loaded
 
@@ -146,11 +166,14 @@ class LocalProvider(Closeable):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
         path = resolve_model_path(settings)
-        self.model = settings.model or (MODEL_NAME if settings.local_model_path is None else path.stem)
-        self._loaded = load_model(path, settings.local_threads)
+        lora = resolve_lora_path(settings)
+        base = MODEL_NAME if settings.local_model_path is None else path.stem
+        self.model = settings.model or (f"{base}+{lora.stem}" if lora else base)
+        self._loaded = load_model(path, settings.local_threads, lora)
 
     def __repr__(self) -> str:
-        return f"LocalProvider(model={self.model!r}, threads={self.settings.local_threads})"
+        lora = f", lora={self._loaded.lora_path.name!r}" if self._loaded.lora_path else ""
+        return f"LocalProvider(model={self.model!r}, threads={self.settings.local_threads}{lora})"
 
     @property
     def load_seconds(self) -> float:
