@@ -75,14 +75,21 @@ def llama_cpp_version() -> str:
 
 def cpu_fingerprint() -> str:
     """A short hash of what the compiler's ``-march=native`` depends on: the machine type
-    and the CPU's instruction set flags. Another CPU gets its own cache entry."""
+    and the CPU's instruction set flags, and of the wheel's engine the build links. Another
+    CPU, or another build of llama-cpp-python, gets its own cache entry."""
     flags = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith(("flags", "Features")):
                 flags = " ".join(sorted(line.split(":", 1)[1].split()))
                 break
-    return hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
+    # The entry holds copies of the wheel's engine libraries: a rebuilt wheel (another
+    # compiler flag, such as the AMX fix in the Makefile) must not meet the old copies.
+    engine = ""
+    libs = wheel_library_dir()
+    if libs is not None:
+        engine = hashlib.sha256((libs / "libggml-cpu.so").read_bytes()).hexdigest()
+    return hashlib.sha256(f"{platform.machine()} {flags} {engine}".encode()).hexdigest()[:12]
 
 
 # A build takes 4-10 minutes on 2 busy cores (measured); waiting longer means it is stuck.
