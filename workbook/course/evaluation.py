@@ -49,17 +49,21 @@ class Graded:
 async def grade(provider, items: list[dict[str, Any]],
                 build: Callable[[dict[str, Any]], list], *, max_tokens: int = 32,
                 temperature: float = 0.0, progress: bool = True, description: str = "",
-                check: Callable[[str, dict[str, Any]], bool] | None = None) -> list[Graded]:
+                check: Callable[[str, dict[str, Any]], bool] | None = None,
+                response_format: Any = None) -> list[Graded]:
     """Ask ``provider`` each item (messages from ``build(item)``) and grade the answers.
 
     Requests go one at a time (a local model serves one request at a time anyway).
-    ``check(answer, item)`` overrides the item's own check.
+    ``check(answer, item)`` overrides the item's own check. ``response_format`` (a pydantic
+    class or a JSON schema) asks for schema-enforced answers; the answer graded is the JSON text.
     """
     from ..progress import progress_bar
 
     graded: list[Graded] = []
     for item in progress_bar(items, desc=description or "items", disable=not progress, leave=False):
-        reply = await provider.chat(build(item), max_tokens=max_tokens, temperature=temperature)
+        # Only when asked: a student's provider with the two-method chat need not take it.
+        schema = {} if response_format is None else {"response_format": response_format}
+        reply = await provider.chat(build(item), max_tokens=max_tokens, temperature=temperature, **schema)
         ok = (check(reply.content, item) if check is not None else
               is_correct(reply.content, item["expected"], item.get("check", "contains"), item.get("labels")))
         graded.append(Graded(item.get("id", str(len(graded))), item.get("task", ""), item["expected"],
