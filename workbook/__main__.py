@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "compare providers: time to first token, latency, tokens/s, quality, cost"),
     "serve": ("workbook.serving.cli",
               "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
+    "classroom": ("workbook.classroom.cli",
+                  "instructors: a JupyterHub for a class with one shared model behind the hub's login"),
     "book": ("workbook.book.build",
              "build the course site (Jupyter Book 2) from the executed notebooks into _build/html"),
     "doctor": ("workbook.doctor",
