@@ -19,7 +19,9 @@ while the hub restarts it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import time
@@ -33,6 +35,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .usage import UsageStore
+
+log = logging.getLogger("workbook.classroom.gateway")
 
 BEARER = re.compile(r"^\s*(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)
 RETRY_AFTER_BUSY_S = 1
@@ -123,14 +127,15 @@ class Gateway:
                 body = json.dumps(payload).encode()
         headers = {"content-type": request.headers.get("content-type", "application/json"),
                    # llama-server sometimes drops a kept-alive connection after a stream.
-                   "connection": "close"}
+                   }
         upstream = self.client.build_request(request.method, path, content=body or None,
-                                             headers=headers, params=request.query_params)
+                                             headers=headers, params=dict(request.query_params))
         started = time.perf_counter()
         try:
             answer = await self.client.send(upstream, stream=True)
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             release()
+            log.warning("model server unreachable for %s: %r", student, error)
             return openai_error(
                 503, "The class's model server is not answering: the hub is restarting it. "
                 "Try again in a few seconds.", kind="server_error", code="model_server_unavailable",
@@ -192,7 +197,7 @@ class Gateway:
     async def health(self, request: Request) -> Response:
         """No token needed: says only whether the model server answers (the hub's own check)."""
         try:
-            answer = await self.client.get("/health", headers={"connection": "close"}, timeout=2.0)
+            answer = await self.client.get("/v1/models", headers={"connection": "close"}, timeout=2.0)
             engine = "ok" if answer.status_code == 200 else f"status {answer.status_code}"
         except httpx.HTTPError:
             engine = "down"
@@ -202,13 +207,14 @@ class Gateway:
         prefix = "/" + self.prefix.strip("/")
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
-        async def startup() -> None:
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
             self.client = httpx.AsyncClient(
                 base_url=self.engine_url, timeout=httpx.Timeout(600.0, connect=3.0),
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=0))
-
-        async def shutdown() -> None:
-            if self.client is not None:
+            try:
+                yield
+            finally:
                 await self.client.aclose()
 
         return Starlette(routes=[
@@ -216,7 +222,7 @@ class Gateway:
             Route(f"{prefix}/usage", self.usage_report, methods=["GET"]),
             Route(f"{prefix}/", self.health, methods=["GET"]),
             Route(prefix, self.health, methods=["GET"]),
-        ], on_startup=[startup], on_shutdown=[shutdown])
+        ], lifespan=lifespan)
 
 
 class _Once:

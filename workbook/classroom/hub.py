@@ -77,6 +77,7 @@ class Classroom:
                  state: str | os.PathLike = "classroom", per_student: int = 2, parallel: int = 8,
                  threads: int = 2, n_ctx: int = 2048, idle_timeout_s: int = 3600,
                  model_path: str | os.PathLike | None = None, poll_interval_s: int = 10,
+                 engine: str = "llama-server",
                  progress: Callable[[str], None] | None = print):
         if students < 1 or per_student < 1 or parallel < 1:
             raise ClassroomError("--students, --per-student and --parallel must be 1 or more")
@@ -84,6 +85,7 @@ class Classroom:
         self.state = Path(state).resolve()
         self.per_student, self.parallel, self.threads, self.n_ctx = per_student, parallel, threads, n_ctx
         self.idle_timeout_s, self.model_path, self.poll_interval_s = idle_timeout_s, model_path, poll_interval_s
+        self.engine_name = engine
         self.say = progress or (lambda text: None)
         self.marker = uuid.uuid4().hex
         self.process: subprocess.Popen | None = None
@@ -164,7 +166,10 @@ class Classroom:
         settings = {
             "state": str(self.state), "students": self.students, "host": self.host, "port": self.port,
             "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": free_port(),
-            "engine_port": self.engine.port, "engine_command": self.engine.command,
+            "engine_port": self.engine.port,
+            # The model server's chatter goes to its own log, not the hub's.
+            "engine_command": [sys.executable, "-m", "workbook.classroom.logged",
+                               str(self.state / "llm-engine.log"), *self.engine.command],
             "model_alias": self.engine.alias, "proxy_command": str(proxy),
             "per_student": self.per_student, "poll_interval_s": self.poll_interval_s,
             "idle_culler": _has_idle_culler(), "idle_timeout_s": self.idle_timeout_s,
@@ -193,11 +198,14 @@ class Classroom:
         """The model server's command line and port (the hub starts it, as service llm-engine)."""
         from ..serving.build import BuildUnavailable, ensure_llama_server
 
-        try:
-            binary = ensure_llama_server(progress=self.say)
-        except BuildUnavailable as unavailable:
-            self.say(f"{unavailable}\nThe class is served by python -m llama_cpp.server instead "
-                     "(one request at a time: fine for a handful of students).")
+        binary = None
+        if self.engine_name == "llama-server":
+            try:
+                binary = ensure_llama_server(progress=self.say)
+            except BuildUnavailable as unavailable:
+                self.say(f"{unavailable}\nThe class is served by python -m llama_cpp.server instead "
+                         "(one request at a time: fine for a handful of students).")
+        if binary is None:
             engine = LlamaServer(self.model_path, engine="llama-cpp-python", threads=self.threads,
                                  n_ctx=self.n_ctx, port=free_port())
         else:
@@ -208,7 +216,7 @@ class Classroom:
     def _wait_until_ready(self, started: float) -> None:
         """The hub answers through the proxy, and the gateway reaches the model server."""
         deadline = started + START_TIMEOUT_S
-        checks = [f"{self.local_url}/hub/api/", f"{self.local_url}/services/llm/"]
+        checks = [f"{self.local_url}/hub/api", f"{self.local_url}/services/llm/"]
         while checks:
             if self.process.poll() is not None:
                 raise ClassroomError(f"JupyterHub exited with code {self.process.returncode}:\n"
