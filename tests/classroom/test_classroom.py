@@ -1,10 +1,16 @@
-"""A real classroom over HTTP: JupyterHub (with configurable-http-proxy), the ``llm`` service and
-llama-server, on 127.0.0.1. Students' keys are real hub tokens the instructor's token asks the
-hub for; the student side is the workbook's own ``vllm`` provider on the openai SDK."""
+"""A real classroom: JupyterHub (with configurable-http-proxy), the ``llm`` service and
+llama-server, on 127.0.0.1, started once for this file (conftest.py).
+
+* Over HTTP: students' keys are real hub tokens the instructor's token asks the hub for; the
+  student side is the workbook's own ``vllm`` provider on the openai SDK.
+* In headless Chromium: a student's morning -- the hub's own login page, their server spawning
+  with their copy of the course, notebook 00 run top to bottom with its answers from the
+  class's shared model (the gateway counts them), then logging out revokes the key.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import signal
 import socket
@@ -22,8 +28,23 @@ from workbook.ai.errors import AuthenticationError
 from workbook.aio import aclose_quietly
 from workbook.classroom.hub import processes_with_marker
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
+import lab_page  # noqa: E402  (the JupyterLab steps the browser tests share)
+
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = [Message("user", "What is the capital of France?")]
+CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update"]
+OUTPUT = ROOT / "test-output" / "classroom"
+# Every cell kept in the DOM, so the test can read each prompt and output (JupyterLab's user
+# settings live in the student's home on the hub, as they would for a real student).
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False},
+}
+
 
 
 def chat_body(max_tokens: int = 8, **more) -> dict:
@@ -96,6 +117,98 @@ async def test_a_stream_without_include_usage_gets_no_usage_chunk(room):
     assert lines[-1] == "data: [DONE]"
     assert not any('"choices":[]' in line for line in lines), "the student did not ask for usage"
 
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser test, but Chromium is not at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                     timeout=30_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def server_token(room, student: str) -> str:
+    """The API key the hub gave the student's server (read from that process's environment)."""
+    for pid in processes_with_marker(room.marker):
+        try:
+            environ = dict(item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes()
+                           .decode(errors="replace").split("\0") if "=" in item)
+        except OSError:
+            continue
+        if environ.get("JUPYTERHUB_USER") == student and "AI__OPENAI_API_KEY" in environ:
+            return environ["AI__OPENAI_API_KEY"]
+    raise AssertionError(f"no running server of {student}'s has AI__OPENAI_API_KEY")
+
+
+@pytest.mark.browser
+def test_a_student_logs_in_runs_notebook_00_on_the_shared_model_and_logs_out(room, chromium):
+    student = "student2"
+    for name, value in LAB_SETTINGS.items():
+        path = room.state / "homes" / student / ".jupyter" / "lab" / "user-settings" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    before = room.usage()["students"].get(student, {}).get("requests", 0)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{room.local_url}/hub/login")
+        page.fill("#username_input", student)
+        page.fill("#password_input", room.password)
+        page.click("#login_submit")
+        # The hub spawns the server and sends the browser to notebook 00 in the student's copy.
+        page.wait_for_url(f"**/user/{student}/lab/**", timeout=60_000)
+        notebook = lab_page.panel(page)
+        notebook.wait_for(state="visible", timeout=60_000)
+        assert (room.state / "homes" / student / "notebooks" / "00_start_here.ipynb").exists()
+        lab_page.wait_idle(page, timeout_ms=60_000)
+        page.screenshot(path=str(OUTPUT / "01-notebook-00-open.png"))
+
+        prompts = lab_page.run_all(page, timeout_ms=120_000)
+        page.screenshot(path=str(OUTPUT / "02-notebook-00-ran.png"), full_page=False)
+        assert all(lab_page.PROMPT_DONE.match(p) for p in prompts), prompts
+        errors = lab_page.error_outputs(page)
+        assert not errors, f"notebook 00 failed in the classroom: {errors[0][:2000]}"
+
+        usage = room.usage()["students"][student]
+        assert usage["requests"] > before and usage["output_tokens"] > 0, \
+            f"notebook 00's answers did not come through the class's model: {usage}"
+
+        # Logging out stops the server and revokes the key its notebooks used.
+        key = server_token(room, student)
+        answer = httpx.post(f"{room.llm_url}/chat/completions",
+                            headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                            json={"model": "smollm2", "max_tokens": 4,
+                                  "messages": [{"role": "user", "content": "Hi"}]})
+        assert answer.status_code == 200
+        page.goto(f"{room.local_url}/hub/logout")
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline:
+            status = httpx.post(f"{room.llm_url}/chat/completions",
+                                headers={"Authorization": f"Bearer {key}"}, timeout=60,
+                                json={"model": "smollm2", "max_tokens": 4,
+                                      "messages": [{"role": "user", "content": "Hi"}]}).status_code
+            if status == 401:
+                break
+            time.sleep(0.5)
+        assert status == 401, f"the key still worked after logout (HTTP {status})"
+    except BaseException:
+        page.screenshot(path=str(OUTPUT / "FAILED.png"))
+        (OUTPUT / "FAILED-hub.log").write_text(room.log_tail(300) + "\n")
+        raise
+    finally:
+        context.close()
 
 async def test_strangers_and_made_up_tokens_are_refused(room):
     nobody = post(room, None)
