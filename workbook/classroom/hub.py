@@ -216,20 +216,23 @@ class Classroom:
     def _wait_until_ready(self, started: float) -> None:
         """The hub answers through the proxy, and the gateway reaches the model server."""
         deadline = started + START_TIMEOUT_S
-        checks = [f"{self.local_url}/hub/api", f"{self.local_url}/services/llm/"]
+        checks = [(f"{self.local_url}/hub/api", lambda answer: True),
+                  (f"{self.local_url}/services/llm/", lambda answer: answer.json().get("engine") == "up")]
         while checks:
             if self.process.poll() is not None:
                 raise ClassroomError(f"JupyterHub exited with code {self.process.returncode}:\n"
                                      f"{self.log_tail()}")
+            url, ready = checks[0]
             try:
-                if httpx.get(checks[0], timeout=2.0).status_code == 200:
+                answer = httpx.get(url, timeout=2.0)
+                if answer.status_code == 200 and ready(answer):
                     checks.pop(0)
                     continue
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             if time.perf_counter() > deadline:
                 raise ClassroomError(f"the classroom was not ready within {START_TIMEOUT_S:g} s "
-                                     f"(waiting for {checks[0]}):\n{self.log_tail()}")
+                                     f"(waiting for {url}):\n{self.log_tail()}")
             time.sleep(0.25)
 
     def log_tail(self, lines: int = 25) -> str:
