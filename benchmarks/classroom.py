@@ -130,8 +130,8 @@ async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens:
         for i in range(pairs):
             order = ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")
             for route in order:
-                url = room.llm_url if route == "gateway" else room.engine_url
-                result = await one_request(client, url, token, f"Probe {i}: describe a cloud.", max_tokens)
+                url, key = (room.llm_url, token) if route == "gateway" else (room.engine_url, room.engine_key)
+                result = await one_request(client, url, key, f"Probe {i}: describe a cloud.", max_tokens)
                 if "error" not in result:
                     latencies[route].append(result["latency_s"])
                     ttfts[route].append(result["ttft_s"])
@@ -186,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"vs {overhead['latency_s_p50_direct']:.3f} s direct ({overhead['overhead_pct']:+.1f} %)", flush=True)
             rows = []
             for students in levels:
-                for route, url in (("gateway", room.llm_url), ("direct", room.engine_url)):
+                routes = (("gateway", room.llm_url, tokens),
+                          ("direct", room.engine_url, [room.engine_key] * students))
+                for route, url, keys in routes:
                     print(f"N = {students} through {route} for {seconds:g} s ...", flush=True)
-                    row = asyncio.run(run_level(students, url, tokens, seconds=seconds,
+                    row = asyncio.run(run_level(students, url, keys, seconds=seconds,
                                                 think_mean_s=args.think, seed=args.seed,
                                                 max_tokens=args.max_tokens, slo_s=args.slo))
                     rows.append({"route": route, **row})

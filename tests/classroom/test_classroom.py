@@ -227,6 +227,16 @@ async def test_strangers_and_made_up_tokens_are_refused(room):
     assert refused.value.hint
 
 
+def test_the_model_server_itself_refuses_requests_that_go_round_the_gateway(room):
+    """Its key is in the state folder only: a student's code on the same machine cannot skip
+    the per-student limit and the usage count by calling llama-server's port directly."""
+    around = httpx.post(f"{room.engine_url}/chat/completions", json=chat_body(),
+                        headers={"Authorization": f"Bearer {room.token_for('student1')}"}, timeout=30)
+    assert around.status_code == 401
+    assert httpx.post(f"{room.engine_url}/chat/completions", json=chat_body(), timeout=30,
+                      headers={"Authorization": f"Bearer {room.engine_key}"}).status_code == 200
+
+
 async def test_one_student_over_the_limit_gets_429_while_another_is_served(room):
     first, second = room.token_for("student1"), room.token_for("student2")
     long_answer = chat_body(max_tokens=120, stream=True, ignore_eos=True)

@@ -26,6 +26,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
@@ -60,7 +61,8 @@ class Gateway:
     prefix: str
     usage: UsageStore
     per_student: int = 2
-    hub_auth: Any = None  # jupyterhub.services.auth.HubAuth (None: see identify)
+    hub_auth: Any = None  # jupyterhub.services.auth.HubAuth
+    engine_key: str | None = None  # the model server's own key: students cannot go round the gateway
     in_flight: dict[str, int] = field(default_factory=dict)
     client: httpx.AsyncClient | None = None
 
@@ -170,6 +172,10 @@ class Gateway:
             release()
             self._count(student, usage, started)
 
+    def _engine_auth(self) -> dict[str, str]:
+        # The student's hub token never goes further than this process.
+        return {"authorization": f"Bearer {self.engine_key}"} if self.engine_key else {}
+
     def _count(self, student: str, usage: dict | None, started: float) -> None:
         usage = usage or {}
         self.usage.record(student, input_tokens=usage.get("prompt_tokens") or 0,
@@ -198,7 +204,7 @@ class Gateway:
         """No token needed; always 200 while this process runs (the hub's start-up check), with
         whether the model server answers (``"engine": "up"``) -- what the classroom waits for."""
         try:
-            answer = await self.client.get("/v1/models", timeout=2.0)
+            answer = await self.client.get("/v1/models", headers=self._engine_auth(), timeout=2.0)
             engine = "up" if answer.status_code < 500 else f"status {answer.status_code}"
         except httpx.HTTPError:
             engine = "down"
@@ -250,6 +256,10 @@ def _usage_of(content: bytes) -> dict | None:
     return body.get("usage") if isinstance(body, dict) else None
 
 
+def _read_key(path: str | None) -> str | None:
+    return Path(path).read_text().strip() if path else None
+
+
 def main() -> int:
     """Run as the hub's managed service ``llm`` (the hub sets every variable read here)."""
     import urllib.parse
@@ -265,7 +275,7 @@ def main() -> int:
                       prefix=os.environ["JUPYTERHUB_SERVICE_PREFIX"],
                       usage=UsageStore(os.environ["WORKBOOK_CLASSROOM_USAGE_DB"]),
                       per_student=int(os.environ.get("WORKBOOK_CLASSROOM_PER_STUDENT", "2")),
-                      hub_auth=hub_auth)
+                      hub_auth=hub_auth, engine_key=_read_key(os.environ.get("WORKBOOK_CLASSROOM_ENGINE_KEY_FILE")))
     uvicorn.run(gateway.app(), host=service_url.hostname, port=service_url.port,
                 log_level="warning", access_log=False)
     return 0

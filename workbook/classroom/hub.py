@@ -91,6 +91,7 @@ class Classroom:
         self.process: subprocess.Popen | None = None
         self.engine: LlamaServer | None = None
         self.startup_s: float | None = None
+        self._engine_has_key = False
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -112,6 +113,11 @@ class Classroom:
     def engine_url(self) -> str:
         """llama-server itself, loopback only (benchmarks compare the gateway with it)."""
         return self.engine.base_url
+
+    @property
+    def engine_key(self) -> str:
+        """llama-server's own key (benchmarks send it when they go round the gateway)."""
+        return (self.state / "engine-key").read_text().strip()
 
     @property
     def password(self) -> str:
@@ -161,12 +167,14 @@ class Classroom:
         # Readable enough to write on a whiteboard; SharedPasswordAuthenticator wants >= 8 chars.
         _secret_file(self.state / "workshop-password", lambda: secrets.token_urlsafe(9))
         _secret_file(self.state / "instructor-token", lambda: secrets.token_hex(32))
+        _secret_file(self.state / "engine-key", lambda: secrets.token_hex(32))
         proxy = ensure_proxy(self.say)
         self.engine = self._engine()
         settings = {
             "state": str(self.state), "students": self.students, "host": self.host, "port": self.port,
             "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": free_port(),
             "engine_port": self.engine.port,
+            "engine_key_file": str(self.state / "engine-key") if self._engine_has_key else None,
             # The model server's chatter goes to its own log, not the hub's.
             "engine_command": [sys.executable, "-m", "workbook.classroom.logged",
                                str(self.state / "llm-engine.log"), *self.engine.command],
@@ -209,8 +217,12 @@ class Classroom:
             engine = LlamaServer(self.model_path, engine="llama-cpp-python", threads=self.threads,
                                  n_ctx=self.n_ctx, port=free_port())
         else:
+            # Its own key (read from a file: a command line is visible to every local user), so
+            # a student's code cannot reach the model server except through the gateway.
             engine = LlamaServer(self.model_path, engine="llama-server", parallel=self.parallel,
-                                 threads=self.threads, n_ctx=self.n_ctx, port=free_port(), binary=binary)
+                                 threads=self.threads, n_ctx=self.n_ctx, port=free_port(), binary=binary,
+                                 extra_args=("--api-key-file", str(self.state / "engine-key")))
+        self._engine_has_key = binary is not None
         return engine
 
     def _wait_until_ready(self, started: float) -> None:

@@ -71,6 +71,8 @@ services = [
      "environment": {"WORKBOOK_CLASSROOM_ENGINE_URL": f"http://127.0.0.1:{settings['engine_port']}",
                      "WORKBOOK_CLASSROOM_PER_STUDENT": str(settings["per_student"]),
                      "WORKBOOK_CLASSROOM_USAGE_DB": str(state / "llm-usage.sqlite"),
+                     **({"WORKBOOK_CLASSROOM_ENGINE_KEY_FILE": settings["engine_key_file"]}
+                        if settings.get("engine_key_file") else {}),
                      **marker, **passthrough}},
     {"name": "instructor", "api_token": (state / "instructor-token").read_text().strip()},
 ]
