@@ -128,8 +128,7 @@ class Gateway:
                 payload["stream_options"] = {**options, "include_usage": True}
                 body = json.dumps(payload).encode()
         headers = {"content-type": request.headers.get("content-type", "application/json"),
-                   # llama-server sometimes drops a kept-alive connection after a stream.
-                   }
+                   **self._engine_auth()}
         upstream = self.client.build_request(request.method, path, content=body or None,
                                              headers=headers, params=dict(request.query_params))
         started = time.perf_counter()
@@ -218,6 +217,7 @@ class Gateway:
         async def lifespan(app):
             self.client = httpx.AsyncClient(
                 base_url=self.engine_url, timeout=httpx.Timeout(600.0, connect=3.0),
+                # No kept-alive connections: llama-server sometimes drops one after a stream.
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=0))
             try:
                 yield
