@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import AuthenticationError
@@ -170,6 +171,7 @@ def test_a_student_logs_in_runs_notebook_00_on_the_shared_model_and_logs_out(roo
         page.wait_for_url(f"**/user/{student}/lab/**", timeout=60_000)
         notebook = lab_page.panel(page)
         notebook.wait_for(state="visible", timeout=60_000)
+        expect(notebook.locator(".jp-Toolbar-kernelName")).to_contain_text("Python 3", timeout=60_000)
         assert (room.state / "homes" / student / "notebooks" / "00_start_here.ipynb").exists()
         lab_page.wait_idle(page, timeout_ms=60_000)
         page.screenshot(path=str(OUTPUT / "01-notebook-00-open.png"))
