@@ -244,7 +244,9 @@ class Classroom:
                 pass
             if time.perf_counter() > deadline:
                 raise ClassroomError(f"the classroom was not ready within {START_TIMEOUT_S:g} s "
-                                     f"(waiting for {url}):\n{self.log_tail()}")
+                                     f"(waiting for {url}):\n{self.log_tail()}\n"
+                                     f"model server log ({self.state / 'llm-engine.log'}):\n"
+                                     f"{self.engine_log_tail()}")
             time.sleep(0.25)
 
     def log_tail(self, lines: int = 25) -> str:
@@ -252,6 +254,13 @@ class Classroom:
             text = (self.state / "jupyterhub.log").read_text(errors="replace")
         except OSError:
             return "(no hub log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def engine_log_tail(self, lines: int = 8) -> str:
+        try:
+            text = (self.state / "llm-engine.log").read_text(errors="replace")
+        except OSError:
+            return "(no model server log)"
         return "\n".join(text.splitlines()[-lines:])
 
     @property
