@@ -120,8 +120,10 @@ async def test_a_stream_without_include_usage_gets_no_usage_chunk(room):
 
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def chromium():
+    """Function-scoped: Playwright's sync API holds an event loop in this thread while it is
+    open, and the async tests after it need the thread free of one."""
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI must run the browser test, but Chromium is not at {CHROMIUM}")
