@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "serve the bundled model on 127.0.0.1 (llama-server batches requests)"),
     "finetune": ("workbook.finetune.cli",
                  "fine-tune a LoRA adapter for SmolLM2 on the CPU (needs make finetune)"),
+    "classroom": ("workbook.classroom.cli",
+                  "instructors: a JupyterHub for a class with one shared model behind the hub's login"),
     "book": ("workbook.book.build",
              "build the course site (Sphinx) from the executed notebooks into _build/html"),
     "doctor": ("workbook.doctor",

@@ -1,0 +1,234 @@
+"""How big a class one machine serves: simulated students through the classroom's gateway.
+
+    python benchmarks/classroom.py            # N = 5, 10, 20, 30 students, 60 s each, both routes
+    python benchmarks/classroom.py --quick    # N = 2, 4, 15 s each (a smoke run)
+
+Starts a real classroom (JupyterHub, configurable-http-proxy, the ``llm`` gateway, one
+llama-server with continuous batching) and, for each class size N, lets N students each run
+"think, ask, read the streamed answer" -- think times drawn from a seeded exponential
+distribution -- first through ``{hub}/services/llm/v1`` (each with their own hub token), then
+straight to llama-server (same seeds, same prompts). Every answer is exactly ``--max-tokens``
+long (``ignore_eos``), so the two routes do the same work. Reports per level: time to first
+token and per-request decode tokens/s (p50/p95), the server's output tokens/s, goodput
+(requests/s whose first token came within the SLO), the largest class that meets the SLO
+(95 % of first tokens within it), and the gateway's overhead (p50 latency through it over
+p50 latency direct, at the same N). Writes ``--out`` (JSON with the date, the command and the
+machine) and prints the table. Competing load on the machine moves every figure: compare
+within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workbook.classroom.hub import Classroom  # noqa: E402
+from workbook.probe import free_port  # noqa: E402
+
+TOPICS = ["photosynthesis", "the water cycle", "prime numbers", "volcanoes", "the moon", "tides",
+          "batteries", "rainbows", "bridges", "honey bees", "glaciers", "the heart"]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def one_request(client: httpx.AsyncClient, url: str, token: str, prompt: str,
+                      max_tokens: int) -> dict:
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens, "temperature": 0.7, "stream": True, "ignore_eos": True,
+            "stream_options": {"include_usage": True}}
+    started = time.perf_counter()
+    ttft = None
+    output_tokens = 0
+    try:
+        async with client.stream("POST", f"{url}/chat/completions", json=body,
+                                 headers={"Authorization": f"Bearer {token}"}) as answer:
+            if answer.status_code != 200:
+                await answer.aread()
+                return {"error": f"HTTP {answer.status_code}", "started": started}
+            async for line in answer.aiter_lines():
+                if not line.startswith("data:") or line == "data: [DONE]":
+                    continue
+                chunk = json.loads(line[5:])
+                if ttft is None and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
+                    ttft = time.perf_counter() - started
+                if chunk.get("usage"):
+                    output_tokens = chunk["usage"].get("completion_tokens") or 0
+    except httpx.HTTPError as error:
+        return {"error": type(error).__name__, "started": started}
+    latency = time.perf_counter() - started
+    decode_s = latency - (ttft or latency)
+    rate = (output_tokens - 1) / decode_s if output_tokens > 1 and decode_s > 0 else None
+    return {"started": started, "ttft_s": ttft, "latency_s": latency,
+            "output_tokens": output_tokens, "tokens_per_s": rate}
+
+
+async def student(number: int, url: str, token: str, *, until: float, think_mean_s: float,
+                  seed: int, max_tokens: int, client: httpx.AsyncClient, records: list) -> None:
+    rng = random.Random(seed * 1_000 + number)
+    await asyncio.sleep(rng.uniform(0, think_mean_s))  # students do not all start at once
+    asked = 0
+    while time.perf_counter() < until:
+        asked += 1
+        topic = TOPICS[rng.randrange(len(TOPICS))]
+        prompt = f"Student {number}, question {asked}: explain {topic} to a ten-year-old."
+        records.append(await one_request(client, url, token, prompt, max_tokens))
+        await asyncio.sleep(min(rng.expovariate(1 / think_mean_s), 4 * think_mean_s))
+
+
+async def run_level(students: int, url: str, tokens: list[str], *, seconds: float,
+                    think_mean_s: float, seed: int, max_tokens: int, slo_s: float) -> dict:
+    records: list[dict] = []
+    limits = httpx.Limits(max_connections=students + 4, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0), limits=limits) as client:
+        started = time.perf_counter()
+        until = started + seconds
+        await asyncio.gather(*(student(i + 1, url, tokens[i], until=until, think_mean_s=think_mean_s,
+                                       seed=seed, max_tokens=max_tokens, client=client, records=records)
+                               for i in range(students)))
+        wall = time.perf_counter() - started
+    ok = [r for r in records if "error" not in r and r["ttft_s"] is not None]
+    ttfts = [r["ttft_s"] for r in ok]
+    rates = [r["tokens_per_s"] for r in ok if r["tokens_per_s"]]
+    within = [r for r in ok if r["ttft_s"] <= slo_s]
+    return {
+        "students": students, "requests": len(records), "errors": len(records) - len(ok),
+        "ttft_s_p50": percentile(ttfts, 50), "ttft_s_p95": percentile(ttfts, 95),
+        "tokens_per_s_p50": percentile(rates, 50), "tokens_per_s_p95": percentile(rates, 95),
+        "latency_s_p50": percentile([r["latency_s"] for r in ok], 50),
+        "throughput_tok_s": sum(r["output_tokens"] for r in ok) / wall,
+        "goodput_rps": len(within) / wall, "slo_met_fraction": len(within) / len(records) if records else None,
+        "wall_s": wall,
+    }
+
+
+async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens: int) -> dict:
+    """One request at a time, alternating routes: what the gateway itself adds to a request."""
+    latencies: dict[str, list[float]] = {"gateway": [], "direct": []}
+    ttfts: dict[str, list[float]] = {"gateway": [], "direct": []}
+    async with httpx.AsyncClient(timeout=60) as client:
+        for i in range(pairs):
+            order = ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")
+            for route in order:
+                url, key = (room.llm_url, token) if route == "gateway" else (room.engine_url, room.engine_key)
+                result = await one_request(client, url, key, f"Probe {i}: describe a cloud.", max_tokens)
+                if "error" not in result:
+                    latencies[route].append(result["latency_s"])
+                    ttfts[route].append(result["ttft_s"])
+    gateway, direct = statistics.median(latencies["gateway"]), statistics.median(latencies["direct"])
+    return {"pairs": pairs, "latency_s_p50_gateway": gateway, "latency_s_p50_direct": direct,
+            "ttft_s_p50_gateway": statistics.median(ttfts["gateway"]),
+            "ttft_s_p50_direct": statistics.median(ttfts["direct"]),
+            "overhead_pct": 100 * (gateway - direct) / direct}
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'N':>3} {'route':<8} {'req':>4} {'err':>3} {'TTFT p50':>8} {'TTFT p95':>8} "
+            f"{'tok/s p50':>9} {'tok/s p95':>9} {'lat p50':>7} {'out tok/s':>9} {'goodput':>7} {'SLO met':>7}")
+    lines = [head]
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    for r in rows:
+        lines.append(f"{r['students']:>3} {r['route']:<8} {r['requests']:>4} {r['errors']:>3} "
+                     f"{fmt(r['ttft_s_p50'], '8.2f')} {fmt(r['ttft_s_p95'], '8.2f')} "
+                     f"{fmt(r['tokens_per_s_p50'], '9.1f')} {fmt(r['tokens_per_s_p95'], '9.1f')} "
+                     f"{fmt(r['latency_s_p50'], '7.2f')} {r['throughput_tok_s']:9.1f} "
+                     f"{r['goodput_rps']:7.2f} {fmt(r['slo_met_fraction'], '7.0%')}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="N = 2, 4 for 15 s each")
+    p.add_argument("--levels", default=None, help="class sizes, e.g. 5,10,20,30")
+    p.add_argument("--seconds", type=float, default=None, help="new requests start for this long per level (max 60)")
+    p.add_argument("--think", type=float, default=10.0, help="mean think time between questions, s")
+    p.add_argument("--max-tokens", type=int, default=48)
+    p.add_argument("--slo", type=float, default=2.0, help="time-to-first-token SLO, s")
+    p.add_argument("--parallel", type=int, default=8, help="llama-server's slots")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/classroom.json)")
+    args = p.parse_args(argv)
+    levels = [int(n) for n in (args.levels or ("2,4" if args.quick else "5,10,20,30")).split(",")]
+    seconds = min(60.0, args.seconds or (15.0 if args.quick else 60.0))
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
+        "classroom-quick.json" if args.quick else "classroom.json")
+
+    with tempfile.TemporaryDirectory(prefix="classroom-bench-") as state:
+        room = Classroom(students=max(levels), port=free_port(), state=Path(state) / "state",
+                         per_student=2, parallel=args.parallel, threads=args.threads, n_ctx=512,
+                         progress=print)
+        with room:
+            print(f"classroom up in {room.startup_s:.1f} s: {room.local_url}", flush=True)
+            tokens = [room.token_for(name, note="benchmark") for name in room.usernames]
+            overhead = asyncio.run(overhead_probe(room, tokens[0], pairs=10, max_tokens=args.max_tokens))
+            print(f"gateway overhead, one request at a time: p50 latency {overhead['latency_s_p50_gateway']:.3f} s "
+                  f"vs {overhead['latency_s_p50_direct']:.3f} s direct ({overhead['overhead_pct']:+.1f} %)", flush=True)
+            rows = []
+            for students in levels:
+                routes = (("gateway", room.llm_url, tokens),
+                          ("direct", room.engine_url, [room.engine_key] * students))
+                for route, url, keys in routes:
+                    print(f"N = {students} through {route} for {seconds:g} s ...", flush=True)
+                    row = asyncio.run(run_level(students, url, keys, seconds=seconds,
+                                                think_mean_s=args.think, seed=args.seed,
+                                                max_tokens=args.max_tokens, slo_s=args.slo))
+                    rows.append({"route": route, **row})
+            usage = room.usage()["students"]
+
+    for students in levels:
+        pair = {r["route"]: r for r in rows if r["students"] == students}
+        gateway, direct = pair["gateway"]["latency_s_p50"], pair["direct"]["latency_s_p50"]
+        pair["gateway"]["overhead_pct_vs_direct"] = (100 * (gateway - direct) / direct
+                                                      if gateway and direct else None)
+    meets = [r["students"] for r in rows if r["route"] == "gateway" and r["errors"] == 0
+             and r["ttft_s_p95"] is not None and r["ttft_s_p95"] <= args.slo]
+    largest = max(meets) if meets else None
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/classroom.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "note": ("Measured on a shared 2-core machine while other work may run on it: the benchmark's "
+                 "own client, the hub and llama-server share those cores. Compare within one run."),
+        "settings": {"levels": levels, "seconds_per_level": seconds, "think_mean_s": args.think,
+                     "max_tokens": args.max_tokens, "slo_ttft_s": args.slo, "parallel": args.parallel,
+                     "threads": args.threads, "seed": args.seed, "model": "SmolLM2-135M-Instruct Q4_1",
+                     "engine": "llama-server (continuous batching)"},
+        "levels": rows,
+        "overhead_one_at_a_time": overhead,
+        "largest_class_meeting_slo": largest,
+        "slo": f"95 % of first tokens within {args.slo:g} s, no errors",
+        "gateway_usage_counted": {"students": len(usage),
+                                  "requests": sum(u["requests"] for u in usage.values())},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(table(rows))
+    print(f"\nlargest class meeting the SLO ({result['slo']}): {largest}")
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""One real classroom for the module that asks for it: JupyterHub with its proxy, the gateway
+and llama-server, on loopback, 3 students, at most 1 request in flight each (so the limit is
+cheap to reach). Stopped afterwards, and nothing it started may be left running."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from workbook.classroom.hub import Classroom
+from workbook.probe import free_port
+from workbook.serving.build import BuildUnavailable, ensure_llama_server
+
+
+def pytest_collection_modifyitems(config, items):
+    """The first test may wait for the llama-server build ``make test`` started (minutes, bounded
+    by the build's own lock): the timeout counts from the test itself."""
+    for item in items:
+        if "room" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(240, func_only=True))
+
+
+@pytest.fixture(scope="module")
+def llama_server_binary():
+    try:
+        return ensure_llama_server(progress=print)
+    except BuildUnavailable as unavailable:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(str(unavailable))
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory, llama_server_binary):
+    room = Classroom(students=3, port=free_port(), state=tmp_path_factory.mktemp("classroom") / "state",
+                     per_student=1, parallel=4, threads=1, n_ctx=512, poll_interval_s=1,
+                     progress=None)
+    room.start()
+    try:
+        yield room
+    finally:
+        room.stop()
+        left = room.leftovers()
+        assert not left, f"processes the classroom started are still running: {left}"
