@@ -86,7 +86,7 @@ def account_for(backend: str, protocol: str) -> Account:
         return Account(live, offline=False)
     skipped = f"skipped live {protocol}: configure {'; '.join(missing)}"
     print(f"{skipped}.\n  This run uses the workbook's emulator instead; "
-          f"set those and run again to call the real service.")
+          f"fix that and run again to reach the real service.")
     return Account(settings_for("emulator", protocol), offline=True, skipped=skipped)
 
 
