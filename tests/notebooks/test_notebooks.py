@@ -479,6 +479,17 @@ def test_every_assert_tells_the_student_what_failed(path):
                        "e.g. `assert x > 0, \"the model answered\"`:\n  - " + "\n  - ".join(found))
 
 
+LINUX_ONLY = re.compile(r"""["'](?:/proc|/sys|/dev/shm)/""")
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[rel(p) for p in NOTEBOOK_PATHS])
+def test_no_cell_assumes_linux(path):
+    found = [f"cell {index}: {match.group(0)}..." for index, cell in enumerate(read(path).cells)
+             if cell.cell_type == "code" for match in LINUX_ONLY.finditer(cell.source)]
+    assert not found, (f"{rel(path)} reads a path only Linux has (students use macOS and Windows too); "
+                       "use a portable way, e.g. workbook.course.memory for memory:\n  - " + "\n  - ".join(found))
+
+
 def test_the_executed_notebook_check_catches_warnings_tracebacks_and_bare_asserts():
     nb = nbformat.v4.new_notebook()
     warned = nbformat.v4.new_code_cell("import warnings; warnings.warn('x')")
