@@ -91,7 +91,7 @@ RUNS = [pytest.param(p, b, id=f"{rel(p)}[{b}]") for p in NOTEBOOK_PATHS for b in
 LIVE_PARAMETERS: dict[str, dict[str, object]] = {
     "03_self_hosting": {"REQUESTS": 4, "CONCURRENCY": [1, 4], "MAX_TOKENS": 16},
     "06_small_language_models": {"MAX_TOKENS": 8},
-    "11_bonus_compare_providers": {"RUNS": 1, "N_CASES": 3},
+    "11_bonus_compare_providers": {"RUNS": 1},
 }
 RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
          if backends_of(p) and not is_solution(p)]
