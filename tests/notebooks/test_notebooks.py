@@ -89,7 +89,8 @@ RUNS = [pytest.param(p, b, id=f"{rel(p)}[{b}]") for p in NOTEBOOK_PATHS for b in
 # configure X" and the emulator instead), never with an SDK's traceback. That run checks how a
 # notebook copes, not how fast a model is: where a notebook has knobs, they are turned down.
 LIVE_PARAMETERS: dict[str, dict[str, object]] = {
-    "03_self_hosting": {"REQUESTS": 4, "CONCURRENCY": [1, 4]},  # answers keep their length: the late-arrival check needs long ones
+    # 03 keeps its answers' length: its late-arrival check needs long answers to join.
+    "03_self_hosting": {"REQUESTS": 4, "CONCURRENCY": [1, 4]},
     "06_small_language_models": {"MAX_TOKENS": 8},
     "11_bonus_compare_providers": {"RUNS": 1},
 }
