@@ -27,6 +27,8 @@ class Memory:
 
 def memory_now() -> Memory:
     rss, peak = _rss_bytes(), _peak_bytes()
+    if rss is not None and peak is not None:
+        peak = max(peak, rss)  # the two are counted a little differently: a peak is never below now
     return Memory(rss_mib=rss / MIB if rss is not None else None,
                   peak_mib=peak / MIB if peak is not None else None)
 
