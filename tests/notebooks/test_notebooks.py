@@ -84,6 +84,18 @@ def is_solution(path: Path) -> bool:
 NOTEBOOK_PATHS = discover()
 RUNS = [pytest.param(p, b, id=f"{rel(p)}[{b}]") for p in NOTEBOOK_PATHS for b in backends_of(p)
         if b in OFFLINE_BACKENDS]
+# Each student notebook also runs once under "live" with no account configured: it must meet
+# the missing accounts the way the providers do (a typed error with its hint, or "skipped:
+# configure X" and the emulator instead), never with an SDK's traceback. That run checks how a
+# notebook copes, not how fast a model is: where a notebook has knobs, they are turned down.
+LIVE_PARAMETERS: dict[str, dict[str, object]] = {
+    # 03 keeps its answers' length: its late-arrival check needs long answers to join.
+    "03_self_hosting": {"REQUESTS": 4, "CONCURRENCY": [1, 4]},
+    "06_small_language_models": {"MAX_TOKENS": 8},
+    "11_bonus_compare_providers": {"RUNS": 1},
+}
+RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
+         if backends_of(p) and not is_solution(p)]
 
 
 def test_notebooks_exist():
@@ -330,12 +342,31 @@ def test_every_exercise_has_a_solution_that_is_listed():
 
 
 # -- execution --------------------------------------------------------------------------------
+def without_accounts(monkeypatch, home: Path) -> None:
+    """No account of any service reachable from the kernel this process starts: no AI__*, no
+    SDK key variables, no AWS profile, file or instance role (conftest clears AI__* already)."""
+    from workbook.ai.settings import find_env_file
+
+    found = find_env_file(NOTEBOOKS)
+    if found is not None:
+        pytest.skip(f"{found} configures accounts; the live run without accounts needs none")
+    for name in list(os.environ):
+        if name.startswith(("AI__", "AWS_", "AZURE_", "OPENAI_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))            # absent files
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")                    # no instance role
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path,backend", RUNS)
-def test_notebook_runs(path, backend):
+def test_notebook_runs(path, backend, monkeypatch, tmp_path):
     name = f"{path.stem}-{backend}"
     cell = parameters_cell(read(path))
     parameters: dict[str, object] = {}
+    if backend == "live":
+        without_accounts(monkeypatch, tmp_path)
+        parameters.update(LIVE_PARAMETERS.get(path.stem, {}))
     result_path = None
     if cell is not None and "RESULT_PATH" in assigned(cell):
         OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -358,6 +389,8 @@ def test_notebook_runs(path, backend):
     finally:
         TIMES[f"{rel(path)}[{backend}]"] = time.perf_counter() - started
         _write_times()
+    problems = executed_problems(read(OUTPUT / executed_name(path, backend)))
+    assert not problems, f"{rel(path)}[{backend}], as executed:\n  - " + "\n  - ".join(problems)
     if result_path is None:
         return
     assert result_path.exists(), (f"{rel(path)} declares RESULT_PATH but wrote nothing there: its "
@@ -387,6 +420,102 @@ def unexpected_errors(executed) -> list[str]:
                 problems.append(f"cell {index} raised {output.ename}: {output.evalue} (only cells tagged "
                                 "raises-exception may raise)")
     return problems
+
+
+# -- what an executed notebook may not show a student ---------------------------------------
+# A warning on stderr (the prose cannot have meant it), a traceback outside a cell tagged
+# raises-exception, and (checked on the sources, below) an assert with no message: when it
+# fails, the student sees a bare AssertionError and nothing to act on.
+WARNING = re.compile(r"\b[A-Z]\w*Warning\b|^WARNING\b|\bwarnings\.warn\b", re.M)
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def executed_problems(executed) -> list[str]:
+    problems = []
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        may_raise = "raises-exception" in c_tags(cell)
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") if output.output_type == "stream" else ""
+            if output.output_type == "stream" and output.get("name") == "stderr":
+                match = WARNING.search(text)
+                if match:
+                    line = next(line for line in text.splitlines() if match.group(0) in line)
+                    problems.append(f"cell {index} printed a warning on stderr: {line.strip()[:160]!r} "
+                                    "(fix its cause, or catch it and say what it means)")
+            if may_raise:
+                continue
+            if output.output_type == "error":
+                problems.append(f"cell {index} raised {output.ename}: {output.evalue[:160]} (a student "
+                                "sees a traceback; only cells tagged raises-exception may raise)")
+            elif TRACEBACK in text:
+                problems.append(f"cell {index} printed a traceback: catch the error and show its "
+                                "message (typed errors carry a hint)")
+    return problems
+
+
+def bare_asserts(nb) -> list[str]:
+    """``assert`` statements without a message, by cell and line."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(cell.source)  # magics become plain Python
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue  # the notebook run reports it
+        found += [f"cell {index}, line {node.lineno}: {ast.get_source_segment(source, node)[:80]}"
+                  for node in ast.walk(tree) if isinstance(node, ast.Assert) and node.msg is None]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[rel(p) for p in NOTEBOOK_PATHS])
+def test_every_assert_tells_the_student_what_failed(path):
+    found = bare_asserts(read(path))
+    assert not found, (f"{rel(path)} has asserts without a message; add one a student understands, "
+                       "e.g. `assert x > 0, \"the model answered\"`:\n  - " + "\n  - ".join(found))
+
+
+LINUX_ONLY = re.compile(r"""["'](?:/proc|/sys|/dev/shm)/""")
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=[rel(p) for p in NOTEBOOK_PATHS])
+def test_no_cell_assumes_linux(path):
+    found = [f"cell {index}: {match.group(0)}..." for index, cell in enumerate(read(path).cells)
+             if cell.cell_type == "code" for match in LINUX_ONLY.finditer(cell.source)]
+    assert not found, (f"{rel(path)} reads a path only Linux has (students use macOS and Windows too); "
+                       "use a portable way, e.g. workbook.course.memory for memory:\n  - " + "\n  - ".join(found))
+
+
+def test_the_executed_notebook_check_catches_warnings_tracebacks_and_bare_asserts():
+    nb = nbformat.v4.new_notebook()
+    warned = nbformat.v4.new_code_cell("import warnings; warnings.warn('x')")
+    warned.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                             text="<ipython>:1: UserWarning: x\n  warnings.warn('x')\n")]
+    raised = nbformat.v4.new_code_cell("1/0")
+    raised.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                             traceback=[])]
+    printed = nbformat.v4.new_code_cell("traceback.print_exc()")
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                              text="Traceback (most recent call last):\n  File ...\n")]
+    allowed = nbformat.v4.new_code_cell("raise NotImplementedError", metadata={"tags": ["raises-exception"]})
+    allowed.outputs = [nbformat.v4.new_output("error", ename="NotImplementedError", evalue="", traceback=[])]
+    quiet = nbformat.v4.new_code_cell("print('fine')")
+    quiet.outputs = [nbformat.v4.new_output("stream", name="stderr", text="loading model... done\n")]
+    nb.cells = [warned, raised, printed, allowed, quiet]
+    found = "\n".join(executed_problems(nb))
+    assert "cell 0 printed a warning on stderr" in found and "UserWarning" in found, found
+    assert "cell 1 raised ZeroDivisionError" in found and "cell 2 printed a traceback" in found, found
+    assert "cell 3" not in found and "cell 4" not in found, f"reported a cell that did nothing wrong:\n{found}"
+
+    nb.cells = [nbformat.v4.new_code_cell("assert x\nassert y, 'y is set'"),
+                nbformat.v4.new_markdown_cell("assert not code"),
+                nbformat.v4.new_code_cell("%time z = 1\nif z:\n    assert z > 1")]
+    assert bare_asserts(nb) == ["cell 0, line 1: assert x", "cell 2, line 3: assert z > 1"], bare_asserts(nb)
 
 
 def _write_times() -> None:

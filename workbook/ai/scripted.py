@@ -19,7 +19,7 @@ _TOKEN = re.compile(r"\s*\S+")
 _SENTENCES = (
     "A scripted backend answers instantly and identically, which makes tests repeatable.",
     "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
-    "Time to first token and tokens per second here come from the mock latency model.",
+    "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
     "Nothing left this machine to produce this reply.",
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from ..ai import AIProvider, AISettings, create_ai_provider, load_settings
@@ -56,3 +57,64 @@ def settings_for(backend: str, protocol: str | None = None, **changes: Any) -> A
 def provider_for(backend: str, protocol: str | None = None, **changes: Any) -> AIProvider:
     """A provider for ``backend`` built through the factory, as a student would."""
     return create_ai_provider(settings_for(backend, protocol, **changes))
+
+
+@dataclass(frozen=True)
+class Account:
+    """What ``account_for`` chose: the settings, whether they point at the emulator, and, when
+    ``live`` found no account, what to configure (``skipped``)."""
+
+    settings: AISettings
+    offline: bool
+    skipped: str | None = None
+
+
+def account_for(backend: str, protocol: str) -> Account:
+    """Settings for the ``protocol`` provider (``azure_openai``, ``bedrock``, ``ollama`` ...).
+
+    ``emulator``: the emulator's. ``live``: your ``.env``'s, for that provider -- unless that
+    account is not configured (a variable missing, no AWS credentials, no server answering):
+    then the run says what to configure and goes on against the emulator, so a notebook under
+    ``live`` teaches the lesson instead of stopping at an SDK's traceback."""
+    if backend != "live":
+        return Account(settings_for(backend, protocol), offline=True)
+    live = settings_for("live")
+    if live.provider != protocol:
+        live = live.with_(provider=protocol)
+    missing = what_is_missing(live, protocol)
+    if not missing:
+        return Account(live, offline=False)
+    skipped = f"skipped live {protocol}: configure {'; '.join(missing)}"
+    print(f"{skipped}.\n  This run uses the workbook's emulator instead; "
+          f"fix that and run again to reach the real service.")
+    return Account(settings_for("emulator", protocol), offline=True, skipped=skipped)
+
+
+def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
+    """What a live ``protocol`` account still needs, in words a student can act on."""
+    from ..ai import missing_variables
+    from ..ai.registry import get_spec
+    from ..probe import is_loopback, probe, provider_url, safe_url
+
+    missing = missing_variables(settings, protocol)
+    if missing:
+        return [", ".join(missing) + " (in .env)"]
+    if protocol == "bedrock" and not _aws_credentials_found():
+        return ["AWS credentials (`aws sso login`, AWS_PROFILE, or a role)"]
+    spec = get_spec(protocol)
+    url = provider_url(settings, protocol)
+    # Only a server on this machine is probed: a cloud service's own errors say more.
+    if spec is not None and spec.url_field and is_loopback(url) and probe(url) is False:
+        variable = f"AI__{spec.url_field.upper()}"
+        return [f"a server answering at {safe_url(url)} (start it, or set {variable})"]
+    return []
+
+
+def _aws_credentials_found() -> bool:
+    import boto3
+    import botocore.exceptions
+
+    try:
+        return boto3.Session().get_credentials() is not None
+    except botocore.exceptions.BotoCoreError:  # a broken profile: as good as none
+        return False

@@ -23,7 +23,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     hints = {
         "auth": "Check AI__AZURE_OPENAI_API_KEY: Azure portal -> your resource -> Keys and Endpoint.",
         "not_found": "The Azure deployment name is not the model name: set AI__AZURE_OPENAI_DEPLOYMENT "
-                     "to the name under Deployments in Azure AI Foundry (a 404 'Resource not found' "
+                     "to the name under Deployments in Microsoft Foundry (a 404 'Resource not found' "
                      "can also mean an AI__AZURE_OPENAI_API_VERSION the resource does not offer).",
         "unavailable": "Check AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com) and your network.",
     }
