@@ -92,6 +92,8 @@ LIVE_PARAMETERS: dict[str, dict[str, object]] = {
     # 03 keeps its answers' length: its late-arrival check needs long answers to join.
     "03_self_hosting": {"REQUESTS": 4, "CONCURRENCY": [1, 4]},
     "06_small_language_models": {"MAX_TOKENS": 8},
+    # The fine-tune is the local run's to measure; live without an account only has to cope.
+    "08_fine_tuning_considerations": {"FINETUNE": False},
     "11_bonus_compare_providers": {"RUNS": 1},
 }
 RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
