@@ -26,6 +26,11 @@ def pytest_collection_modifyitems(config, items):
         notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("measures_speed"):
             item.add_marker(pytest.mark.solo)
+        # On a new machine the first test that needs llama-server waits for the build that
+        # ``make test`` started (minutes, bounded by the build's own wait limit): its timeout
+        # counts from the test itself, not from that wait.
+        if "llama_server_binary" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(300, func_only=True))
         # A notebook that may wait for a background job (08: make test's fine-tune) says how long.
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("timeout_s"):
             item.add_marker(pytest.mark.timeout(int(_notebook_metadata(notebook)["timeout_s"]) + 120))
@@ -67,3 +72,16 @@ def emu():
     """The scripted emulator on a free port of 127.0.0.1, shared by a test module."""
     with Emulator(backend="scripted") as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="module")
+def llama_server_binary():
+    """llama.cpp's llama-server, built once per machine (or found in the cache)."""
+    from workbook.serving.build import BuildUnavailable, ensure_llama_server
+
+    try:
+        return ensure_llama_server(progress=print)
+    except BuildUnavailable as unavailable:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(str(unavailable))

@@ -4,31 +4,10 @@ cheap to reach). Stopped afterwards, and nothing it started may be left running.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from workbook.classroom.hub import Classroom
 from workbook.probe import free_port
-from workbook.serving.build import BuildUnavailable, ensure_llama_server
-
-
-def pytest_collection_modifyitems(config, items):
-    """The first test may wait for the llama-server build ``make test`` started (minutes, bounded
-    by the build's own lock): the timeout counts from the test itself."""
-    for item in items:
-        if "room" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.timeout(240, func_only=True))
-
-
-@pytest.fixture(scope="module")
-def llama_server_binary():
-    try:
-        return ensure_llama_server(progress=print)
-    except BuildUnavailable as unavailable:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(unavailable))
 
 
 @pytest.fixture(scope="module")
