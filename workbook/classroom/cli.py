@@ -12,7 +12,7 @@ import sys
 import threading
 
 from ..serving.build import BuildFailed
-from ..serving.errors import LlamaServerError
+from ..serving.llama_server import LlamaServerError
 from .errors import ClassroomError
 from .hub import Classroom
 
