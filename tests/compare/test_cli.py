@@ -25,7 +25,8 @@ def run(args, cwd, **env_changes):
 
 def test_compare_mock_and_a_profile_writes_tables_and_plots(tmp_path):
     profile = tmp_path / "fast.env"
-    profile.write_text("AI__PROVIDER=mock\nAI__MOCK_TTFT_S=0.002\nAI__MOCK_TOKENS_PER_S=4000\n")
+    # 30 ms against 1 ms: far apart, so a busy machine cannot swap their medians.
+    profile.write_text("AI__PROVIDER=mock\nAI__MOCK_TTFT_S=0.03\nAI__MOCK_TOKENS_PER_S=4000\n")
     out = tmp_path / "out"
     done = run(["compare", "--provider", "mock", "--provider", str(profile),
                 "--provider", "quick=fast.env", "--runs", "1", "--out", str(out), "--no-progress"],

@@ -94,7 +94,8 @@ def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
     """What a live ``protocol`` account still needs, in words a student can act on."""
     from ..ai import missing_variables
     from ..ai.registry import get_spec
-    from ..probe import is_loopback, probe, provider_url, safe_url
+    from ..ai.settings import display_url
+    from ..probe import is_loopback, probe, provider_url
 
     missing = missing_variables(settings, protocol)
     if missing:
@@ -106,7 +107,7 @@ def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
     # Only a server on this machine is probed: a cloud service's own errors say more.
     if spec is not None and spec.url_field and is_loopback(url) and probe(url) is False:
         variable = f"AI__{spec.url_field.upper()}"
-        return [f"a server answering at {safe_url(url)} (start it, or set {variable})"]
+        return [f"a server answering at {display_url(url)} (start it, or set {variable})"]
     return []
 
 
