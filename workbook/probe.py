@@ -66,3 +66,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def processes_marked(variable: str, value: str) -> list[int]:
+    """Pids of this machine's other processes whose environment has ``variable=value``: how a
+    command or a test finds every process it started (children inherit the marker) to stop them."""
+    import os
+    from pathlib import Path
+
+    needle = f"{variable}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from workbook.probe import processes_marked
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 # One folder per parallel worker (make test runs test files side by side).
@@ -97,17 +99,7 @@ def _free_port() -> int:
 
 def _processes_with_marker(marker: str) -> list[int]:
     """Pids of processes whose environment carries this run's marker (server and kernels)."""
-    found = []
-    needle = f"WORKBOOK_BROWSER_RUN={marker}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return processes_marked("WORKBOOK_BROWSER_RUN", marker)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import httpx
 
-from ..probe import free_port
+from ..probe import free_port, processes_marked
 from ..serving.llama_server import DEFAULT_ALIAS, LlamaServer
 from .errors import ClassroomError
 from .proxy import ensure_proxy
@@ -56,17 +56,7 @@ def port_is_free(host: str, port: int) -> bool:
 
 def processes_with_marker(marker: str) -> list[int]:
     """Pids of the processes this classroom started (hub, proxy, services, servers, kernels)."""
-    needle = f"{MARKER}={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return processes_marked(MARKER, marker)
 
 
 class Classroom:
