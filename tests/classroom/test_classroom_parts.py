@@ -1,11 +1,21 @@
-"""The classroom's pieces that need no hub: usage kept across a restart, the course copy."""
+"""The classroom's pieces that need no hub: usage kept across a restart, the course copy, the
+gateway's idea of the model API, the roster, the certificate, the TLS options."""
 
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
+import pytest
+from starlette.requests import Request
+
 from workbook.classroom.course import copy_into, with_backend
+from workbook.classroom.errors import ClassroomError
+from workbook.classroom.gateway import Gateway
+from workbook.classroom.hub import Classroom
+from workbook.classroom.roster import ensure_roster, slips
+from workbook.classroom.tls import fingerprint, is_loopback, self_signed
 from workbook.classroom.usage import UsageStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +65,58 @@ def test_with_backend_changes_only_the_parameters_cell():
     assert changed["cells"][0]["source"] == ['BACKEND = "mock"\n']
     source = "".join(changed["cells"][1]["source"])
     assert source.startswith("# comment\nBACKEND = \"live\"") and source.endswith("X = 1\n")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"/services/llm/v1/chat/completions", "/v1/chat/completions"),
+    (b"/services/llm/v1/models", "/v1/models"),
+    (b"/services/llm/v1/chat%2Fcompletions", "/v1/chat/completions"),  # decoded, then matched
+    (b"/services/llm/v1/../slots", None),
+    (b"/services/llm/v1/%2e%2e/props", None),
+    (b"/services/llm/v1/%2E%2E/metrics", None),
+    (b"/services/llm/v1/..%2fslots", None),
+    (b"/services/llm/v1/./chat/completions", None),
+    (b"/services/llm/v1//models", None),
+    (b"/services/llm/v1/chat/completions/../../props", None),
+    (b"/services/llm/v1/slots", None),
+    (b"/services/llm/slots", None),
+    (b"/services/llmx/v1/models", None),
+    (b"/v1/models", None),
+])
+def test_the_gateway_knows_only_the_model_api_by_its_decoded_normal_path(raw, expected):
+    gateway = Gateway(engine_url="http://127.0.0.1:9", prefix="/services/llm/", usage=None)
+    request = Request({"type": "http", "method": "GET", "path": raw.decode(), "raw_path": raw,
+                       "query_string": b"", "headers": []})
+    assert gateway.model_api_path(request) == expected
+
+
+def test_the_roster_keeps_given_passwords_adds_missing_ones_and_is_private(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("username,password\nstudent1,chosen-by-me\n")
+    passwords, new = ensure_roster(path, ["student1", "student2", "student3"])
+    assert passwords["student1"] == "chosen-by-me" and new == ["student2", "student3"]
+    assert len({passwords["student2"], passwords["student3"], "chosen-by-me"}) == 3
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again, new_again = ensure_roster(path, ["student1", "student2", "student3"])
+    assert again == passwords and new_again == []
+    text = slips("https://hub:8000", {"student2": passwords["student2"]}, "AB:CD")
+    assert "student2" in text and passwords["student2"] in text and "AB:CD" in text
+    assert "student1" not in text, "a slip shows only its own student"
+
+
+def test_a_self_signed_certificate_is_made_once_with_its_fingerprint(tmp_path):
+    cert, key = self_signed(tmp_path / "tls", "127.0.0.1")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    first = fingerprint(cert)
+    assert len(first.split(":")) == 32
+    assert self_signed(tmp_path / "tls", "127.0.0.1") == (cert, key) and fingerprint(cert) == first
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+def test_a_class_needs_two_halves_of_a_certificate_or_none():
+    with pytest.raises(ClassroomError, match="go together"):
+        Classroom(ssl_cert="cert.pem")
+    with pytest.raises(ClassroomError, match="exclude each other"):
+        Classroom(ssl_cert="c.pem", ssl_key="k.pem", insecure_http=True)
+    assert Classroom(host="0.0.0.0").https and not Classroom(host="0.0.0.0", insecure_http=True).https
+    assert not Classroom(host="127.0.0.1").https and Classroom(host="127.0.0.1", https=True).https

@@ -114,6 +114,7 @@ class Classroom:
         self.engine: LlamaServer | None = None
         self.startup_s: float | None = None
         self.new_passwords: list[str] = []  # students whose password was made by this start
+        self.gateway_port: int | None = None
         self._engine_has_key = False
 
     # -- addresses ------------------------------------------------------------------------
@@ -135,6 +136,12 @@ class Classroom:
     @property
     def llm_url(self) -> str:
         return f"{self.local_url}/services/llm/v1"
+
+    @property
+    def servers_llm_url(self) -> str:
+        """The model as the students' servers reach it: the gateway itself, on loopback (no TLS,
+        no certificate to trust; what their ``AI__OPENAI_BASE_URL`` says)."""
+        return f"http://127.0.0.1:{self.gateway_port}/services/llm/v1"
 
     @property
     def verify(self) -> str | bool:
@@ -240,12 +247,13 @@ class Classroom:
         student_python = self._prepare_students()
         proxy = ensure_proxy(self.say)
         self.engine = self._engine()
+        self.gateway_port = free_port()
         settings = {
             "state": str(self.state), "students": self.usernames, "host": self.host, "port": self.port,
             "demo": self.demo, "account_prefix": self.account_prefix, "student_python": student_python,
             "ssl_cert": str(self.certificate) if self.https else None,
             "ssl_key": str(self.ssl_key or self.state / "tls" / "key.pem") if self.https else None,
-            "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": free_port(),
+            "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": self.gateway_port,
             "engine_port": self.engine.port,
             "engine_key_file": str(self.state / "engine-key") if self._engine_has_key else None,
             # The model server's chatter goes to its own log, not the hub's.

@@ -69,8 +69,8 @@ else:
     c.StudentPAMAuthenticator.account_prefix = settings["account_prefix"]
     c.StudentSpawner.account_prefix = settings["account_prefix"]
 
-# The students' model: the gateway on loopback (from the servers on this machine no TLS is
-# needed, and no certificate to trust). The `openai` provider's own settings, with the
+# The students' model: the gateway on loopback (Classroom.servers_llm_url: from the servers on
+# this machine no TLS is needed, and no certificate to trust). The `openai` provider's own settings, with the
 # student's own hub token as the API key (a callable: each server's token is its own).
 gateway_url = f"http://127.0.0.1:{settings['gateway_port']}"
 c.Spawner.environment = {

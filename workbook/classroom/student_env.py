@@ -14,6 +14,7 @@ assets and extensions. Checked by running it as a student before the hub starts.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -65,6 +66,12 @@ def _runs_as(python: str, uid: int, gid: int, code: str = "import sys") -> str |
 def ensure_student_python(uid: int, gid: int) -> Path:
     """The students' interpreter (``<venv>/classroom-student-python/bin/python``), made once."""
     target = Path(sys.prefix) / FOLDER
+    with open(Path(sys.prefix) / f".{FOLDER}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two classes (or test workers) starting at once
+        return _ensure(target, uid, gid)
+
+
+def _ensure(target: Path, uid: int, gid: int) -> Path:
     python = target / "bin" / "python"
     site_packages = Path(sysconfig.get_paths()["purelib"])
     why = _runs_as(str(python), uid, gid, SMOKE) if python.exists() else "not made yet"
