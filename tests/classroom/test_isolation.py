@@ -31,7 +31,7 @@ GATEWAY_PATHS = [
     "/services/llm/v1/../slots", "/services/llm/v1/%2e%2e/props", "/services/llm/v1/%2E%2E/metrics",
     "/services/llm/v1/..%2fslots", "/services/llm/v1/chat/completions/../../props",
     "/services/llm/v1/slots", "/services/llm/v1/props", "/services/llm/slots", "/services/llm/metrics",
-    "/services/llm/v1/./chat/completions", "/services/llm/v1//models", "/services/llm/%76%31/../props",
+    "/services/llm/v1/./slots", "/services/llm/v1//props", "/services/llm/%76%31/../props",
 ]
 
 
@@ -70,12 +70,13 @@ def start_server(room, student: str) -> None:
 
 def hub_processes(room) -> dict[str, int]:
     named = {}
-    wanted = {"the hub": "jupyterhub -f", "the proxy": "configurable-http-proxy",
-              "the gateway": "workbook.classroom.gateway", "the model server": "llama-server"}
+    wanted = {"the hub": ("jupyterhub -f",), "the proxy": ("configurable-http-proxy",),
+              "the gateway": ("workbook.classroom.gateway",),
+              "the model server": ("llama-server", "llama_cpp.server")}
     for pid in processes_with_marker(room.marker) + [room.process.pid]:
         command = cmdline_of(pid)
-        for name, needle in wanted.items():
-            if needle in command and name not in named:
+        for name, needles in wanted.items():
+            if any(needle in command for needle in needles) and name not in named:
                 named[name] = pid
     assert set(named) == set(wanted), f"found only {named}"
     return named

@@ -116,7 +116,7 @@ def announcement(room: Classroom) -> str:
         "",
         "For you, the instructor:",
         f"  the class's model (OpenAI-compatible):  {room.local_url}/services/llm/v1",
-        f"  usage per student:  curl{' --cacert ' + str(room.certificate) if room.verify is not True else ''} "
+        f"  usage per student:  curl{' --cacert ' + str(room.certificate) if room.https and not room.ssl_cert else ''} "
         f"-H \"Authorization: Bearer $(cat {room.state / 'instructor-token'})\" "
         f"{room.local_url}/services/llm/usage",
         f"  your admin API token is in {room.state / 'instructor-token'} (mode 600; never show it)",

@@ -23,6 +23,7 @@ import pwd
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -115,6 +116,7 @@ class Classroom:
         self.startup_s: float | None = None
         self.new_passwords: list[str] = []  # students whose password was made by this start
         self.gateway_port: int | None = None
+        self._trust: ssl.SSLContext | None = None
         self._engine_has_key = False
 
     # -- addresses ------------------------------------------------------------------------
@@ -144,9 +146,13 @@ class Classroom:
         return f"http://127.0.0.1:{self.gateway_port}/services/llm/v1"
 
     @property
-    def verify(self) -> str | bool:
+    def verify(self) -> ssl.SSLContext | bool:
         """What an httpx call to the hub trusts: the class's own certificate, if self-signed."""
-        return str(self.certificate) if self.https and self.ssl_cert is None else True
+        if not self.https or self.ssl_cert is not None:
+            return True
+        if self._trust is None:
+            self._trust = ssl.create_default_context(cafile=str(self.certificate))
+        return self._trust
 
     @property
     def certificate(self) -> Path | None:
