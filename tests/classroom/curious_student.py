@@ -1,11 +1,11 @@
 """What a curious student tries from their own account, with only what that student has.
 
-Run (by ``test_isolation.py``) as the student's Unix account, in the students' Python, with
-the environment the hub gives that student's server. Reads the targets -- addresses, paths and
-pids anyone on the machine can find with ``ls``, ``ps`` and the hub's own log-in page -- as
-JSON on stdin, tries each attack, and prints one JSON object: ``{attack: [outcome, detail]}``
-with outcome ``"refused"`` or ``"ALLOWED"``. It also returns every process command line and
-environment it could read, so the test can look for secrets in them.
+Run (by ``test_isolation.py``) in a kernel of the student's own JupyterLab server -- so as
+their Unix account, in the students' Python, with the environment the hub gave that server.
+``attempt(targets)`` takes the targets -- addresses, paths and pids anyone on the machine can
+find with ``ls``, ``ps`` and the hub's own log-in page -- tries each attack, and returns
+``{attack: [outcome, detail]}`` with outcome ``"refused"`` or ``"ALLOWED"``, and every process
+command line and environment it could read, so the test can look for secrets in them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import ssl
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -188,9 +187,8 @@ def readable_processes() -> dict:
     return found
 
 
-def main() -> None:
-    t = json.load(sys.stdin)
-    me, token = t["me"], os.environ["JUPYTERHUB_API_TOKEN"]
+def attempt(t: dict) -> dict:
+    token = os.environ["JUPYTERHUB_API_TOKEN"]
     results: dict[str, list] = {}
     results["another student's home: list"] = file_attack(t["victim_home"], "list")
     results["another student's notebook: read"] = file_attack(t["victim_notebook"], "read")
@@ -223,8 +221,5 @@ def main() -> None:
         t["proxy_api"], t["victim"], t["my_server"])
     results[f"{t['victim']}'s server through the hub with my token"] = server_attack(t["hub"], t["victim"], token)
     results[f"{t['victim']}'s server on its own port with my token"] = direct_server_attack(t["victim_server"], token)
-    print(json.dumps({"results": results, "processes": readable_processes(), "me": me}))
-
-
-if __name__ == "__main__":
-    main()
+    return {"results": results, "processes": readable_processes(), "uid": os.getuid(),
+            "pid": os.getpid()}

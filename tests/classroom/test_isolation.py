@@ -1,25 +1,29 @@
-"""A class of three, tried by a curious student: student1, from their own account with their
-own server's environment (the hub token their kernel has), goes after student2 -- whose server
-is running -- and after the hub, its proxy, the gateway and the model server. Every attempt
-must be refused.
+"""A class of three, tried by a curious student: student1, from a kernel of their own
+JupyterLab server (opened over the hub's HTTPS with their own token, as their browser does),
+goes after student2 -- whose server is running -- and after the hub, its proxy, the gateway and
+the model server. Every attempt must be refused.
 
-The attempts are in ``curious_student.py``, run once as student1's Unix account in the
-students' Python; each becomes a test of its own here. The tests that need the instructor's
-side (a service token, a dropped stream, a process that tries to outlive its server) follow.
+The attempts are in ``curious_student.py``, run once in that kernel; the test below names each
+that got through. The tests that need the instructor's side (a service token, a dropped
+stream, a process that tries to outlive its server) follow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
 import stat
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from workbook.classroom import accounts
 from workbook.classroom.hub import processes_with_marker
@@ -82,6 +86,42 @@ def hub_processes(room) -> dict[str, int]:
     return named
 
 
+async def run_in_kernel(room, student: str, token: str, code: str, timeout_s: float = 300) -> str:
+    """``code`` in a new kernel of ``student``'s server, through the hub's proxy; its stdout."""
+    base = f"{room.local_url}/user/{student}/api/kernels"
+    headers = {"Authorization": f"token {token}"}
+    async with httpx.AsyncClient(verify=room.verify, timeout=60) as client:
+        kernel = (await client.post(base, headers=headers, json={"name": "python3"})).raise_for_status().json()
+        try:
+            url = f"{base.replace('https://', 'wss://')}/{kernel['id']}/channels"
+            connection = await websocket_connect(HTTPRequest(url, headers=headers, ssl_options=room.verify))
+            msg_id = uuid.uuid4().hex
+            connection.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": student,
+                           "session": uuid.uuid4().hex, "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True}}))
+            out, errors = [], []
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    message = json.loads(await connection.read_message())
+                    if message.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind, content = message["msg_type"], message["content"]
+                    if kind == "stream" and content["name"] == "stdout":
+                        out.append(content["text"])
+                    elif kind == "error":
+                        errors.append("\n".join(content["traceback"]))
+                    elif kind == "status" and content["execution_state"] == "idle":
+                        break
+            connection.close()
+            assert not errors, errors[0][-3000:]
+            return "".join(out)
+        finally:
+            await client.delete(f"{base}/{kernel['id']}", headers=headers)
+
+
 @pytest.fixture(scope="module")
 def settings(room):
     return json.loads((room.state / "classroom.json").read_text())
@@ -114,12 +154,12 @@ def attempt(room, settings):
         "victim_server": victim_env["JUPYTERHUB_SERVICE_URL"],
         "gateway_paths": GATEWAY_PATHS,
     }
-    done = subprocess.run([settings["student_python"], str(HERE / "curious_student.py")],
-                          input=json.dumps(targets), capture_output=True, text=True, timeout=300,
-                          user=account.pw_uid, group=account.pw_gid, extra_groups=[],
-                          env=attacker_env, cwd=account.pw_dir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout)
+    code = (f"import json, sys\nsys.path.insert(0, {str(HERE)!r})\nimport curious_student\n"
+            f"print(json.dumps(curious_student.attempt(json.loads({json.dumps(targets)!r}))))\n")
+    # student1's own token, as their browser holds it after logging in.
+    output = asyncio.run(run_in_kernel(room, ATTACKER, room.token_for(ATTACKER, note="browser"), code))
+    seen = json.loads(output)
+    assert seen["uid"] == account.pw_uid, "the kernel runs as the student's own account"
     seen["victim_env"] = victim_env
     seen["targets"] = targets
     return seen
