@@ -4,6 +4,7 @@ gateway's idea of the model API, the roster, the certificate, the TLS options.""
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
@@ -120,3 +121,15 @@ def test_a_class_needs_two_halves_of_a_certificate_or_none():
         Classroom(ssl_cert="c.pem", ssl_key="k.pem", insecure_http=True)
     assert Classroom(host="0.0.0.0").https and not Classroom(host="0.0.0.0", insecure_http=True).https
     assert not Classroom(host="127.0.0.1").https and Classroom(host="127.0.0.1", https=True).https
+
+
+def test_demo_says_it_isolates_nobody_before_it_starts_anything(tmp_path):
+    said = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        room = Classroom(demo=True, port=taken.getsockname()[1], state=tmp_path / "state", progress=said.append)
+        with pytest.raises(ClassroomError, match="taken"):
+            room.start()
+    assert said and said[0].startswith("WARNING: --demo") and "ONE shared password" in said[0], said
+    assert not (tmp_path / "state").exists(), "nothing was made before the refusal"
