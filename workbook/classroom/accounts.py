@@ -38,12 +38,17 @@ def uid_of(name: str) -> int | None:
 
 
 def _run(command: list[str], *, stdin: str | None = None) -> None:
-    try:
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True,
-                              timeout=COMMAND_TIMEOUT_S)
-    except FileNotFoundError:
-        raise ClassroomError(f"{command[0]} is missing: a class needs the system's user tools "
-                             "(Debian/Ubuntu: the passwd package)") from None
+    for attempt in range(20):
+        try:
+            done = subprocess.run(command, input=stdin, capture_output=True, text=True,
+                                  timeout=COMMAND_TIMEOUT_S)
+        except FileNotFoundError:
+            raise ClassroomError(f"{command[0]} is missing: a class needs the system's user tools "
+                                 "(Debian/Ubuntu: the passwd package)") from None
+        # Another useradd/userdel/chpasswd holds /etc/passwd's lock (two classes starting at once).
+        if done.returncode == 0 or "lock" not in done.stderr.lower():
+            break
+        time.sleep(0.25 * (attempt + 1))
     if done.returncode != 0:
         raise ClassroomError(f"{command[0]} {command[-1]} failed: {done.stderr.strip()[:300]}")
 
