@@ -193,9 +193,10 @@ class Gateway:
     async def _events(self, answer: httpx.Response, student: str, wants_usage: bool,
                       started: float, release: "_Once") -> AsyncIterator[bytes]:
         tally = _StreamTally()
+        lines = answer.aiter_lines()  # one iterator: a second would find the stream consumed
         finished = False
         try:
-            async for line in answer.aiter_lines():
+            async for line in lines:
                 tally.see(line)
                 if not wants_usage and tally.is_usage_only(line):
                     continue  # the usage-only chunk the student did not ask for
@@ -211,14 +212,14 @@ class Gateway:
                 # being closed or cancelled) to the engine's own count, holding their slot until
                 # then, so a dropped stream neither hides its tokens nor frees a slot early.
                 task = asyncio.get_running_loop().create_task(
-                    self._drain(answer, tally, student, started, release))
+                    self._drain(answer, lines, tally, student, started, release))
                 self.draining.add(task)
                 task.add_done_callback(self.draining.discard)
 
-    async def _drain(self, answer: httpx.Response, tally: "_StreamTally", student: str,
-                     started: float, release: "_Once") -> None:
+    async def _drain(self, answer: httpx.Response, lines: AsyncIterator[str], tally: "_StreamTally",
+                     student: str, started: float, release: "_Once") -> None:
         try:
-            async for line in answer.aiter_lines():
+            async for line in lines:
                 tally.see(line)
         except (httpx.HTTPError, RuntimeError) as error:
             # The connection went with the student: what was relayed is what is counted.

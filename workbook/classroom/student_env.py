@@ -104,6 +104,16 @@ def _ensure(target: Path, uid: int, gid: int) -> Path:
             os.chmod(path, 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
     why = _runs_as(str(python), uid, gid, SMOKE)
     if why is not None:
-        raise ClassroomError(f"a student account cannot run the workbook's environment ({why}): "
-                             f"every folder above {site_packages} must be readable by all users")
+        closed = closed_folder(site_packages) or closed_folder(Path(__file__))
+        raise ClassroomError(f"a student account cannot run the workbook's environment ({why})"
+                             + (f": {closed} is closed to other users; put the workbook where every "
+                                "account may read it (not under /root)" if closed else ""))
     return python
+
+
+def closed_folder(path: Path) -> Path | None:
+    """The first folder above ``path`` that other users may not enter, if any."""
+    for folder in reversed(Path(path).resolve().parents):
+        if not folder.stat().st_mode & 0o001:
+            return folder
+    return None
