@@ -3,13 +3,21 @@ gateway's idea of the model API, the roster, the certificate, the TLS options.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import stat
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
 
 from workbook.classroom.course import copy_into, with_backend
 from workbook.classroom.errors import ClassroomError
@@ -18,6 +26,7 @@ from workbook.classroom.hub import Classroom
 from workbook.classroom.roster import ensure_roster, slips
 from workbook.classroom.tls import fingerprint, is_loopback, self_signed
 from workbook.classroom.usage import UsageStore
+from workbook.probe import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,3 +142,66 @@ def test_demo_says_it_isolates_nobody_before_it_starts_anything(tmp_path):
             room.start()
     assert said and said[0].startswith("WARNING: --demo") and "ONE shared password" in said[0], said
     assert not (tmp_path / "state").exists(), "nothing was made before the refusal"
+
+
+class _OneStudent:
+    """The hub's answer for every token: student1 (the gateway is what this test is about;
+    the isolation suite runs it with the real hub)."""
+
+    async def user_for_token(self, token, sync=False):
+        return {"kind": "user", "name": "student1"}
+
+
+def _serve(app) -> tuple[uvicorn.Server, int]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return server, port
+
+
+def test_a_dropped_stream_is_read_to_the_engines_own_count_holding_the_students_slot(tmp_path):
+    """A tiny engine speaking llama-server's stream format (content pieces, then a usage chunk):
+    the student reads 3 pieces and hangs up; the gateway reads on, counts the engine's final
+    usage, and keeps the student's one slot taken until then."""
+    async def chat(request):
+        body = await request.json()
+
+        async def events():
+            for number in range(body["max_tokens"]):
+                await asyncio.sleep(0.02)
+                yield f'data: {json.dumps({"choices": [{"index": 0, "delta": {"content": f"t{number} "}}]})}\n\n'
+            yield f'data: {json.dumps({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": body["max_tokens"]}})}\n\n'
+            yield "data: [DONE]\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    engine, engine_port = _serve(Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])]))
+    store = UsageStore(tmp_path / "usage.sqlite")
+    gateway = Gateway(engine_url=f"http://127.0.0.1:{engine_port}", prefix="/services/llm/", usage=store,
+                      per_student=1, hub_auth=_OneStudent())
+    relay, relay_port = _serve(gateway.app())
+    url = f"http://127.0.0.1:{relay_port}/services/llm/v1/chat/completions"
+    body = {"model": "m", "max_tokens": 30, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def drop_then_ask_again():
+        async with httpx.AsyncClient(timeout=30) as client:
+            async with client.stream("POST", url, headers={"Authorization": "Bearer t"}, json=body) as answer:
+                read = 0
+                async for line in answer.aiter_lines():
+                    read += '"content"' in line
+                    if read == 3:
+                        break
+            return await client.post(url, headers={"Authorization": "Bearer t"}, json=body)
+
+    try:
+        again = asyncio.run(drop_then_ask_again())
+        assert again.status_code == 429, "the dropped stream still holds the student's slot"
+        deadline = time.monotonic() + 30
+        while not store.totals().get("student1", {}).get("requests") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counted = store.totals()["student1"]
+        assert (counted["requests"], counted["input_tokens"], counted["output_tokens"]) == (1, 7, 30), counted
+    finally:
+        relay.should_exit = engine.should_exit = True

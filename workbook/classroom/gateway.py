@@ -17,8 +17,7 @@ within ``AUTH_CACHE_S``. Then:
 * the body goes on, unchanged, to the shared llama-server (streams relayed event by event);
   the model server's token counts are added to the student's usage -- also for a stream the
   student drops half-way: the gateway reads on to the engine's final count, holding the
-  student's slot until then (or, if the engine's connection went with it, counts the pieces
-  it relayed);
+  student's slot until then (if the engine's stream breaks, it counts the pieces it read);
 * ``GET {prefix}usage``: requests, tokens, time and refusals per student, for a token with the
   hub's ``admin:users`` scope (the instructor's) only.
 
@@ -79,7 +78,7 @@ class Gateway:
     engine_key: str | None = None  # the model server's own key: students cannot go round the gateway
     in_flight: dict[str, int] = field(default_factory=dict)
     client: httpx.AsyncClient | None = None
-    draining: set = field(default_factory=set)  # dropped streams still being read to their end
+    readers: set = field(default_factory=set)  # streams being read from the engine
 
     # -- who is asking ----------------------------------------------------------------
     async def identify(self, request: Request) -> tuple[dict | None, JSONResponse | None]:
@@ -192,38 +191,36 @@ class Gateway:
 
     async def _events(self, answer: httpx.Response, student: str, wants_usage: bool,
                       started: float, release: "_Once") -> AsyncIterator[bytes]:
-        tally = _StreamTally()
-        lines = answer.aiter_lines()  # one iterator: a second would find the stream consumed
-        finished = False
-        try:
-            async for line in lines:
-                tally.see(line)
-                if not wants_usage and tally.is_usage_only(line):
-                    continue  # the usage-only chunk the student did not ask for
-                yield (line + "\n").encode()
-            finished = True
-        finally:
-            if finished:
-                await answer.aclose()
-                release()
-                self._count(student, tally.usage(), started)
-            else:
-                # The student went away mid-stream. Read on (in a task of its own: this one is
-                # being closed or cancelled) to the engine's own count, holding their slot until
-                # then, so a dropped stream neither hides its tokens nor frees a slot early.
-                task = asyncio.get_running_loop().create_task(
-                    self._drain(answer, lines, tally, student, started, release))
-                self.draining.add(task)
-                task.add_done_callback(self.draining.discard)
+        """The student's side of a stream: whatever the reader task has read so far. If the
+        student goes away, only this generator ends; the reader goes on (see ``_read``)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        reader = asyncio.get_running_loop().create_task(self._read(answer, queue, student, started, release))
+        self.readers.add(reader)
+        reader.add_done_callback(self.readers.discard)
+        while True:
+            line = await queue.get()
+            if line is None:
+                return
+            if isinstance(line, BaseException):
+                raise line  # the engine's connection broke: so does the student's stream
+            if not wants_usage and _StreamTally.is_usage_only(line):
+                continue  # the usage-only chunk the student did not ask for
+            yield (line + "\n").encode()
 
-    async def _drain(self, answer: httpx.Response, lines: AsyncIterator[str], tally: "_StreamTally",
-                     student: str, started: float, release: "_Once") -> None:
+    async def _read(self, answer: httpx.Response, queue: asyncio.Queue, student: str,
+                    started: float, release: "_Once") -> None:
+        """Reads the engine's stream to its end in a task of its own, so a student who drops the
+        stream neither hides its tokens (the engine's final count is still read) nor frees their
+        slot before the engine is done with it."""
+        tally = _StreamTally()
         try:
-            async for line in lines:
+            async for line in answer.aiter_lines():
                 tally.see(line)
-        except (httpx.HTTPError, RuntimeError) as error:
-            # The connection went with the student: what was relayed is what is counted.
-            log.info("dropped stream of %s counted from its relayed pieces (%r)", student, error)
+                queue.put_nowait(line)
+            queue.put_nowait(None)
+        except httpx.HTTPError as error:
+            log.warning("the model server's stream for %s broke: %r", student, error)
+            queue.put_nowait(error)
         finally:
             await answer.aclose()
             release()
