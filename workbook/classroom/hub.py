@@ -431,8 +431,12 @@ class Classroom:
         if not created_file.exists():
             return []
         names = created_file.read_text().split()
+        settings_file = self.state / "classroom.json"
+        # The prefix the class was started with (the command line does not repeat it).
+        prefix = (json.loads(settings_file.read_text()).get("account_prefix", self.account_prefix)
+                  if settings_file.exists() else self.account_prefix)
         for name in names:
-            accounts.remove_account(name, self.account_prefix)
+            accounts.remove_account(name, prefix)
         created_file.unlink()
         return names
 
