@@ -250,9 +250,9 @@ class Classroom:
         _secret_file(self.state / "engine-key", lambda: secrets.token_hex(32))
         if self.https and self.ssl_cert is None:
             tls.self_signed(self.state / "tls", self.host)
-        student_python = self._prepare_students()
         proxy = ensure_proxy(self.say)
-        self.engine = self._engine()
+        self.engine = self._engine()  # before any account is made: a class without it is refused
+        student_python = self._prepare_students()
         self.gateway_port = free_port()
         settings = {
             "state": str(self.state), "students": self.usernames, "host": self.host, "port": self.port,
