@@ -2,6 +2,9 @@
 
     python benchmarks/classroom.py            # N = 5, 10, 20, 30 students, 60 s each, both routes
     python benchmarks/classroom.py --quick    # N = 2, 4, 15 s each (a smoke run)
+    python benchmarks/classroom.py --spawn-only   # spawn p50 over 5 and the gateway's overhead only
+
+Run as root: a class creates a Unix account per simulated student (removed afterwards).
 
 Starts a real classroom (JupyterHub, configurable-http-proxy, the ``llm`` gateway, one
 llama-server with continuous batching) and, for each class size N, lets N students each run
@@ -122,11 +125,31 @@ async def run_level(students: int, url: str, tokens: list[str], *, seconds: floa
     }
 
 
+def spawn_times(room: Classroom, student: str, runs: int) -> dict:
+    """Start ``student``'s server through the hub's REST API until the hub says it is ready,
+    then stop it: ``runs`` times. What a student waits for after logging in."""
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        answer = room.api("POST", f"/users/{student}/server")
+        if answer.status_code not in (201, 202):
+            raise RuntimeError(f"spawn refused: {answer.status_code} {answer.text[:200]}")
+        while not (room.api("GET", f"/users/{student}").json().get("servers") or {}).get("", {}).get("ready"):
+            if time.perf_counter() - started > 120:
+                raise RuntimeError("a server took over 120 s to start")
+            time.sleep(0.05)
+        seconds.append(time.perf_counter() - started)
+        room.api("DELETE", f"/users/{student}/server")
+        while (room.api("GET", f"/users/{student}").json().get("servers") or {}):
+            time.sleep(0.1)
+    return {"runs": runs, "spawn_s_p50": statistics.median(seconds), "spawn_s": seconds}
+
+
 async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens: int) -> dict:
     """One request at a time, alternating routes: what the gateway itself adds to a request."""
     latencies: dict[str, list[float]] = {"gateway": [], "direct": []}
     ttfts: dict[str, list[float]] = {"gateway": [], "direct": []}
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, verify=getattr(room, "verify", True)) as client:
         for i in range(pairs):
             order = ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")
             for route in order:
@@ -168,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/classroom.json)")
+    p.add_argument("--spawn-only", action="store_true",
+                   help="measure only a student's server spawn (p50 over --spawns) and the gateway's overhead")
+    p.add_argument("--spawns", type=int, default=5)
+    p.add_argument("--pairs", type=int, default=10, help="requests per route in the overhead probe")
     args = p.parse_args(argv)
     levels = [int(n) for n in (args.levels or ("2,4" if args.quick else "5,10,20,30")).split(",")]
     seconds = min(60.0, args.seconds or (15.0 if args.quick else 60.0))
@@ -175,27 +202,45 @@ def main(argv: list[str] | None = None) -> int:
         "classroom-quick.json" if args.quick else "classroom.json")
 
     with tempfile.TemporaryDirectory(prefix="classroom-bench-") as state:
-        room = Classroom(students=max(levels), port=free_port(), state=Path(state) / "state",
-                         per_student=2, parallel=args.parallel, threads=args.threads, n_ctx=512,
-                         progress=print)
-        with room:
-            print(f"classroom up in {room.startup_s:.1f} s: {room.local_url}", flush=True)
-            tokens = [room.token_for(name, note="benchmark") for name in room.usernames]
-            overhead = asyncio.run(overhead_probe(room, tokens[0], pairs=10, max_tokens=args.max_tokens))
-            print(f"gateway overhead, one request at a time: p50 latency {overhead['latency_s_p50_gateway']:.3f} s "
-                  f"vs {overhead['latency_s_p50_direct']:.3f} s direct ({overhead['overhead_pct']:+.1f} %)", flush=True)
-            rows = []
-            for students in levels:
-                routes = (("gateway", room.llm_url, tokens),
-                          ("direct", room.engine_url, [room.engine_key] * students))
-                for route, url, keys in routes:
-                    print(f"N = {students} through {route} for {seconds:g} s ...", flush=True)
-                    row = asyncio.run(run_level(students, url, keys, seconds=seconds,
-                                                think_mean_s=args.think, seed=args.seed,
-                                                max_tokens=args.max_tokens, slo_s=args.slo))
-                    rows.append({"route": route, **row})
-            usage = room.usage()["students"]
+        room = Classroom(students=1 if args.spawn_only else max(levels), port=free_port(),
+                         state=Path(state) / "state", per_student=2, parallel=args.parallel,
+                         threads=args.threads, n_ctx=512, progress=print,
+                         **({"account_prefix": f"wbb{os.getpid() % 10000}-"} if hasattr(Classroom, "remove_accounts") else {}))
+        try:
+            with room:
+                print(f"classroom up in {room.startup_s:.1f} s: {room.local_url}", flush=True)
+                spawn = spawn_times(room, room.usernames[0], args.spawns)
+                print(f"spawn of one student's server, p50 over {args.spawns}: {spawn['spawn_s_p50']:.2f} s "
+                      f"({', '.join(f'{s:.2f}' for s in spawn['spawn_s'])})", flush=True)
+                tokens = [room.token_for(name, note="benchmark") for name in room.usernames]
+                overhead = asyncio.run(overhead_probe(room, tokens[0], pairs=args.pairs, max_tokens=args.max_tokens))
+                print(f"gateway overhead, one request at a time: p50 latency {overhead['latency_s_p50_gateway']:.3f} s "
+                      f"vs {overhead['latency_s_p50_direct']:.3f} s direct ({overhead['overhead_pct']:+.1f} %)", flush=True)
+                if args.spawn_only:
+                    return 0
+                rows = run_levels(room, tokens, levels, seconds, args)
+                usage = room.usage()["students"]
+        finally:
+            if hasattr(room, "remove_accounts"):
+                room.remove_accounts()
+    return report(rows, levels, usage, overhead, spawn, seconds, args, argv, out)
 
+
+def run_levels(room: Classroom, tokens: list[str], levels: list[int], seconds: float, args) -> list[dict]:
+    rows = []
+    for students in levels:
+        routes = (("gateway", room.llm_url, tokens),
+                  ("direct", room.engine_url, [room.engine_key] * students))
+        for route, url, keys in routes:
+            print(f"N = {students} through {route} for {seconds:g} s ...", flush=True)
+            row = asyncio.run(run_level(students, url, keys, seconds=seconds,
+                                        think_mean_s=args.think, seed=args.seed,
+                                        max_tokens=args.max_tokens, slo_s=args.slo))
+            rows.append({"route": route, **row})
+    return rows
+
+
+def report(rows, levels, usage, overhead, spawn, seconds, args, argv, out) -> int:
     for students in levels:
         pair = {r["route"]: r for r in rows if r["students"] == students}
         gateway, direct = pair["gateway"]["latency_s_p50"], pair["direct"]["latency_s_p50"]
@@ -216,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                      "engine": "llama-server (continuous batching)"},
         "levels": rows,
         "overhead_one_at_a_time": overhead,
+        "spawn": spawn,
         "largest_class_meeting_slo": largest,
         "slo": f"95 % of first tokens within {args.slo:g} s, no errors",
         "gateway_usage_counted": {"students": len(usage),

@@ -1,17 +1,20 @@
 """A real classroom: JupyterHub (with configurable-http-proxy), the ``llm`` service and
-llama-server, on 127.0.0.1, started once for this file (conftest.py).
+llama-server, on 127.0.0.1 over HTTPS with the certificate it made, its students Unix
+accounts of their own, started once for this file (conftest.py).
 
-* Over HTTP: students' keys are real hub tokens the instructor's token asks the hub for; the
-  student side is the workbook's own ``vllm`` provider on the openai SDK.
-* In headless Chromium: a student's morning -- the hub's own login page, their server spawning
-  with their copy of the course, notebook 00 run top to bottom with its answers from the
-  class's shared model (the gateway counts them), then logging out revokes the key.
+* Over HTTPS: students' keys are real hub tokens the instructor's token asks the hub for; the
+  student side is the workbook's own ``openai`` provider on the openai SDK.
+* In headless Chromium (told to accept the self-signed issuer): a student's morning -- the
+  hub's own login page with their own password, their server spawning as their account with
+  their copy of the course, notebook 00 run top to bottom with its answers from the class's
+  shared model (the gateway counts them), then logging out revokes the key.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -35,7 +38,7 @@ import lab_page  # noqa: E402  (the JupyterLab steps the browser tests share)
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = [Message("user", "What is the capital of France?")]
 CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+CHROMIUM_ARGS = ["--headless", "--ignore-certificate-errors", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update"]
 OUTPUT = ROOT / "test-output" / "classroom"
 # Every cell kept in the DOM, so the test can read each prompt and output (JupyterLab's user
@@ -56,7 +59,7 @@ def chat_body(max_tokens: int = 8, **more) -> dict:
 def post(room, token: str | None, body: dict | None = None, timeout: float = 60.0) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(f"{room.llm_url}/chat/completions", headers=headers, json=body or chat_body(),
-                      timeout=timeout)
+                      timeout=timeout, verify=room.verify)
 
 
 def pid_of(room, needle: str) -> int:
@@ -80,18 +83,40 @@ def wait_for(check, *, timeout_s: float, what: str):
     raise AssertionError(f"{what} did not happen within {timeout_s:g} s")
 
 
-def test_hub_serves_its_login_page_and_keeps_secrets_private(room):
-    login = httpx.get(f"{room.local_url}/hub/login", timeout=10)
+def test_hub_serves_its_login_page_over_https_only_and_keeps_secrets_private(room):
+    login = httpx.get(f"{room.local_url}/hub/login", timeout=10, verify=room.verify)
     assert login.status_code == 200 and 'name="password"' in login.text
-    for name in ("instructor-token", "workshop-password"):
+    assert room.local_url.startswith("https://")
+    with pytest.raises(httpx.HTTPError):  # the proxy speaks TLS only on the class's port
+        plain = httpx.get(f"http://127.0.0.1:{room.port}/hub/login", timeout=10)
+        raise AssertionError(f"plain HTTP answered {plain.status_code}")  # not an HTTPError: fails
+    assert len(room.fingerprint.split(":")) == 32, room.fingerprint
+    for name in ("instructor-token", "roster.csv", "engine-key", "tls/key.pem"):
         mode = stat.S_IMODE((room.state / name).stat().st_mode)
         assert mode == 0o600, f"{name} is readable by others: {oct(mode)}"
     assert room.instructor_token not in room.log_tail(10_000), "the hub log shows the instructor's token"
+    for password in room.passwords.values():
+        assert password not in room.log_tail(10_000), "the hub log shows a password"
+
+
+def test_each_student_logs_in_with_their_own_password_and_gets_secure_cookies(room):
+    with httpx.Client(verify=room.verify, timeout=30, follow_redirects=False) as client:
+        page = client.get(f"{room.local_url}/hub/login")
+        xsrf = page.cookies.get("_xsrf")
+        answer = client.post(f"{room.local_url}/hub/login", data={
+            "username": "student3", "password": room.passwords["student3"], "_xsrf": xsrf})
+        cookies = [value for key, value in answer.headers.multi_items() if key.lower() == "set-cookie"]
+        assert answer.status_code == 302, answer.text[:300]
+        assert cookies and all("Secure" in cookie for cookie in cookies), cookies
+        wrong = client.post(f"{room.local_url}/hub/login", data={
+            "username": "student3", "password": room.passwords["student2"], "_xsrf": xsrf})
+        assert wrong.status_code == 403
 
 
 async def test_a_student_chats_and_streams_through_the_workbook_provider(room):
     before = room.usage()["students"].get("student1", {}).get("requests", 0)
-    settings = AISettings(provider="vllm", openai_base_url=room.llm_url,
+    # Where a student's server sends it: the gateway on loopback (AI__OPENAI_BASE_URL).
+    settings = AISettings(provider="openai", openai_base_url=room.servers_llm_url,
                           openai_api_key=room.token_for("student1"), model="smollm2", timeout_s=60)
     provider = create_ai_provider(settings)
     try:
@@ -109,7 +134,7 @@ async def test_a_student_chats_and_streams_through_the_workbook_provider(room):
 async def test_a_stream_without_include_usage_gets_no_usage_chunk(room):
     token = room.token_for("student1")
     lines = []
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, verify=room.verify) as client:
         async with client.stream("POST", f"{room.llm_url}/chat/completions",
                                  headers={"Authorization": f"Bearer {token}"},
                                  json=chat_body(stream=True)) as answer:
@@ -155,26 +180,30 @@ def server_token(room, student: str) -> str:
 @pytest.mark.browser
 def test_a_student_logs_in_runs_notebook_00_on_the_shared_model_and_logs_out(room, chromium):
     student = "student2"
+    account = pwd.getpwnam(room.account(student))
     for name, value in LAB_SETTINGS.items():
-        path = room.state / "homes" / student / ".jupyter" / "lab" / "user-settings" / name
+        path = room.home(student) / ".jupyter" / "lab" / "user-settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
+    for path in (room.home(student) / ".jupyter").rglob("*"):
+        os.chown(path, account.pw_uid, account.pw_gid)  # the student's own settings
+    os.chown(room.home(student) / ".jupyter", account.pw_uid, account.pw_gid)
     before = room.usage()["students"].get(student, {}).get("requests", 0)
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, ignore_https_errors=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
     try:
         page.goto(f"{room.local_url}/hub/login")
         page.fill("#username_input", student)
-        page.fill("#password_input", room.password)
+        page.fill("#password_input", room.passwords[student])
         page.click("#login_submit")
         # The hub spawns the server and sends the browser to notebook 00 in the student's copy.
         page.wait_for_url(f"**/user/{student}/lab/**", timeout=60_000)
         notebook = lab_page.panel(page)
         notebook.wait_for(state="visible", timeout=60_000)
         expect(notebook.locator(".jp-Toolbar-kernelName")).to_contain_text("Python 3", timeout=60_000)
-        assert (room.state / "homes" / student / "notebooks" / "00_start_here.ipynb").exists()
+        assert (room.home(student) / "notebooks" / "00_start_here.ipynb").exists()
         lab_page.wait_idle(page, timeout_ms=60_000)
         page.screenshot(path=str(OUTPUT / "01-notebook-00-open.png"))
 
@@ -190,7 +219,7 @@ def test_a_student_logs_in_runs_notebook_00_on_the_shared_model_and_logs_out(roo
 
         # Logging out stops the server and revokes the key its notebooks used.
         key = server_token(room, student)
-        answer = httpx.post(f"{room.llm_url}/chat/completions",
+        answer = httpx.post(f"{room.llm_url}/chat/completions", verify=room.verify,
                             headers={"Authorization": f"Bearer {key}"}, timeout=60,
                             json={"model": "smollm2", "max_tokens": 4,
                                   "messages": [{"role": "user", "content": "Hi"}]})
@@ -199,7 +228,7 @@ def test_a_student_logs_in_runs_notebook_00_on_the_shared_model_and_logs_out(roo
         deadline = time.monotonic() + 30
         status = None
         while time.monotonic() < deadline:
-            status = httpx.post(f"{room.llm_url}/chat/completions",
+            status = httpx.post(f"{room.llm_url}/chat/completions", verify=room.verify,
                                 headers={"Authorization": f"Bearer {key}"}, timeout=60,
                                 json={"model": "smollm2", "max_tokens": 4,
                                       "messages": [{"role": "user", "content": "Hi"}]}).status_code
@@ -220,7 +249,7 @@ async def test_strangers_and_made_up_tokens_are_refused(room):
     made_up = post(room, "0" * 32)
     assert made_up.status_code == 401 and made_up.json()["error"]["code"] == "invalid_api_key"
     # What a student sees through the workbook: its own typed error with a hint.
-    provider = create_ai_provider(AISettings(provider="vllm", openai_base_url=room.llm_url,
+    provider = create_ai_provider(AISettings(provider="openai", openai_base_url=room.servers_llm_url,
                                              openai_api_key="not-a-hub-token", model="smollm2",
                                              max_retries=0))
     try:
@@ -244,7 +273,7 @@ def test_the_model_server_itself_refuses_requests_that_go_round_the_gateway(room
 async def test_one_student_over_the_limit_gets_429_while_another_is_served(room):
     first, second = room.token_for("student1"), room.token_for("student2")
     long_answer = chat_body(max_tokens=120, stream=True, ignore_eos=True)
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, verify=room.verify) as client:
         async with client.stream("POST", f"{room.llm_url}/chat/completions",
                                  headers={"Authorization": f"Bearer {first}"}, json=long_answer) as running:
             assert running.status_code == 200
@@ -267,10 +296,10 @@ async def test_one_student_over_the_limit_gets_429_while_another_is_served(room)
 
 
 def test_usage_is_for_the_instructor_only(room):
-    student = httpx.get(f"{room.local_url}/services/llm/usage",
+    student = httpx.get(f"{room.local_url}/services/llm/usage", verify=room.verify,
                         headers={"Authorization": f"Bearer {room.token_for('student2')}"}, timeout=10)
     assert student.status_code == 403
-    assert httpx.get(f"{room.local_url}/services/llm/usage", timeout=10).status_code == 401
+    assert httpx.get(f"{room.local_url}/services/llm/usage", timeout=10, verify=room.verify).status_code == 401
     report = room.usage()
     assert report["per_student"] == 1
     assert set(report["students"]) <= set(room.usernames) | {"service:instructor"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 COURSE = Path(__file__).resolve().parents[2] / "notebooks"
@@ -54,10 +55,14 @@ def copy_into(home: Path, course: Path = COURSE) -> list[Path]:
     return copied
 
 
-def copy_course(spawner) -> None:
-    """JupyterHub's ``Spawner.pre_spawn_hook``: runs in the hub before each server starts."""
-    home = Path(spawner.home_dir)
-    home.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbook.classroom.course HOME``: what a student's server runs (as the
+    student) before it starts."""
+    home = Path((argv if argv is not None else sys.argv[1:])[0])
     copied = copy_into(home)
-    if copied:
-        spawner.log.info("Copied %d course file(s) into %s", len(copied), home / FOLDER)
+    print(f"Copied {len(copied)} course file(s) into {home / FOLDER}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,10 +6,18 @@ server gets its own as ``AI__OPENAI_API_KEY`` -- and ``HubAuth`` asks the hub wh
 there is no login or key list here: a token the hub revoked (logout, expiry) stops working
 within ``AUTH_CACHE_S``. Then:
 
+* only the model API the course uses is relayed -- ``POST /v1/chat/completions``,
+  ``POST /v1/completions``, ``GET /v1/models`` -- matched on the path as sent, percent-decoded
+  and normalised, and forwarded as the canonical path (never the request's own); anything else
+  (``..``, ``%2e%2e``, llama-server's ``/slots``, ``/props``, ``/metrics``) is a 404 in the
+  OpenAI error shape;
+* only users' tokens (the students'), not services', get the model;
 * at most ``per_student`` requests of one student in flight; beyond that 429 + Retry-After in
   the OpenAI error shape, while everybody else is served;
-* the request goes on, unchanged, to the shared llama-server (streams relayed event by
-  event); the model server's token counts are added to the student's usage;
+* the body goes on, unchanged, to the shared llama-server (streams relayed event by event);
+  the model server's token counts are added to the student's usage -- also for a stream the
+  student drops half-way: the gateway reads on to the engine's final count, holding the
+  student's slot until then (if the engine's stream breaks, it counts the pieces it read);
 * ``GET {prefix}usage``: requests, tokens, time and refusals per student, for a token with the
   hub's ``admin:users`` scope (the instructor's) only.
 
@@ -19,12 +27,15 @@ while the hub restarts it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
+import posixpath
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -43,6 +54,8 @@ BEARER = re.compile(r"^\s*(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)
 RETRY_AFTER_BUSY_S = 1
 RETRY_AFTER_ENGINE_S = 5
 ADMIN_SCOPE = "admin:users"
+# The model API the course uses, and nothing else of llama-server's.
+MODEL_API = {"/v1/chat/completions": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 # Hop-by-hop and length headers are the relay's own business, not the answer's.
 _DROP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
 
@@ -65,6 +78,7 @@ class Gateway:
     engine_key: str | None = None  # the model server's own key: students cannot go round the gateway
     in_flight: dict[str, int] = field(default_factory=dict)
     client: httpx.AsyncClient | None = None
+    readers: set = field(default_factory=set)  # streams being read from the engine
 
     # -- who is asking ----------------------------------------------------------------
     async def identify(self, request: Request) -> tuple[dict | None, JSONResponse | None]:
@@ -90,11 +104,34 @@ class Gateway:
     def name_of(model: dict) -> str:
         return model["name"] if model.get("kind", "user") == "user" else f"service:{model['name']}"
 
+    def model_api_path(self, request: Request) -> str | None:
+        """The canonical model API path this request names, or None. Decided on the raw path
+        (percent-decoded once, then required to be already normal): ``/v1/../slots`` and
+        ``/v1/%2e%2e/props`` are not paths of the model API, whatever a later client makes of them."""
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = urllib.parse.unquote(raw.decode("latin-1").split("?", 1)[0])
+        prefix = "/" + self.prefix.strip("/")
+        if not path.startswith(prefix + "/") or posixpath.normpath(path) != path:
+            return None
+        relative = path[len(prefix):]
+        return relative if relative in MODEL_API else None
+
     # -- routes -------------------------------------------------------------------------
     async def relay(self, request: Request) -> Response:
+        path = self.model_api_path(request)
+        if path is None:
+            return openai_error(404, "Not a path of the class's model API (POST /v1/chat/completions, "
+                                "POST /v1/completions, GET /v1/models).", kind="invalid_request_error",
+                                code="unknown_url")
+        if request.method != MODEL_API[path]:
+            return openai_error(405, f"{path} takes {MODEL_API[path]}.", kind="invalid_request_error",
+                                code="method_not_allowed")
         model, refusal = await self.identify(request)
         if refusal is not None:
             return refusal
+        if model.get("kind", "user") != "user":
+            return openai_error(403, "The class's model answers students' own tokens, not a service's.",
+                                kind="permission_error", code="students_only")
         student = self.name_of(model)
         if self.in_flight.get(student, 0) >= self.per_student:
             self.usage.refused(student)
@@ -105,13 +142,12 @@ class Gateway:
         self.in_flight[student] = self.in_flight.get(student, 0) + 1
         release = _Once(lambda: self._release(student))
         try:
-            return await self._forward(request, student, release)
+            return await self._forward(request, path, student, release)
         except BaseException:
             release()
             raise
 
-    async def _forward(self, request: Request, student: str, release: "_Once") -> Response:
-        path = request.url.path[len(self.prefix.rstrip("/")):]  # "/v1/chat/completions"
+    async def _forward(self, request: Request, path: str, student: str, release: "_Once") -> Response:
         body = await request.body()
         wants_usage, streaming = True, False
         if request.method == "POST" and body:
@@ -129,8 +165,7 @@ class Gateway:
                 body = json.dumps(payload).encode()
         headers = {"content-type": request.headers.get("content-type", "application/json"),
                    **self._engine_auth()}
-        upstream = self.client.build_request(request.method, path, content=body or None,
-                                             headers=headers, params=dict(request.query_params))
+        upstream = self.client.build_request(request.method, path, content=body or None, headers=headers)
         started = time.perf_counter()
         try:
             answer = await self.client.send(upstream, stream=True)
@@ -156,20 +191,40 @@ class Gateway:
 
     async def _events(self, answer: httpx.Response, student: str, wants_usage: bool,
                       started: float, release: "_Once") -> AsyncIterator[bytes]:
-        usage = None
+        """The student's side of a stream: whatever the reader task has read so far. If the
+        student goes away, only this generator ends; the reader goes on (see ``_read``)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        reader = asyncio.get_running_loop().create_task(self._read(answer, queue, student, started, release))
+        self.readers.add(reader)
+        reader.add_done_callback(self.readers.discard)
+        while True:
+            line = await queue.get()
+            if line is None:
+                return
+            if isinstance(line, BaseException):
+                raise line  # the engine's connection broke: so does the student's stream
+            if not wants_usage and _StreamTally.is_usage_only(line):
+                continue  # the usage-only chunk the student did not ask for
+            yield (line + "\n").encode()
+
+    async def _read(self, answer: httpx.Response, queue: asyncio.Queue, student: str,
+                    started: float, release: "_Once") -> None:
+        """Reads the engine's stream to its end in a task of its own, so a student who drops the
+        stream neither hides its tokens (the engine's final count is still read) nor frees their
+        slot before the engine is done with it."""
+        tally = _StreamTally()
         try:
             async for line in answer.aiter_lines():
-                if line.startswith("data:") and '"usage"' in line:
-                    chunk = _json_or_none(line[5:])
-                    if isinstance(chunk, dict) and chunk.get("usage"):
-                        usage = chunk["usage"]
-                        if not wants_usage and not chunk.get("choices"):
-                            continue  # the usage-only chunk the student did not ask for
-                yield (line + "\n").encode()
+                tally.see(line)
+                queue.put_nowait(line)
+            queue.put_nowait(None)
+        except httpx.HTTPError as error:
+            log.warning("the model server's stream for %s broke: %r", student, error)
+            queue.put_nowait(error)
         finally:
             await answer.aclose()
             release()
-            self._count(student, usage, started)
+            self._count(student, tally.usage(), started)
 
     def _engine_auth(self) -> dict[str, str]:
         # The student's hub token never goes further than this process.
@@ -211,7 +266,7 @@ class Gateway:
 
     def app(self) -> Starlette:
         prefix = "/" + self.prefix.strip("/")
-        methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+        methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
 
         @contextlib.asynccontextmanager
         async def lifespan(app):
@@ -224,12 +279,44 @@ class Gateway:
             finally:
                 await self.client.aclose()
 
+        # Every other path under the prefix goes to relay() too, which answers 404 in the
+        # OpenAI shape for whatever is not the model API.
         return Starlette(routes=[
-            Route(f"{prefix}/v1/{{path:path}}", self.relay, methods=methods),
             Route(f"{prefix}/usage", self.usage_report, methods=["GET"]),
             Route(f"{prefix}/", self.health, methods=["GET"]),
             Route(prefix, self.health, methods=["GET"]),
+            Route(f"{prefix}/{{path:path}}", self.relay, methods=methods),
         ], lifespan=lifespan)
+
+
+class _StreamTally:
+    """What a relayed stream carried: the engine's final usage if it came, else the content
+    pieces (llama-server streams one token per piece)."""
+
+    def __init__(self):
+        self.final: dict | None = None
+        self.pieces = 0
+
+    def see(self, line: str) -> None:
+        if not line.startswith("data:") or line == "data: [DONE]":
+            return
+        chunk = _json_or_none(line[5:])
+        if not isinstance(chunk, dict):
+            return
+        if chunk.get("usage"):
+            self.final = chunk["usage"]
+        if any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or []):
+            self.pieces += 1
+
+    @staticmethod
+    def is_usage_only(line: str) -> bool:
+        if not (line.startswith("data:") and '"usage"' in line):
+            return False
+        chunk = _json_or_none(line[5:])
+        return isinstance(chunk, dict) and bool(chunk.get("usage")) and not chunk.get("choices")
+
+    def usage(self) -> dict:
+        return self.final or {"prompt_tokens": 0, "completion_tokens": self.pieces}
 
 
 class _Once:

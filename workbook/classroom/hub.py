@@ -1,21 +1,29 @@
 """Start and stop a classroom: JupyterHub, its proxy, the shared model and the gateway.
 
     with Classroom(students=20, port=8000, state=Path("classroom")) as room:
-        print(room.url, room.password)
+        print(room.url, room.passwords)
+
+Run as root (a class): each student is a Unix account of their own (``accounts``), logs in
+with their own password (PAM, ``authenticator``) and gets a server running as that account
+(``spawner``); the hub, its proxy, the model server, the gateway and ``STATE`` stay root's.
+``demo=True`` is the single-account mode for an instructor trying it alone: every server runs
+as the instructor, behind one shared password -- no isolation at all, and it says so.
 
 The hub is the one child of this process; it starts configurable-http-proxy, the two
 services (``llm-engine``: llama-server; ``llm``: the gateway) and each student's server, and
-stops them all when it stops. Every process carries a marker variable, so ``stop`` can also
-find and end whatever a crash left behind -- and tests can check that nothing is left.
+stops them all when it stops. ``stop`` then ends whatever is left: the processes carrying this
+run's marker (the hub's own children) and every process of every student account, by uid.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -27,12 +35,20 @@ import httpx
 
 from ..probe import free_port, processes_marked
 from ..serving.llama_server import DEFAULT_ALIAS, LlamaServer
+from . import accounts, tls
 from .errors import ClassroomError
 from .proxy import ensure_proxy
+from .roster import ensure_roster, read_roster
 
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 MARKER = "WORKBOOK_CLASSROOM_RUN"
 START_TIMEOUT_S = 90.0
+NOT_ROOT = ("a class needs root: each student gets a Unix account of their own, and without one "
+            "they would all run as you, with your files, processes and tokens. Run it as root on "
+            "a class machine (or use The Littlest JupyterHub), or add --demo to try it alone")
+DEMO_WARNING = ("--demo: every student's server runs as YOUR account behind ONE shared password: "
+                "anyone who logs in can read and change your files and everyone else's. "
+                "For an instructor trying the classroom alone, never for a class.")
 
 
 def _secret_file(path: Path, make: Callable[[], str]) -> str:
@@ -61,43 +77,93 @@ def processes_with_marker(marker: str) -> list[int]:
 
 class Classroom:
     """``students`` accounts; ``per_student`` requests in flight each; the model server has
-    ``parallel`` slots (continuous batching) on ``threads`` CPU threads."""
+    ``parallel`` slots (continuous batching) on ``threads`` CPU threads.
+
+    HTTPS: ``ssl_cert``/``ssl_key`` if given; otherwise, when ``host`` is not loopback (or
+    ``https=True``), a self-signed certificate made in ``STATE/tls``; plain HTTP off loopback
+    only with ``insecure_http=True``."""
 
     def __init__(self, *, students: int = 10, host: str = "127.0.0.1", port: int = 8000,
                  state: str | os.PathLike = "classroom", per_student: int = 2, parallel: int = 8,
                  threads: int = 2, n_ctx: int = 2048, idle_timeout_s: int = 3600,
                  model_path: str | os.PathLike | None = None, poll_interval_s: int = 10,
-                 engine: str = "llama-server",
+                 engine: str = "llama-server", demo: bool = False, https: bool | None = None,
+                 ssl_cert: str | os.PathLike | None = None, ssl_key: str | os.PathLike | None = None,
+                 insecure_http: bool = False, account_prefix: str = accounts.PREFIX,
+                 home_root: str | os.PathLike = "/home",
                  progress: Callable[[str], None] | None = print):
         if students < 1 or per_student < 1 or parallel < 1:
             raise ClassroomError("--students, --per-student and --parallel must be 1 or more")
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ClassroomError("--ssl-cert and --ssl-key go together: give both, or neither")
+        if insecure_http and (ssl_cert is not None or https):
+            raise ClassroomError("--insecure-http and a certificate exclude each other: choose one")
         self.students, self.host, self.port = students, host, port
         self.state = Path(state).resolve()
         self.per_student, self.parallel, self.threads, self.n_ctx = per_student, parallel, threads, n_ctx
         self.idle_timeout_s, self.model_path, self.poll_interval_s = idle_timeout_s, model_path, poll_interval_s
-        self.engine_name = engine
+        self.engine_name, self.demo = engine, demo
+        self.account_prefix, self.home_root = account_prefix, Path(home_root)
+        self.insecure_http = insecure_http
+        self.https = (ssl_cert is not None) or bool(https) or (
+            https is None and not insecure_http and not tls.is_loopback(host))
+        self.ssl_cert = Path(ssl_cert).resolve() if ssl_cert is not None else None
+        self.ssl_key = Path(ssl_key).resolve() if ssl_key is not None else None
         self.say = progress or (lambda text: None)
         self.marker = uuid.uuid4().hex
         self.process: subprocess.Popen | None = None
         self.engine: LlamaServer | None = None
         self.startup_s: float | None = None
+        self.new_passwords: list[str] = []  # students whose password was made by this start
+        self.gateway_port: int | None = None
+        self._trust: ssl.SSLContext | None = None
         self._engine_has_key = False
 
     # -- addresses ------------------------------------------------------------------------
     @property
+    def scheme(self) -> str:
+        return "https" if self.https else "http"
+
+    @property
     def url(self) -> str:
         """The address to give the class (with 0.0.0.0, this machine's name)."""
         host = socket.gethostname() if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def local_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def llm_url(self) -> str:
         return f"{self.local_url}/services/llm/v1"
+
+    @property
+    def servers_llm_url(self) -> str:
+        """The model as the students' servers reach it: the gateway itself, on loopback (no TLS,
+        no certificate to trust; what their ``AI__OPENAI_BASE_URL`` says)."""
+        return f"http://127.0.0.1:{self.gateway_port}/services/llm/v1"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx call to the hub trusts: the class's own certificate, if self-signed."""
+        if not self.https or self.ssl_cert is not None:
+            return True
+        if self._trust is None:
+            self._trust = ssl.create_default_context(cafile=str(self.certificate))
+        return self._trust
+
+    @property
+    def certificate(self) -> Path | None:
+        if not self.https:
+            return None
+        return self.ssl_cert or self.state / "tls" / "cert.pem"
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The SHA-256 fingerprint students compare with what their browser shows."""
+        return tls.fingerprint(self.certificate) if self.certificate and self.certificate.exists() else None
 
     @property
     def engine_url(self) -> str:
@@ -111,7 +177,16 @@ class Classroom:
 
     @property
     def password(self) -> str:
+        """The shared password of ``demo`` mode (a class has one per student: ``passwords``)."""
         return (self.state / "workshop-password").read_text().strip()
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        """The roster: {"student1": "...", ...} (STATE/roster.csv)."""
+        if self.demo:
+            return {name: self.password for name in self.usernames}
+        return {name: password for name, password in read_roster(self.state / "roster.csv").items()
+                if name in self.usernames}
 
     @property
     def instructor_token(self) -> str:
@@ -121,11 +196,22 @@ class Classroom:
     def usernames(self) -> list[str]:
         return [f"student{number}" for number in range(1, self.students + 1)]
 
+    def account(self, student: str) -> str:
+        """The Unix account behind a hub name (``student2`` -> ``wb-student2``)."""
+        return accounts.system_name(student, self.account_prefix)
+
+    def home(self, student: str) -> Path:
+        """That student's home folder (their notebooks are in ``notebooks/``)."""
+        if self.demo:
+            return self.state / "homes" / student
+        return self.home_root / self.account(student)
+
     # -- the hub's REST API, as the instructor -----------------------------------------------
     def api(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"token {token or self.instructor_token}"}
         return httpx.request(method, f"{self.local_url}/hub/api{path}", headers=headers,
-                             timeout=kwargs.pop("timeout", 30.0), **kwargs)
+                             timeout=kwargs.pop("timeout", 30.0), verify=kwargs.pop("verify", self.verify),
+                             **kwargs)
 
     def token_for(self, student: str, *, expires_in: int | None = None, note: str = "workbook") -> str:
         """A fresh API token of ``student``'s (what benchmarks and tests use as a student's key)."""
@@ -138,7 +224,7 @@ class Classroom:
         return answer.json()["token"]
 
     def usage(self) -> dict:
-        answer = httpx.get(f"{self.local_url}/services/llm/usage",
+        answer = httpx.get(f"{self.local_url}/services/llm/usage", verify=self.verify,
                            headers={"Authorization": f"Bearer {self.instructor_token}"}, timeout=10)
         answer.raise_for_status()
         return answer.json()
@@ -147,22 +233,33 @@ class Classroom:
     def start(self) -> "Classroom":
         if self.process is not None:
             return self
+        if self.demo:
+            self.say(f"WARNING: {DEMO_WARNING}")
+        elif os.geteuid() != 0:
+            raise ClassroomError(NOT_ROOT)
         if not port_is_free(self.host, self.port):
             raise ClassroomError(f"port {self.port} on {self.host} is taken (another hub or server is "
                                  "listening there): stop it or choose another with --port")
+        if self.insecure_http and not tls.is_loopback(self.host):
+            self.say("WARNING: --insecure-http: passwords, cookies and API tokens cross the network "
+                     "in clear; anyone on it can read them.")
         started = time.perf_counter()
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
-        (self.state / "homes").mkdir(exist_ok=True)
-        # Readable enough to write on a whiteboard; SharedPasswordAuthenticator wants >= 8 chars.
-        _secret_file(self.state / "workshop-password", lambda: secrets.token_urlsafe(9))
         _secret_file(self.state / "instructor-token", lambda: secrets.token_hex(32))
         _secret_file(self.state / "engine-key", lambda: secrets.token_hex(32))
+        if self.https and self.ssl_cert is None:
+            tls.self_signed(self.state / "tls", self.host)
         proxy = ensure_proxy(self.say)
-        self.engine = self._engine()
+        self.engine = self._engine()  # before any account is made: a class without it is refused
+        student_python = self._prepare_students()
+        self.gateway_port = free_port()
         settings = {
-            "state": str(self.state), "students": self.students, "host": self.host, "port": self.port,
-            "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": free_port(),
+            "state": str(self.state), "students": self.usernames, "host": self.host, "port": self.port,
+            "demo": self.demo, "account_prefix": self.account_prefix, "student_python": student_python,
+            "ssl_cert": str(self.certificate) if self.https else None,
+            "ssl_key": str(self.ssl_key or self.state / "tls" / "key.pem") if self.https else None,
+            "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": self.gateway_port,
             "engine_port": self.engine.port,
             "engine_key_file": str(self.state / "engine-key") if self._engine_has_key else None,
             # The model server's chatter goes to its own log, not the hub's.
@@ -179,9 +276,11 @@ class Classroom:
         env.pop("JUPYTERHUB_API_TOKEN", None)  # never hand a hub's token of ours to this one
         log = open(self.state / "jupyterhub.log", "ab")
         try:
+            # umask 077: whatever the hub and its services write is theirs alone.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG_FILE)], cwd=self.state, env=env,
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                umask=0o077)
         finally:
             log.close()
         try:
@@ -192,6 +291,30 @@ class Classroom:
         self.startup_s = time.perf_counter() - started
         return self
 
+    def _prepare_students(self) -> str:
+        """Accounts, passwords and the students' Python (a class); the shared password (demo).
+        Returns the interpreter the students' servers run."""
+        if self.demo:
+            (self.state / "homes").mkdir(exist_ok=True)
+            # Readable enough to write on a whiteboard; SharedPasswordAuthenticator wants >= 8 chars.
+            _secret_file(self.state / "workshop-password", lambda: secrets.token_urlsafe(9))
+            return sys.executable
+        from .student_env import ensure_student_python
+
+        created_file = self.state / "accounts-created"
+        created = set(created_file.read_text().split()) if created_file.exists() else set()
+        passwords, self.new_passwords = ensure_roster(self.state / "roster.csv", self.usernames)
+        for student in self.usernames:
+            name = self.account(student)
+            if accounts.ensure_account(name, self.home_root):
+                created.add(name)
+                descriptor = os.open(created_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write("\n".join(sorted(created)) + "\n")
+            accounts.set_password(name, passwords[student])
+        first = pwd.getpwnam(self.account(self.usernames[0]))
+        return str(ensure_student_python(first.pw_uid, first.pw_gid))
+
     def _engine(self) -> LlamaServer:
         """The model server's command line and port (the hub starts it, as service llm-engine)."""
         from ..serving.build import BuildUnavailable, ensure_llama_server
@@ -201,9 +324,18 @@ class Classroom:
             try:
                 binary = ensure_llama_server(progress=self.say)
             except BuildUnavailable as unavailable:
-                self.say(f"{unavailable}\nThe class is served by python -m llama_cpp.server instead "
-                         "(one request at a time: fine for a handful of students).")
+                if not self.demo:
+                    # python -m llama_cpp.server has no key: every student could use it directly.
+                    raise ClassroomError(
+                        f"a class needs llama-server ({unavailable}); the one-at-a-time fallback "
+                        "has no API key, so any student could go round the gateway: build it with "
+                        "`make llama-server`, or try the classroom alone with --demo") from None
+                self.say(f"{unavailable}\nThe demo is served by python -m llama_cpp.server instead "
+                         "(one request at a time).")
         if binary is None:
+            if not self.demo:
+                raise ClassroomError("a class needs the llama-server engine (the llama-cpp-python "
+                                     "server has no API key): use --demo to try the other alone")
             engine = LlamaServer(self.model_path, engine="llama-cpp-python", threads=self.threads,
                                  n_ctx=self.n_ctx, port=free_port())
         else:
@@ -226,7 +358,7 @@ class Classroom:
                                      f"{self.log_tail()}")
             url, ready = checks[0]
             try:
-                answer = httpx.get(url, timeout=2.0)
+                answer = httpx.get(url, timeout=2.0, verify=self.verify)
                 if answer.status_code == 200 and ready(answer):
                     checks.pop(0)
                     continue
@@ -257,8 +389,15 @@ class Classroom:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def _student_uids(self) -> list[int]:
+        if self.demo:
+            return []
+        return [uid for uid in (accounts.uid_of(self.account(name)) for name in self.usernames)
+                if uid is not None and uid != 0]
+
     def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM to the hub (it stops servers, services and proxy), then anything left over."""
+        """SIGTERM to the hub (it stops servers, services and proxy), then anything left over:
+        what carries this run's marker, and every process of every student account."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -275,9 +414,31 @@ class Classroom:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for uid in self._student_uids():
+            accounts.end_processes_of(uid)
 
     def leftovers(self) -> list[int]:
-        return processes_with_marker(self.marker)
+        """Processes of this class still running: its marker's, and any student account's."""
+        found = set(processes_with_marker(self.marker))
+        for uid in self._student_uids():
+            found |= set(accounts.processes_of(uid))
+        return sorted(found)
+
+    def remove_accounts(self) -> list[str]:
+        """Delete the Unix accounts (and homes) this class created; returns their names.
+        Accounts it found already there are left alone."""
+        created_file = self.state / "accounts-created"
+        if not created_file.exists():
+            return []
+        names = created_file.read_text().split()
+        settings_file = self.state / "classroom.json"
+        # The prefix the class was started with (the command line does not repeat it).
+        prefix = (json.loads(settings_file.read_text()).get("account_prefix", self.account_prefix)
+                  if settings_file.exists() else self.account_prefix)
+        for name in names:
+            accounts.remove_account(name, prefix)
+        created_file.unlink()
+        return names
 
     def __enter__(self) -> "Classroom":
         return self.start()
