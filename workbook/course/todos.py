@@ -34,5 +34,9 @@ def show_unfinished_briefly() -> None:
     shell = get_ipython()
     if shell is None:  # not in a notebook: nothing to shorten
         return
-    shell.set_custom_exc((NotImplementedError, AssertionError),
-                         lambda shell, etype, value, tb, tb_offset=None: brief(value))
+    def show(shell, etype, value, tb, tb_offset=None):
+        lines = brief(value)
+        shell._showtraceback(etype, value, lines)   # an error output, as any traceback is: only shorter
+        return lines
+
+    shell.set_custom_exc((NotImplementedError, AssertionError), show)
