@@ -24,21 +24,19 @@ NOT_WRITTEN = "not implemented yet"  # how a row begins whose call reached a TOD
 
 
 class NotPassedYet(AssertionError):
-    """A graded cell whose checks have not passed. It is an ``AssertionError`` (nbgrader scores the
-    cell 0, and its message keeps every row's detail and hint), but a notebook shows it as one line:
-    the checker's table above already says, row by row, what is missing."""
+    """A graded cell whose checks have not passed: an ``AssertionError``, so nbgrader scores the
+    cell 0. While every row still waits for a TODO its message is one line (the checker's table
+    above has the hints); once some code runs, it gives each row's detail and hint. A notebook
+    shows the message alone, without a traceback."""
 
-    def __init__(self, message: str, names: list[str], untouched: bool):
-        super().__init__(message)
-        self.names, self.untouched = names, untouched
+    def __init__(self, problems: list[str], names: list[str], untouched: bool):
+        self.problems, self.names, self.untouched = problems, names, untouched
+        super().__init__(
+            f"✗ Not passed yet: {', '.join(names)}: {NOT_WRITTEN} (the checker's table above has a "
+            "hint on each row)." if untouched else "\n".join(problems))
 
-    def _render_traceback_(self) -> list[str]:
-        """What IPython shows instead of a traceback: while every row still waits for a TODO, one
-        line (the checker's table above has the hints); once some code runs, each row's detail and hint."""
-        if self.untouched:
-            return [f"✗ Not passed yet: {', '.join(self.names)}: {NOT_WRITTEN} "
-                    "(the checker's table above has a hint on each row)."]
-        return [str(self)]
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return str(self).splitlines()
 
 
 @dataclass
@@ -113,7 +111,7 @@ class ConformanceReport:
         if problems:
             untouched = all(self[name].detail.startswith(NOT_WRITTEN) for name in missing
                             if any(c.name == name for c in self.checks))
-            raise NotPassedYet("\n".join(problems), missing, untouched)
+            raise NotPassedYet(problems, missing, untouched)
         return "✓ " + ", ".join(names)
 
     def summary(self) -> str:
