@@ -44,7 +44,8 @@ def _recorded_bar_class():
         def done_line(self) -> str:
             done = self.format_dict
             count = f"{done['n']} of {done['total']}" if done.get("total") else str(done["n"])
-            return (f"{done.get('prefix') or 'done'}: {count} {done.get('unit') or 'it'} "
+            unit = {"it": "items", None: "items"}.get(done.get("unit"), done.get("unit"))
+            return (f"{done.get('prefix') or 'done'}: {count} {unit} "
                     f"in {self.format_interval(done['elapsed'])}")
 
     return RecordedBar
