@@ -81,7 +81,7 @@ def _todo_result(name: str, todo: NotImplementedError) -> CheckResult:
     where = f"`{method}`: " if method else ""
     hint = (f"Write the TODO in `{method}` (its docstring says what)." if method
             else "Write the TODO this call reached (its docstring says what).")
-    return CheckResult(name, False, f"{NOT_WRITTEN} ({where}{_describe(todo)})", hint)
+    return CheckResult(name, False, f"{NOT_WRITTEN} ({where}{todo})" if str(todo) else f"{NOT_WRITTEN} ({method})", hint)
 
 
 async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
