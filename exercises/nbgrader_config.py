@@ -11,7 +11,7 @@ c.CourseDirectory.course_id = "working-with-models"
 # "not implemented yet" with its hint.
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE: replace this comment and the line below (the TODO above says what to write).\n"
-              "raise NotImplementedError(\"your code goes here: see the TODO above\")",
+              "raise NotImplementedError(\"TODO: write this part\")",
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 

@@ -1,9 +1,10 @@
-"""Progress bars that leave a line of text behind: tqdm, whose notebook widget also records its end.
+"""Progress bars that leave a line of words behind: tqdm, whose notebook widget ends as a sentence.
 
 In a notebook tqdm draws a widget, and a saved notebook keeps only the text tqdm gave it when
 it first appeared ("0%"). Here the widget is shown with a display id and, once the bar closes,
-shown again, so the saved output's ``text/plain`` is the bar's last line ("100% 12/12 ...") — what
-the course site and any reader without a kernel see. In a terminal it is tqdm as usual.
+replaced by one line saying what was done ("calls: 12 of 12 call in 00:03"), with no bar glyphs
+left in the saved output -- what the course site and any reader without a kernel see. In a
+terminal it is tqdm as usual.
 """
 
 from __future__ import annotations
@@ -37,8 +38,15 @@ def _recorded_bar_class():
         def close(self):
             super().close()
             handle, self._handle = getattr(self, "_handle", None), None
-            if handle is not None:
-                handle.update(self.container)     # its text/plain is now the last line
+            if handle is not None:                # the finished bar becomes one line of words
+                handle.update({"text/plain": self.done_line()}, raw=True)
+
+        def done_line(self) -> str:
+            done = self.format_dict
+            count = f"{done['n']} of {done['total']}" if done.get("total") else str(done["n"])
+            unit = {"it": "items", None: "items"}.get(done.get("unit"), done.get("unit"))
+            return (f"{done.get('prefix') or 'done'}: {count} {unit} "
+                    f"in {self.format_interval(done['elapsed'])}")
 
     return RecordedBar
 

@@ -273,7 +273,7 @@ class LlamaCppStub(OpenAIProvider):
 
     @property
     def hints(self):
-        raise NotImplementedError("your code goes here: see the TODO above")
+        raise NotImplementedError("TODO: write this part")
 
     def _request(self, messages, max_tokens, temperature):
-        raise NotImplementedError("your code goes here: see the TODO above")
+        raise NotImplementedError("TODO: write this part")

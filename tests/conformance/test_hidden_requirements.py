@@ -191,7 +191,7 @@ def test_swapped_token_counts_fail_the_usage_check(emu):
 def test_an_unfinished_subclass_says_not_implemented_not_retry(emu):
     """12's stub: the TODO's NotImplementedError reaches the student as itself."""
     provider = students.LlamaCppStub(emu.settings("openai"))
-    with pytest.raises(NotImplementedError, match="your code goes here"):
+    with pytest.raises(NotImplementedError, match="TODO: write this part"):
         asyncio.run(provider.chat([Message("user", "Hi.")], max_tokens=8))
     report = check_provider(students.LlamaCppStub, emulator=emu, **LLAMACPP)
     for row in ("bad key → AuthenticationError", "request fields"):

@@ -51,8 +51,8 @@ _HINTS = {
 _OPENAI_HINTS = {
     "auth": "Catch openai.AuthenticationError / PermissionDeniedError (401/403) and raise "
             "AuthenticationError with a hint about the key.",
-    "rate_limit": "Let the SDK retry (max_retries=settings.max_retries), then turn "
-                  "openai.RateLimitError into RateLimitError.",
+    "rate_limit": "Once the provider's retries are used up, turn openai.RateLimitError into "
+                  "RateLimitError.",
     "model_not_found": "Turn openai.NotFoundError (404) into ModelNotFoundError; on Azure the "
                        "deployment name is not the model name.",
     "server_error": "Turn openai.InternalServerError (5xx) into ProviderUnavailableError.",
@@ -61,7 +61,8 @@ _OPENAI_HINTS = {
                   "carried a finish_reason (and when APIConnectionError interrupts the loop).",
     "unreachable": "Turn openai.APIConnectionError / APITimeoutError into ProviderUnavailableError "
                    "naming the base URL.",
-    "retry": "Pass max_retries=settings.max_retries to the client: the SDK honours Retry-After.",
+    "retry": "Retry a 429 in the provider (the SDK's own retries off: max_retries=0), waiting "
+             "Retry-After; a subclass of OpenAIProvider inherits this.",
 }
 _WIRE_HINTS = {
     "ollama": {
@@ -77,8 +78,8 @@ _WIRE_HINTS = {
     "bedrock": {
         "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
                 "AccessDeniedException into AuthenticationError.",
-        "rate_limit": "Let botocore retry (Config(retries={'total_max_attempts': N + 1, "
-                      "'mode': 'standard'})), then turn ThrottlingException into RateLimitError.",
+        "rate_limit": "Once the provider's retries are used up, turn ThrottlingException into "
+                      "RateLimitError.",
         "model_not_found": "Turn ValidationException 'model identifier is invalid' and "
                            "ResourceNotFoundException into ModelNotFoundError.",
         "other_status": "Turn any other ClientError code (ValidationException…) into ProviderError "
@@ -88,7 +89,8 @@ _WIRE_HINTS = {
         "cut_stream": "boto3's event stream ends a cut stream silently: raise "
                       "IncompleteResponseError when no messageStop event arrived.",
         "unreachable": "Turn botocore EndpointConnectionError into ProviderUnavailableError.",
-        "retry": "Configure botocore's retries from settings.max_retries (standard mode).",
+        "retry": "Retry ThrottlingException in the provider (as _call does), with botocore at "
+                 "total_max_attempts 1.",
         "concurrent_blocking": "boto3 blocks: run converse in a thread (asyncio.to_thread or "
                                "loop.run_in_executor) so calls overlap.",
     },

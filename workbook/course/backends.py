@@ -119,3 +119,23 @@ def _aws_credentials_found() -> bool:
         return boto3.Session().get_credentials() is not None
     except botocore.exceptions.BotoCoreError:  # a broken profile: as good as none
         return False
+
+
+# What a notebook prints beside a model's answer: where it came from, and how far to trust it.
+SCRIPTED = "scripted by the mock provider: canned text, not a model's answer"
+EMULATED = "the emulator's scripted responder: canned text in the real wire format, not a model's answer"
+SMOLLM2 = "SmolLM2-135M on this machine: a tiny model, often wrong -- read it as a sample, not as a fact"
+
+
+def answer_source(backend: str, provider: AIProvider | None = None) -> str:
+    """Where an answer of ``provider`` under ``backend`` comes from, in one line for a caption."""
+    name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
+    if backend == "mock" or name == "mock":
+        return SCRIPTED
+    if name == "local" or backend == "local":
+        stood_in = backend == "live"
+        return SMOLLM2 + (" (no account is configured, so the default local model stood in)" if stood_in else "")
+    if backend == "emulator":
+        return EMULATED
+    model = getattr(provider, "model", None) or getattr(getattr(provider, "settings", None), "model", None)
+    return f"{name or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"

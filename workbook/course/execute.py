@@ -44,12 +44,35 @@ def execute(notebook: Path, backend: str, out_dir: Path, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / executed_name(notebook, backend)
     with kernel_output_to(executed.with_suffix(".kernel.log")):
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters={"BACKEND": backend, **(parameters or {})},
-            kernel_name="python3", cwd=str(notebook.parent), progress_bar=False, log_output=False,
-            execution_timeout=cell_timeout_s(notebook),
-        )
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters={"BACKEND": backend, **(parameters or {})},
+                kernel_name="python3", cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                execution_timeout=cell_timeout_s(notebook),
+            )
+        except papermill.PapermillExecutionError:
+            drop_banner_if_expected(executed)
+            raise
     return executed
+
+
+def drop_banner_if_expected(executed: Path) -> None:
+    """An exercise's graded cells fail until the student has written the code: that is their
+    job, not an accident. When every error of the run is in a cell tagged ``raises-exception``,
+    papermill's red "An Exception was encountered" banner (and its anchor before the cell) would
+    only bury the page, so it goes; any other error keeps it."""
+    import nbformat
+
+    run = nbformat.read(executed, as_version=4)
+    banner = "papermill-error-cell-tag"
+    errors_where_expected = all(
+        "raises-exception" in cell.metadata.get("tags", [])
+        for cell in run.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.get("output_type") == "error")
+    if not errors_where_expected:
+        return
+    run.cells = [cell for cell in run.cells if banner not in cell.metadata.get("tags", [])]
+    nbformat.write(run, executed)
 
 
 @contextlib.contextmanager

@@ -120,8 +120,8 @@ QUESTIONS: tuple[Question, ...] = (
           "That is retrieval's job: RAG puts today's documents in the prompt. Fine-tuning bakes in "
           "a snapshot and is a poor way to teach facts that change."),
         O("At the very start of a project, so that the prompts can stay short from day one.",
-          "Prompting costs minutes and RAG days; fine-tuning costs weeks, labelled data and a "
-          "serving plan. Start cheap and measure (notebook 08)."),
+          "Prompting costs minutes; fine-tuning needs labelled examples, training runs and an "
+          "adapter to serve and re-train. Measure the cheap steps on the same data first (notebook 08)."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
         O("When prompts, few-shot and RAG plateau on format or style, and you have the examples.",
@@ -271,17 +271,17 @@ QUESTIONS: tuple[Question, ...] = (
     Question("ticket-router", "A small model routes support tickets badly: it chats instead of naming "
              "the team. What do you try first?", (
         O("Fine-tune it on a few thousand labelled tickets before changing anything else.",
-          "That is the last step, not the first: weeks of work, and notebook 08 shows the cheap "
-          "steps help first."),
+          "That is the expensive step: labelling, training, an adapter to serve. First measure what "
+          "the same labelled tickets do in a prompt (notebook 08)."),
         O("Switch to a larger model at once, since small models cannot follow formats.",
-          "Maybe later, but measure the cheap steps first: few-shot fixed the format even for "
-          "the 135M model."),
+          "Maybe later, but measure the cheap steps first: a schema fixes the format even for "
+          "the 135M model (notebook 06a)."),
         O("Write a longer system prompt, and stop there if a few answers look right.",
           "A better prompt helped the small model barely, and \"a few answers look right\" is not "
           "a measurement."),
         O("Few-shot examples, then RAG with the team notes, measuring each on a test set.",
-          "Yes. In notebook 08 few-shot taught the one-word format and RAG scored best; only if "
-          "such steps plateau does fine-tuning come in.", True),
+          "Yes. Measure each on the same labelled tickets (notebook 08 compares them with a "
+          "fine-tune in one run); fine-tune only if they plateau.", True),
     ), "fine-tuning"),
     Question("env-precedence", "A student's .env says AI__PROVIDER=ollama; they run "
              "AI__PROVIDER=mock make lab. Which provider do the notebooks build?", (

@@ -10,8 +10,10 @@ audience, as Azure OpenAI does, and refuses others.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
+from typing import Iterator
 
 
 def _part(data: dict) -> str:
@@ -38,4 +40,20 @@ class OfflineCredential:
         return AccessToken(token, int(time.time()) + 3600)
 
 
-__all__ = ["OfflineCredential"]
+@contextlib.contextmanager
+def signed_in_offline(credential: OfflineCredential | None = None) -> Iterator[OfflineCredential]:
+    """While the block runs, the workbook's Entra ID sign-in gets ``credential`` (a fresh
+    ``OfflineCredential``) where live it asks ``DefaultAzureCredential``: build a provider with
+    ``AI__AZURE_OPENAI_AUTH=entra`` inside it and it signs in offline, through its own code path."""
+    from ..ai import entra
+
+    credential = credential or OfflineCredential()
+    live = entra.default_credential
+    entra.default_credential = lambda: credential
+    try:
+        yield credential
+    finally:
+        entra.default_credential = live
+
+
+__all__ = ["OfflineCredential", "signed_in_offline"]

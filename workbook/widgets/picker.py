@@ -161,7 +161,7 @@ class ProviderPicker(StaticView):
             self.message.value = error_html(message, hint)
             self._record_view()
             return
-        self.status = PickerStatus(name, "ready", f"{self.provider!r} is ready")
+        self.status = PickerStatus(name, "ready", f"{describe(self.provider)} is ready")
         self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
                               "</span> — <code>picker.provider</code> holds it.")
         self._record_view()
@@ -190,3 +190,11 @@ class ProviderPicker(StaticView):
         task.add_done_callback(self._closing.discard)
 
 
+def describe(provider) -> str:
+    """A provider's own repr when it wrote one (the built-ins name their model and URL), else its
+    class, name and model: never Python's default ``<... object at 0x...>``."""
+    if type(provider).__repr__ is not object.__repr__:
+        return repr(provider)
+    model = getattr(provider, "model", None)
+    name = getattr(provider, "name", None)
+    return type(provider).__name__ + (f" {name!r}" if name else "") + (f", model {model!r}" if model else "")
