@@ -33,11 +33,7 @@ from typing import Any
 import httpx
 
 from ..probe import free_port
-
-
-class LlamaServerError(RuntimeError):
-    """The one error type of ``workbook.serving``: a server that could not be built or
-    started, or exited; the message ends with its log tail."""
+from .errors import BuildUnavailable, LlamaServerError
 
 
 ENGINES = ("llama-server", "llama-cpp-python")
@@ -249,9 +245,16 @@ def serve(engine: str = "llama-server", *, parallel: int = 4, progress=print,
 
     Where llama-server cannot be built here (no cmake or compiler), ``progress`` is told
     why and the one-at-a-time Python server serves instead -- check ``server.engine``.
+    ``engine="vllm"`` is the real vLLM (``make vllm``), with its own options (``VllmServer``).
     """
+    if engine == "vllm":
+        from .vllm_server import VllmServer
+
+        options.pop("parallel", None)  # vLLM schedules its own batch: no fixed slots
+        options.setdefault("progress", progress)
+        return VllmServer(**options).start()
     if engine == "llama-server":
-        from .build import BuildUnavailable, ensure_llama_server
+        from .build import ensure_llama_server
 
         try:
             options.setdefault("binary", ensure_llama_server(progress=progress))
