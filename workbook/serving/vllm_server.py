@@ -61,8 +61,9 @@ class VllmServer(LlamaServer):
     """vLLM's OpenAI-compatible server (``vllm.entrypoints.openai.api_server``) on 127.0.0.1.
 
     ``model_path`` is a GGUF (default: the bundled SmolLM2), converted once into the folder vLLM
-    reads. ``lora_path``: the fine-tune's adapter GGUF; vLLM loads the peft adapter beside it
-    and serves it under the name ``alias`` (the base model stays available as ``<alias>-base``).
+    reads. ``lora_path``: the fine-tune's adapter GGUF; vLLM (its CPU build supports LoRA) loads
+    the peft adapter beside it and serves it under the name ``alias``, the base model as
+    ``<alias>-base``.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, alias: str = DEFAULT_ALIAS,
@@ -88,14 +89,16 @@ class VllmServer(LlamaServer):
         self.process_group: int | None = None  # kept after stop(): what must be gone
 
     def _lora_folder(self) -> Path | None:
-        """The peft adapter beside the adapter GGUF (``python -m workbook finetune`` writes both)."""
+        """The peft adapter of the adapter GGUF: ``python -m workbook finetune`` writes it to
+        ``adapter/`` beside the GGUF (vLLM loads peft's format, not the GGUF)."""
         if self.lora_path is None:
             return None
-        folder = self.lora_path.parent
-        if not (folder / "adapter_config.json").is_file():
-            raise LlamaServerError(f"--lora {self.lora_path}: vLLM loads a peft adapter folder, and "
-                                   f"{folder} has no adapter_config.json beside the GGUF")
-        return folder
+        for folder in (self.lora_path.parent / "adapter", self.lora_path.parent):
+            if (folder / "adapter_config.json").is_file():
+                return folder
+        raise LlamaServerError(f"--lora {self.lora_path}: vLLM loads a peft adapter, and neither "
+                               f"{self.lora_path.parent / 'adapter'} nor {self.lora_path.parent} holds "
+                               "one (adapter_config.json); python -m workbook finetune writes both")
 
     @property
     def command(self) -> list[str]:
@@ -137,7 +140,7 @@ class VllmServer(LlamaServer):
             self.port = free_port()
         say(f"Starting vLLM {self.version} on the CPU: dtype {self.dtype} ({self.dtype_reason}), "
             f"{self.threads} threads, KV cache {self.kv_cache_gib:g} GiB, max model length "
-            f"{self.max_model_len}, at {self.url} (loading takes about half a minute)...")
+            f"{self.max_model_len}, at {self.url} (loading takes half a minute or more)...")
         self._log = tempfile.TemporaryFile()
         started = time.perf_counter()
         # Its own session: stop() signals the whole group, vLLM's engine process included.
