@@ -139,7 +139,7 @@ class VllmServer(LlamaServer):
         if self.port is None:
             self.port = free_port()
         say(f"Starting vLLM {self.version} on the CPU: dtype {self.dtype} ({self.dtype_reason}), "
-            f"{self.threads} threads, KV cache {self.kv_cache_gib:g} GiB, max model length "
+            f"{self.threads} thread{'s' if self.threads > 1 else ''}, KV cache {self.kv_cache_gib:g} GiB, max model length "
             f"{self.max_model_len}, at {self.url} (loading takes half a minute or more)...")
         self._log = tempfile.TemporaryFile()
         started = time.perf_counter()
