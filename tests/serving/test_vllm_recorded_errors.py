@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from workbook.ai import AISettings, Message, ModelNotFoundError, ProviderError, create_ai_provider
 from workbook.ai.errors import StructuredOutputError
+from workbook.ai.registry import get_spec
 
 RECORDED = json.loads(Path(__file__).with_name("vllm_answers.json").read_text())
 
@@ -64,10 +65,11 @@ def replay():
     server.server.server_close()
 
 
-def provider_at(replay: Replay, **changes):
-    # Through AISettings' fields, not AI__* names: the settings' rename touches one place.
-    return create_ai_provider(AISettings(provider="vllm", openai_base_url=replay.base_url,
-                                         model="smollm2", max_retries=0, **changes))
+def provider_at(replay: Replay):
+    # The vllm provider's own URL setting, as its registry entry names it.
+    url_field = get_spec("vllm").url_field
+    return create_ai_provider(AISettings(provider="vllm", model="smollm2", max_retries=0,
+                                         **{url_field: replay.base_url}))
 
 
 class Route(BaseModel):
