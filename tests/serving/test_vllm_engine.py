@@ -36,7 +36,7 @@ def vllm_server():
     if not vllm_env.installed() and os.environ.get("CI") != "true":
         pytest.skip(f"vLLM is not installed: {vllm_env.HINT}")
     vllm_env.ensure_model(progress=print)  # waits for make test's background install, if running
-    server = VllmServer(threads=2, kv_cache_gib=1, max_model_len=1024, progress=print)
+    server = VllmServer(threads=1, kv_cache_gib=1, max_model_len=1024, progress=print)
     with server:
         yield server
     assert server.process_group and not server.process_ids(), "a vLLM process outlived stop()"

@@ -32,7 +32,7 @@ def parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--lora", help="a LoRA adapter GGUF to apply (python -m workbook finetune "
                    "writes one)")
     p.add_argument("--threads", type=whole(1, 64), default=None,
-                   help="CPU threads (default: 1 for llama-cpp-python, 2 for llama-server and vllm)")
+                   help="CPU threads (default: 2 for llama-server, 1 for llama-cpp-python and vllm)")
     p.add_argument("--kv-cache-gib", type=whole(1, 512), default=1,
                    help="vllm: memory for its KV cache, GiB (default 1; vLLM alone would take 90%% of RAM)")
     p.add_argument("--max-model-len", type=whole(128, 131072), default=2048,
@@ -53,7 +53,7 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
         if path is not None and not Path(path).is_file():
             print(f"{prog}: error: argument {flag}: {path} is not a file ({what})", file=sys.stderr)
             return 1
-    threads = args.threads or (1 if args.engine == "llama-cpp-python" else 2)
+    threads = args.threads or (2 if args.engine == "llama-server" else 1)
     engine_options = ({"kv_cache_gib": args.kv_cache_gib, "max_model_len": args.max_model_len}
                       if args.engine == "vllm" else {})
     try:

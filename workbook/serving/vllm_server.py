@@ -10,7 +10,8 @@ group (vLLM starts an engine process and workers of its own). Same interface as
         read_metrics(server.url)["vllm:num_requests_running"]
 
 Settings that matter on a laptop CPU, each an option with a safe default:
-``threads`` (OpenMP threads, pinned to cores 0..n-1), ``kv_cache_gib`` (vLLM otherwise asks
+``threads`` (OpenMP threads, pinned to cores 0..n-1; default 1: measured here, 2 threads on 2
+cores that other work also used made every token ~10x slower, 1 thread did not), ``kv_cache_gib`` (vLLM otherwise asks
 for 90 % of RAM), ``max_model_len`` (one request's context). The dtype follows the CPU:
 bfloat16 where it has AVX512-BF16 or AMX, float32 elsewhere (bf16 emulated is slower).
 """
@@ -67,7 +68,7 @@ class VllmServer(LlamaServer):
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, alias: str = DEFAULT_ALIAS,
-                 port: int | None = None, threads: int = 2, kv_cache_gib: float = 1.0,
+                 port: int | None = None, threads: int = 1, kv_cache_gib: float = 1.0,
                  max_model_len: int = 2048, dtype: str | None = None,
                  startup_timeout_s: float = STARTUP_TIMEOUT_S, extra_args: tuple[str, ...] = (),
                  lora_path: str | os.PathLike | None = None,
