@@ -19,6 +19,7 @@ bfloat16 where it has AVX512-BF16 or AMX, float32 elsewhere (bf16 emulated is sl
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import signal
@@ -144,10 +145,11 @@ class VllmServer(LlamaServer):
             f"{self.max_model_len}, at {self.url} (loading takes half a minute or more)...")
         self._log = tempfile.TemporaryFile()
         started = time.perf_counter()
-        # Its own session: stop() signals the whole group, vLLM's engine process included.
+        # Its own session: stop() signals the whole group, vLLM's engine process included. And
+        # SIGTERM to it when this process dies without stop() (a killed script or kernel).
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, env=self.child_env(),
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_terminate_with_parent)
         self.process_group = self.process.pid
         try:
             self._wait_until_ready(started)
@@ -207,6 +209,13 @@ class VllmServer(LlamaServer):
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
         return f"VllmServer(dtype={self.dtype!r}, threads={self.threads}, alias={self.alias!r}, {where})"
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the thread that started it exits
+    (``prctl(PR_SET_PDEATHSIG)``); vLLM then stops its own engine process."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 def group_members(group: int) -> list[int]:
