@@ -3,6 +3,7 @@
 #   make test   set everything up and run every test, notebooks and the course site included
 #   make book   the course site (Sphinx) in _build/html, from the executed notebooks
 #   make finetune  the optional fine-tuning extra (CPU torch, transformers, peft, gguf; notebook 08)
+#   make vllm      the optional real vLLM (its CPU build, an environment of its own; notebook 03)
 # For instructors (README, "For instructors"):
 #   make release                 student notebooks + solutions generated from exercises/source
 #   make grade SUBMISSIONS=DIR   autograde DIR/<student>/<exercise>.ipynb -> DIR/grades.csv + feedback
@@ -39,7 +40,7 @@ export CFLAGS += $(NO_AMX)
 export CXXFLAGS += $(NO_AMX)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: lab test setup emulator doctor clean llama-server book release grade finetune
+.PHONY: lab test setup emulator doctor clean llama-server book release grade finetune vllm
 
 # The fine-tuning extra: its own requirements file and stamp, so `make lab` never waits for it.
 FINETUNE_STAMP := $(VENV)/.finetune-installed
@@ -88,6 +89,12 @@ $(FINETUNE_STAMP): requirements-finetune.txt constraints.txt $(STAMP)
 	$(BIN)/pip install --quiet -r requirements-finetune.txt
 	@touch $@
 
+# The real vLLM (optional): its CPU build pins its own torch and transformers, so it gets an
+# environment of its own from requirements-vllm.lock, in ~/.cache/workbook/vllm (a second clone
+# reuses it), and the bundled model converted once for it. It prints what it cost.
+vllm: setup
+	nice -n 5 $(BIN)/python -m workbook.serving.vllm_env
+
 # The server's root is notebooks/: the file browser opens on the course, with 00 in front.
 lab: setup
 	@test -f .env || cp .env.example .env
@@ -107,6 +114,10 @@ test: setup $(FINETUNE_STAMP)
 	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
 	@($(BIN)/python -m workbook finetune --quiet --threads 1 > test-output/finetune.log 2>&1 &)
+	@# The real vLLM for notebook 03 and the solo-phase engine tests: installed and its model
+	@# converted in the background below the test workers' priority (a file lock: whatever
+	@# needs it first waits for this one).
+	@(nice -n 10 $(BIN)/python -m workbook.serving.vllm_env > test-output/vllm.log 2>&1 &)
 	@bash scripts/ensure-chromium.sh
 	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
 	@# each notebook run on its own (tests/conftest.py), except what compares two engines'

@@ -116,6 +116,9 @@ def _versions() -> list[Row]:
                             "not installed (run `make lab`)"))
     rows.append(_node_row())
     rows.append(_finetune_row())
+    from .serving import vllm_env  # the real vLLM's own environment (`make vllm`), optional
+
+    rows.append(Row("packages", "vLLM (real engine)", OK if vllm_env.installed() else WARN, vllm_env.status()))
     return rows
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..cache import LockTimeout, cache_home, locked
-from .llama_server import LlamaServerError
+from .errors import BuildFailed, BuildUnavailable, LlamaServerError
 
 EXPECTED_BUILD = "about 4-6 minutes on 2 cores"
 CMAKE_FLAGS = [
@@ -51,18 +51,6 @@ CMAKE_FLAGS = [
     "-DGGML_NATIVE=ON",
 ]
 _SHARED_LIBRARIES = ("libllama.so", "libggml.so", "libggml-base.so", "libggml-cpu.so")
-
-
-class BuildUnavailable(LlamaServerError):
-    """This machine cannot build llama-server (no compiler, no sources); ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str):
-        super().__init__(f"{message}\nHint: {hint}")
-        self.hint = hint
-
-
-class BuildFailed(LlamaServerError):
-    """The build ran and failed; the message ends with the tail of its log."""
 
 
 def llama_cpp_version() -> str:

@@ -14,16 +14,17 @@ from pathlib import Path
 
 from ..ai.registry import openai_compatible_names
 from ..cli_args import OneLineParser, port, port_in_use, whole
-from .build import BuildFailed
-from .llama_server import ENGINES, LlamaServerError, serve
+from .errors import LlamaServerError
+from .llama_server import ENGINES, serve
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
     p = OneLineParser(prog=prog, description=(
         "Serve the bundled SmolLM2 (or --model GGUF) over the OpenAI protocol on 127.0.0.1."))
-    p.add_argument("--engine", choices=ENGINES, default="llama-server",
+    p.add_argument("--engine", choices=(*ENGINES, "vllm"), default="llama-server",
                    help="llama-server: continuous batching over --parallel slots (built once "
-                        "per machine); llama-cpp-python: one request at a time")
+                        "per machine); llama-cpp-python: one request at a time; vllm: the real "
+                        "vLLM on the CPU (needs `make vllm`)")
     p.add_argument("--parallel", type=whole(1, 256), default=4,
                    help="requests llama-server decodes together (default 4)")
     p.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default 8000)")
@@ -31,7 +32,11 @@ def parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--lora", help="a LoRA adapter GGUF to apply (python -m workbook finetune "
                    "writes one)")
     p.add_argument("--threads", type=whole(1, 64), default=None,
-                   help="CPU threads (default: 1 for llama-cpp-python, 2 for llama-server)")
+                   help="CPU threads (default: 2 for llama-server, 1 for llama-cpp-python and vllm)")
+    p.add_argument("--kv-cache-gib", type=whole(1, 512), default=1,
+                   help="vllm: memory for its KV cache, GiB (default 1; vLLM alone would take 90%% of RAM)")
+    p.add_argument("--max-model-len", type=whole(128, 131072), default=2048,
+                   help="vllm: the longest prompt + answer of one request, in tokens (default 2048)")
     return p
 
 
@@ -49,11 +54,13 @@ def main(argv: list[str], prog: str = "python -m workbook serve") -> int:
             print(f"{prog}: error: argument {flag}: {path} is not a file ({what})", file=sys.stderr)
             return 1
     threads = args.threads or (2 if args.engine == "llama-server" else 1)
+    engine_options = ({"kv_cache_gib": args.kv_cache_gib, "max_model_len": args.max_model_len}
+                      if args.engine == "vllm" else {})
     try:
         server = serve(args.engine, parallel=args.parallel, port=args.port,
                        model_path=args.model, threads=threads, lora_path=args.lora,
-                       progress=lambda text: print(text, flush=True))
-    except (LlamaServerError, BuildFailed) as error:
+                       progress=lambda text: print(text, flush=True), **engine_options)
+    except LlamaServerError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 1
     stop = threading.Event()

@@ -33,11 +33,7 @@ from typing import Any
 import httpx
 
 from ..probe import free_port
-
-
-class LlamaServerError(RuntimeError):
-    """The one error type of ``workbook.serving``: a server that could not be built or
-    started, or exited; the message ends with its log tail."""
+from .errors import BuildUnavailable, LlamaServerError
 
 
 ENGINES = ("llama-server", "llama-cpp-python")
@@ -113,17 +109,19 @@ class LlamaServer:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-compatible base URL (what ``AI__OPENAI_BASE_URL`` takes)."""
+        """The OpenAI-compatible base URL (what a provider's ``AI__*_BASE_URL`` takes)."""
         return f"{self.url}/v1"
 
     def env(self, provider: str = "vllm") -> dict[str, str]:
         """The ``AI__*`` variables pointing an OpenAI-compatible provider at this server."""
-        from ..ai.registry import openai_compatible_names
+        from ..ai.registry import get_spec, openai_compatible_names
 
         speakers = openai_compatible_names()
         if provider not in speakers:
-            raise ValueError(f"llama.cpp's server speaks the OpenAI protocol: use {', '.join(speakers)}")
-        return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}
+            raise ValueError(f"this server speaks the OpenAI protocol: use {', '.join(speakers)}")
+        # The provider's own URL setting, as its registry entry names it.
+        url_variable = f"AI__{get_spec(provider).url_field.upper()}"
+        return {"AI__PROVIDER": provider, url_variable: self.base_url, "AI__MODEL": self.alias}
 
     def settings(self, provider: str = "vllm", **changes: Any):
         from ..ai.settings import settings_from_mapping
@@ -249,9 +247,16 @@ def serve(engine: str = "llama-server", *, parallel: int = 4, progress=print,
 
     Where llama-server cannot be built here (no cmake or compiler), ``progress`` is told
     why and the one-at-a-time Python server serves instead -- check ``server.engine``.
+    ``engine="vllm"`` is the real vLLM (``make vllm``), with its own options (``VllmServer``).
     """
+    if engine == "vllm":
+        from .vllm_server import VllmServer
+
+        options.pop("parallel", None)  # vLLM schedules its own batch: no fixed slots
+        options.setdefault("progress", progress)
+        return VllmServer(**options).start()
     if engine == "llama-server":
-        from .build import BuildUnavailable, ensure_llama_server
+        from .build import ensure_llama_server
 
         try:
             options.setdefault("binary", ensure_llama_server(progress=progress))
