@@ -91,8 +91,8 @@ def test_hub_serves_its_login_page_and_keeps_secrets_private(room):
 
 async def test_a_student_chats_and_streams_through_the_workbook_provider(room):
     before = room.usage()["students"].get("student1", {}).get("requests", 0)
-    settings = AISettings(provider="vllm", openai_base_url=room.llm_url,
-                          openai_api_key=room.token_for("student1"), model="smollm2", timeout_s=60)
+    settings = AISettings(provider="vllm", vllm_base_url=room.llm_url,
+                          vllm_api_key=room.token_for("student1"), model="smollm2", timeout_s=60)
     provider = create_ai_provider(settings)
     try:
         reply = await provider.chat(QUESTION, max_tokens=16, temperature=0)
@@ -147,9 +147,9 @@ def server_token(room, student: str) -> str:
                            .decode(errors="replace").split("\0") if "=" in item)
         except OSError:
             continue
-        if environ.get("JUPYTERHUB_USER") == student and "AI__OPENAI_API_KEY" in environ:
-            return environ["AI__OPENAI_API_KEY"]
-    raise AssertionError(f"no running server of {student}'s has AI__OPENAI_API_KEY")
+        if environ.get("JUPYTERHUB_USER") == student and "AI__VLLM_API_KEY" in environ:
+            return environ["AI__VLLM_API_KEY"]
+    raise AssertionError(f"no running server of {student}'s has AI__VLLM_API_KEY")
 
 
 @pytest.mark.browser
@@ -220,8 +220,8 @@ async def test_strangers_and_made_up_tokens_are_refused(room):
     made_up = post(room, "0" * 32)
     assert made_up.status_code == 401 and made_up.json()["error"]["code"] == "invalid_api_key"
     # What a student sees through the workbook: its own typed error with a hint.
-    provider = create_ai_provider(AISettings(provider="vllm", openai_base_url=room.llm_url,
-                                             openai_api_key="not-a-hub-token", model="smollm2",
+    provider = create_ai_provider(AISettings(provider="vllm", vllm_base_url=room.llm_url,
+                                             vllm_api_key="not-a-hub-token", model="smollm2",
                                              max_retries=0))
     try:
         with pytest.raises(AuthenticationError) as refused:

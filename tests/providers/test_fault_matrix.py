@@ -33,7 +33,7 @@ from workbook.ai.settings import env_name
 from workbook.aio import aclose_quietly
 from workbook.probe import free_port
 
-from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well
+from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well, provider_settings
 
 TIMEOUT_S = 1.5
 MARGIN_S = 1.5  # slack for a loaded 2-core machine; a retried timeout already overshoots it
@@ -46,17 +46,7 @@ URL_VARIABLE = {name: env_name(get_spec(name).url_field) for name in PROVIDERS}
 
 
 def settings_for(provider: str, url: str) -> AISettings:
-    common = {"provider": provider, "timeout_s": TIMEOUT_S, "max_retries": 2,
-              "max_tokens": MAX_TOKENS}
-    if provider == "azure_openai":
-        return AISettings(**common, azure_openai_endpoint=url, azure_openai_api_key="test-key",
-                          azure_openai_deployment="gpt-4o-mini")
-    if provider == "ollama":
-        return AISettings(**common, ollama_base_url=url, model="llama3.2")
-    if provider == "bedrock":
-        return AISettings(**common, bedrock_endpoint_url=url, aws_region="us-east-1",
-                          model="anthropic.claude-3-haiku-20240307-v1:0")
-    return AISettings(**common, openai_base_url=f"{url}/v1", openai_api_key="test-key", model="m")
+    return provider_settings(provider, url, timeout_s=TIMEOUT_S, max_retries=2, max_tokens=MAX_TOKENS)
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,8 @@ c.Spawner.environment = {
     # The notebooks' `live` backend: the workbook's vllm provider pointed at the class's model,
     # the student's own hub token as the API key (a callable: each server's token is its own).
     "AI__PROVIDER": "vllm",
-    "AI__OPENAI_BASE_URL": llm_url,
-    "AI__OPENAI_API_KEY": lambda spawner: spawner.api_token,
+    "AI__VLLM_BASE_URL": llm_url,
+    "AI__VLLM_API_KEY": lambda spawner: spawner.api_token,
     "AI__MODEL": settings["model_alias"],
     "AI__TIMEOUT_S": "120",
     **marker, **passthrough,

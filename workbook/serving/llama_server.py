@@ -113,17 +113,19 @@ class LlamaServer:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-compatible base URL (what ``AI__OPENAI_BASE_URL`` takes)."""
+        """The OpenAI-compatible base URL (what ``AI__VLLM_BASE_URL`` and its kin take)."""
         return f"{self.url}/v1"
 
     def env(self, provider: str = "vllm") -> dict[str, str]:
         """The ``AI__*`` variables pointing an OpenAI-compatible provider at this server."""
-        from ..ai.registry import openai_compatible_names
+        from ..ai.registry import get_spec, openai_compatible_names
+        from ..ai.settings import env_name
 
         speakers = openai_compatible_names()
         if provider not in speakers:
             raise ValueError(f"llama.cpp's server speaks the OpenAI protocol: use {', '.join(speakers)}")
-        return {"AI__PROVIDER": provider, "AI__OPENAI_BASE_URL": self.base_url, "AI__MODEL": self.alias}
+        return {"AI__PROVIDER": provider, env_name(get_spec(provider).url_field): self.base_url,
+                "AI__MODEL": self.alias}
 
     def settings(self, provider: str = "vllm", **changes: Any):
         from ..ai.settings import settings_from_mapping

@@ -19,7 +19,7 @@ from .. import catalog, errors
 from ...aio import aclose_quietly
 from ..errormap import decode_failure, invalid_utf8_error, kind_of, retry_after_seconds, typed_error
 from ..registry import get_spec
-from ..settings import AISettings, display_url
+from ..settings import AISettings, display_url, env_name
 from ..structured import OutputSchema, refuse_unless_strict
 from ..types import ChatStream, Message, Usage
 from ._bounds import answer_budget, bound_response, ended_now, next_read
@@ -34,24 +34,29 @@ from .base import Answer, RemoteProvider
 # httpx reuse the connection; _bounds.AFTER_END_S bounds that whole tail, not each event.
 
 
-class _RegistryDefault:
+class _RegistryFact:
     """A class attribute read from the provider's registry entry (by its ``name``), so the
-    default lives in one place; a subclass may still set its own value."""
+    fact lives in one place; a subclass may still set its own value. A subclass with no
+    entry (yet) has its parent's: a student's ``class Mine(LMStudioProvider)``."""
 
-    def __init__(self, fact: str):
-        self._fact = fact
+    def __init__(self, fact: str, shown=lambda value: value):
+        self._fact, self._shown = fact, shown
 
-    def __get__(self, instance, owner) -> str | None:
-        spec = get_spec(owner.name)
-        return getattr(spec, self._fact) if spec is not None else None
+    def __get__(self, instance, owner):
+        for klass in owner.__mro__:
+            value = getattr(get_spec(vars(klass).get("name", "")), self._fact, None)
+            if value is not None:
+                return self._shown(value)
+        return None
 
 
 class OpenAIProvider(RemoteProvider):
     name = "openai"
-    default_base_url = _RegistryDefault("default_url")
-    default_model = _RegistryDefault("default_model")
-    url_variable = "AI__OPENAI_BASE_URL"
-    key_field = "openai_api_key"  # the AISettings field holding this provider's key
+    default_base_url = _RegistryFact("default_url")
+    default_model = _RegistryFact("default_model")
+    url_field = _RegistryFact("url_field")  # AI__OPENAI_BASE_URL for openai, AI__VLLM_BASE_URL...
+    key_field = _RegistryFact("key_field")
+    url_variable = _RegistryFact("url_field", env_name)
     # response_format's "strict": OpenAI and Azure OpenAI then enforce the schema exactly and
     # refuse (400) one that breaks strict mode's rules, checked here before sending. vLLM and
     # LM Studio enforce any schema their grammar engine compiles, strict or not: they send false.
@@ -62,6 +67,32 @@ class OpenAIProvider(RemoteProvider):
         "unavailable": "Check AI__OPENAI_BASE_URL and your network; is the server running?",
     }
 
+    @classmethod
+    def for_entry(cls, name: str) -> type["OpenAIProvider"]:
+        """The provider class of an OpenAI-compatible registry entry that names no class of
+        its own: this one, under the entry's name, with the entry's hints."""
+        if name not in _ENTRY_CLASSES:
+            spec = get_spec(name)
+            variable = f"AI__{name.upper()}"
+            hints = {"auth": f"Check {variable}_API_KEY.",
+                     "not_found": "Check AI__MODEL against the models the server offers (GET /v1/models).",
+                     "unavailable": f"Check {variable}_BASE_URL and your network; is the server running?",
+                     **spec.hints}
+            title = "".join(part.title() for part in name.split("_"))
+            _ENTRY_CLASSES[name] = type(f"{title}Provider", (cls,), {
+                "name": name, "hints": hints, "strict_schema": spec.strict_schema,
+                "__module__": __name__, "__doc__": spec.description})
+        return _ENTRY_CLASSES[name]
+
+    @classmethod
+    def registry_entry(cls, name: str):
+        """The entry ``register_provider(name, cls)`` gives a subclass registered at run time:
+        an OpenAI-compatible server configured by ``AI__<NAME>_BASE_URL`` / ``_API_KEY``."""
+        from ..registry import openai_compatible
+
+        return openai_compatible(name, cls, default_url=cls.default_base_url or "",
+                                 default_model=cls.default_model, strict_schema=cls.strict_schema)
+
     def __init__(self, settings: AISettings | None = None, *, http_client=None):
         settings = settings or AISettings(provider=self.name)
         self.settings = settings
@@ -69,8 +100,7 @@ class OpenAIProvider(RemoteProvider):
         self.base_url = self._base_url(settings)
         # user:password in the URL travels as a header (httpx logs request URLs at INFO).
         self._url, self._url_headers, url_secrets = split_credentials(self.base_url)
-        self._secrets = [settings.secret("openai_api_key"), settings.secret("azure_openai_api_key"),
-                         *url_secrets]
+        self._secrets = [*settings.secret_values(), *url_secrets]
         self._check_key(settings.secret(self.key_field))
         self._http_client = http_client
         self._client = self._build_client(settings, http_client or _bounded_http_client())
@@ -89,7 +119,7 @@ class OpenAIProvider(RemoteProvider):
         fails inside the SDK as a UnicodeEncodeError, which reads like a server problem.
         The key itself is never shown."""
         if key is not None and not (key.isascii() and key.isprintable()):
-            variable = f"AI__{self.key_field.upper()}"
+            variable = env_name(self.key_field)
             raise errors.ConfigurationError(
                 f"{variable} contains characters an HTTP header cannot carry "
                 "(non-ASCII letters, curly quotes, line breaks or other control characters)",
@@ -102,12 +132,12 @@ class OpenAIProvider(RemoteProvider):
 
     def _base_url(self, settings: AISettings) -> str | None:
         """The URL setting as written (user:password included: ``__init__`` splits them off)."""
-        return settings.openai_base_url or self.default_base_url
+        return getattr(settings, self.url_field) or self.default_base_url
 
     def _build_client(self, settings: AISettings, http_client):
         return openai.AsyncOpenAI(
             # A local server needs no key, but the SDK insists on a non-empty one.
-            api_key=settings.secret("openai_api_key") or "not-needed",
+            api_key=settings.secret(self.key_field) or "not-needed",
             base_url=self._url,
             default_headers=self._url_headers or None,
             timeout=settings.timeout_s,
@@ -349,6 +379,7 @@ class OpenAIProvider(RemoteProvider):
 
 
 _NOT_TEXT = object()
+_ENTRY_CLASSES: dict[str, type[OpenAIProvider]] = {}  # one class per entry, built once
 _MAX_REDIRECTS = 20  # httpx's default, which the openai SDK keeps
 
 
