@@ -282,9 +282,11 @@ def test_bedrock_request_botocore_refuses_is_a_configuration_error(bedrock):
     import boto3
     import botocore.exceptions
 
+    from workbook.ai.providers._botocore_errors import translate
+
     client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(botocore.exceptions.ParamValidationError) as raised:
         client.converse(modelId="", messages=[])
-    error = bedrock._translate(raised.value)
+    error = translate(bedrock, raised.value)
     assert isinstance(error, ConfigurationError) and "modelId" in error.message
     assert "AI__MODEL" in error.hint
