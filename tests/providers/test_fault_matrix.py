@@ -12,8 +12,11 @@ Each cell points one provider's real SDK at ``hostile_server.HostileServer`` (ra
   page names the URL variable...).
 
 A call that outlives the deadline is cancelled by the test and reported as a hang; it
-cannot stall the suite. The matrix is 6 providers x 16 faults x 2 calls, minus the one
-fault only Bedrock can have (a wrong CRC, streams only): 193 cells.
+cannot stall the suite. The matrix runs per wire protocol -- the first registered provider of
+each (openai, azure_openai, ollama, bedrock) x 16 faults x 2 calls, plus the fault only
+Bedrock can have (a wrong CRC, streams only) -- and every other provider on the same wire
+(vLLM, LM Studio, a new OpenAI-compatible entry) gets smoke cells: a 429 then an answer,
+streamed, and a refused key, whose hint must be its own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import (AuthenticationError, IncompleteResponseError, ModelNotFoundError,
                                 ProviderError, ProviderUnavailableError, RateLimitError)
-from workbook.ai.registry import get_spec, network_names
+from workbook.ai.registry import PROTOCOLS, get_spec, names_speaking, network_names
 from workbook.ai.settings import env_name
 from workbook.aio import aclose_quietly
 from workbook.probe import free_port
@@ -42,6 +45,8 @@ QUESTION = [Message("user", "Why is the sky blue?")]
 
 # From the registry: a new network provider is in the matrix without anyone typing it here.
 PROVIDERS = tuple(network_names())
+WIRE_PROVIDERS = tuple(names_speaking(wire)[0] for wire in PROTOCOLS if names_speaking(wire))
+SMOKE = (("rate_limit_then_success", "chat_stream"), ("auth_401", "chat"))
 URL_VARIABLE = {name: env_name(get_spec(name).url_field) for name in PROVIDERS}
 
 
@@ -93,12 +98,13 @@ def expected(fault: str, provider: str) -> Expected:
 MATRIX_FAULTS = [name for name in FAULTS if name != "wrong_crc"] + ["connection_refused"]
 CELLS = [
     pytest.param(provider, fault, call, id=f"{provider}-{fault}-{call}")
-    for provider in PROVIDERS
+    for provider in WIRE_PROVIDERS
     for fault in MATRIX_FAULTS + (["wrong_crc"] if provider == "bedrock" else [])
     for call in ("chat", "chat_stream")
     # A wrong CRC exists only in an event stream; Bedrock's chat reads plain JSON (Converse).
     if not (fault == "wrong_crc" and call == "chat")
-]
+] + [pytest.param(provider, fault, call, id=f"{provider}-{fault}-{call}")
+     for provider in PROVIDERS if provider not in WIRE_PROVIDERS for fault, call in SMOKE]
 
 
 async def _drain(stream) -> str:
