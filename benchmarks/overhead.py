@@ -34,6 +34,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from workbook.ai import Message, create_ai_provider
+from workbook.ai.registry import get_spec, network_names
 from workbook.ai.structured import output_schema
 from workbook.emulator import Emulator
 
@@ -62,20 +63,22 @@ class RawCalls:
 
     def __init__(self, emu: Emulator, name: str):
         settings = emu.settings(name)
-        self.name, self.settings = name, settings
-        if name == "azure_openai":
+        spec = get_spec(name)
+        # One raw client per wire protocol: every OpenAI-compatible entry is the openai SDK.
+        self.name, self.settings, self.strict = spec.protocol, settings, spec.strict_schema
+        if self.name == "azure_openai":
             self.client = openai.AsyncAzureOpenAI(
                 api_key=settings.secret("azure_openai_api_key"), azure_endpoint=settings.azure_openai_endpoint,
                 api_version=settings.azure_openai_api_version)
             self.model = settings.azure_openai_deployment
-        elif name in ("openai", "vllm", "lmstudio"):
-            self.client = openai.AsyncOpenAI(api_key=settings.secret("openai_api_key") or "x",
-                                             base_url=settings.openai_base_url)
+        elif self.name == "openai":
+            self.client = openai.AsyncOpenAI(api_key=settings.secret(spec.key_field) or "x",
+                                             base_url=getattr(settings, spec.url_field))
             self.model = settings.model
-        elif name == "ollama":
+        elif self.name == "ollama":
             self.client = httpx.AsyncClient(base_url=settings.ollama_base_url)
             self.model = settings.model
-        elif name == "bedrock":
+        elif self.name == "bedrock":
             self.client = boto3.client("bedrock-runtime", endpoint_url=settings.bedrock_endpoint_url,
                                        region_name=settings.aws_region,
                                        config=Config(max_pool_connections=16))
@@ -112,7 +115,7 @@ class RawCalls:
         completion = await self.client.chat.completions.create(
             model=self.model, messages=RAW_MESSAGES, max_tokens=MAX_TOKENS, temperature=0.7,
             response_format={"type": "json_schema", "json_schema": {
-                "name": "Route", "schema": ROUTE_SCHEMA, "strict": True}})
+                "name": "Route", "schema": ROUTE_SCHEMA, "strict": self.strict}})
         return Route.model_validate_json(completion.choices[0].message.content)
 
     async def first_chunk(self) -> float:
@@ -223,8 +226,8 @@ async def main(calls: int, structured_only: bool = False) -> None:
                 os.environ[key] = value
         rows = [] if structured_only else [
             await measure(emu, name, calls)
-            for name in ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")]
-        structured = [await measure_structured(emu, name, calls) for name in ("openai", "ollama", "bedrock")]
+            for name in network_names()]
+        structured = [await measure_structured(emu, name, calls) for name in network_names()]
     print(f"import workbook.ai: {import_time_ms():.0f} ms (median of 5 fresh interpreters; target < 150 ms)")
     print(f"{calls} alternating calls per provider against the emulator "
           "(medians in ms; ratio = median of paired workbook/raw ratios):")

@@ -35,8 +35,8 @@ import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import ConfigurationError, ProviderError
-from workbook.ai.registry import network_names
-from workbook.ai.settings import URL_FIELDS, env_name, load_settings
+from workbook.ai.registry import get_spec, network_names
+from workbook.ai.settings import entry_fields, env_name, is_url_field, load_settings, setting_names
 from workbook.aio import aclose_quietly
 from workbook.emulator import Emulator
 from workbook.probe import free_port
@@ -47,6 +47,7 @@ QUESTION = [Message("user", "Why is the sky blue?")]
 URL_USER = "student"
 SECRETS = {
     "OpenAI key": "sk-SECRETopenai4f1c2d9e",
+    "OpenAI-compatible server's key": "SECRETserverKey5e2a",
     "Azure key": "SECRETazure77ab31c0",
     "URL password": "SECRETurlpw93kd",
     "AWS access key id": "AKIASECRETKEYID0042",
@@ -56,7 +57,7 @@ SECRETS = {
 }
 PROVIDERS = tuple(network_names())  # from the registry: a new provider is searched too
 MODELS = {"ollama": "llama3.2", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
-URL_VARIABLES = tuple(env_name(field) for field in URL_FIELDS)
+URL_VARIABLES = tuple(env_name(field) for field in setting_names() if is_url_field(field))
 # Faults whose errors carry text from the server or the URL; each runs for every provider.
 SEARCHED_FAULTS = ("auth_401", "forbidden_403", "not_found_404", "rate_limit_long_retry_after",
                    "server_error_500", "hang_after_headers", "cut_stream", "malformed_body",
@@ -104,6 +105,9 @@ def secret_environment(url: str, provider: str) -> dict[str, str]:
         "AI__AZURE_OPENAI_DEPLOYMENT": "gpt-4o-mini", "AI__BEDROCK_ENDPOINT_URL": secret_url,
         "AI__AWS_REGION": "us-east-1", "AI__OLLAMA_BASE_URL": secret_url,
         "AI__MODEL": MODELS.get(provider, "gpt-4o-mini"),
+        # Each OpenAI-compatible entry's own (AI__VLLM_BASE_URL, AI__VLLM_API_KEY...).
+        **{env_name(field): (SECRETS["OpenAI-compatible server's key"] if kind == "key" else f"{secret_url}/v1")
+           for field, kind in entry_fields().items()},
     }
     return environment
 
@@ -126,8 +130,10 @@ def test_the_secrets_are_really_configured():
     settings = secret_settings("http://127.0.0.1:9", "openai")
     assert settings.secret("openai_api_key") == SECRETS["OpenAI key"]
     assert settings.secret("azure_openai_api_key") == SECRETS["Azure key"]
-    for name in ("openai_base_url", "azure_openai_endpoint", "bedrock_endpoint_url", "ollama_base_url"):
-        assert SECRETS["URL password"] in getattr(settings, name)
+    for name in [field for field in setting_names() if is_url_field(field)]:
+        assert SECRETS["URL password"] in getattr(settings, name), name
+    for name in [field for field, kind in entry_fields().items() if kind == "key"]:
+        assert settings.secret(name) == SECRETS["OpenAI-compatible server's key"], name
     assert leaks(f"Authorization: Basic {base64.b64encode(b'student:SECRETurlpw93kd').decode()}")
 
 
@@ -290,8 +296,9 @@ async def _echoed_error(environment: dict[str, str]) -> ProviderError:
     return caught.value
 
 
-SHORT_KEYS = {"openai": ("AI__OPENAI_API_KEY", "k3Y9"), "azure_openai": ("AI__AZURE_OPENAI_API_KEY", "Az7q"),
-              "vllm": ("AI__OPENAI_API_KEY", "v1Lx"), "lmstudio": ("AI__OPENAI_API_KEY", "Lm5t")}
+# Every provider with an API key of its own (from the registry), each a short key of its own.
+SHORT_KEYS = {name: (env_name(get_spec(name).key_field), f"{name[:2].title()}7q")
+              for name in network_names() if get_spec(name).key_field}
 
 
 @pytest.mark.parametrize("provider", sorted(SHORT_KEYS))
@@ -299,8 +306,9 @@ async def test_a_short_key_the_server_echoes_is_redacted(provider):
     variable, key = SHORT_KEYS[provider]
     with HostileServer(echo_headers) as server:
         # No user:password in the URL here: its Basic header would replace the key's.
+        spec = get_spec(provider)
         environment = {**secret_environment(server.url, provider), variable: key,
-                       "AI__OPENAI_BASE_URL": f"{server.url}/v1", "AI__AZURE_OPENAI_ENDPOINT": server.url}
+                       env_name(spec.url_field): server.url + ("/v1" if spec.protocol == "openai" else "")}
         error = await _echoed_error(environment)
         sent = [request.headers for request in server.requests]
     # Guards the search: the key did travel.

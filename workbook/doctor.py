@@ -178,12 +178,12 @@ def _invalid_fields(values: dict[str, str]) -> dict[str, str]:
     is ever echoed: ``ConfigurationError`` names only the variable)."""
     from .ai import AISettings
     from .ai.errors import ConfigurationError
-    from .ai.settings import PREFIX
+    from .ai.settings import PREFIX, is_setting
 
     invalid = {}
     for variable, value in values.items():
         field = variable[len(PREFIX):].lower()
-        if field not in AISettings.model_fields:
+        if not is_setting(field):
             invalid[field] = f"{variable} is not a setting"
             continue
         try:
@@ -219,26 +219,24 @@ def _load_settings() -> LoadedSettings:
     return LoadedSettings(settings, row, invalid, chosen)
 
 
-def _fields_of(name: str, chosen: str | None) -> set[str]:
+def _fields_of(name: str) -> set[str]:
     """The settings provider ``name`` reads besides the common ones (model, limits): what it
-    requires, its URL (a URL several providers share only when it is the chosen one, as
-    ``probe.provider_url`` treats it) and the fields named after it (``azure_openai_*``)."""
+    requires, its URL and key, and the fields named after it (``azure_openai_*``)."""
     from .ai import AISettings
-    from .ai.registry import get_spec, specs
+    from .ai.registry import get_spec
+    from .ai.settings import setting_names
 
     spec = get_spec(name)
     if spec is None:
         return set()
-    fields = set(spec.required) | {f for f in AISettings.model_fields if f.startswith(f"{name}_")}
+    fields = set(spec.required) | {f for f in setting_names() if f.startswith(f"{name}_")}
     if spec.check is not None:
         try:
             fields |= set(spec.check(AISettings()))
         except Exception:  # noqa: BLE001 - a student's requirement function: best effort
             pass
-    owner = next((other.name for other in specs() if other.url_field == spec.url_field), None)
-    if spec.url_field and name in (owner, chosen):
-        fields.add(spec.url_field)
-    return fields & set(AISettings.model_fields)
+    fields |= {field for field in (spec.url_field, spec.key_field) if field}
+    return fields & set(setting_names())
 
 
 def _near_miss_rows() -> list[Row]:
@@ -263,7 +261,7 @@ def _provider_rows(settings, chosen: str | None = None,
 
     invalid = invalid or {}
     names = provider_names()
-    broken = {name: sorted(_fields_of(name, chosen) & set(invalid)) for name in names}
+    broken = {name: sorted(_fields_of(name) & set(invalid)) for name in names}
     urls = {name: None if broken[name] else provider_url(settings, name) for name in names}
     with ThreadPoolExecutor(max(1, len(names))) as pool:
         reachable = dict(zip(names, pool.map(lambda n: probe(urls[n]), names)))
@@ -397,6 +395,7 @@ def _listed_models(url: str, headers: dict[str, str], timeout_s: float) -> list[
 
 def _served_model_row(settings, name: str, protocol: str, model: str, url: str) -> Row:
     """Does the server list the model? OpenAI-compatible ``GET /models``, Ollama ``/api/tags``."""
+    from .ai.registry import get_spec
     from .ai.settings import display_url
 
     if protocol == "ollama":
@@ -404,7 +403,8 @@ def _served_model_row(settings, name: str, protocol: str, model: str, url: str) 
     else:
         # As the openai SDK does: the key, or a placeholder a keyless local server ignores.
         where = f"{url}/models"
-        headers = {"Authorization": f"Bearer {settings.secret('openai_api_key') or 'not-needed'}"}
+        key_field = get_spec(name).key_field
+        headers = {"Authorization": f"Bearer {(key_field and settings.secret(key_field)) or 'not-needed'}"}
     try:
         names = _listed_models(where, headers, settings.timeout_s)
     except Exception as error:  # noqa: BLE001 - a row, never a crash

@@ -15,17 +15,12 @@ PROBE_TIMEOUT_S = 0.5
 
 def provider_url(settings, name: str) -> str | None:
     """The URL provider ``name`` would talk to under ``settings``; ``None`` if it has none."""
-    from .ai.registry import get_spec, specs
+    from .ai.registry import get_spec
 
     spec = get_spec(name)
     if spec is None or spec.url_field is None:
         return None
     url = getattr(settings, spec.url_field, None)
-    owner = next(other.name for other in specs() if other.url_field == spec.url_field)
-    if name not in (owner, settings.provider):
-        # A URL field several providers share (AI__OPENAI_BASE_URL belongs to openai) is
-        # this one's only when it is the chosen one; otherwise probe its default address.
-        url = None
     default = (spec.default_url or "").format(region=getattr(settings, "aws_region", None) or "us-east-1")
     return url or default or None
 

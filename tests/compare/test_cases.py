@@ -5,7 +5,7 @@ import json
 import pytest
 
 from workbook.compare.cases import CHECKS, Case, CaseError, check_answer, default_cases, load_cases, parse_cases
-from workbook.grading import extract_json_object, first_number
+from workbook.answer_checks import extract_json_object, first_number
 
 PASS_FAIL = [
     (Case("Say OK", "exact", "OK"), "  ok.\n", "OK, done."),

@@ -233,9 +233,9 @@ class NoFallbackError(StudentOllama):
 from workbook.ai.providers.openai import OpenAIProvider  # noqa: E402 - the section's own import
 
 LLAMACPP_HINTS = {
-    "auth": "llama-server was started with --api-key: set AI__OPENAI_API_KEY to that key.",
-    "not_found": "llama-server serves the model it was started with (-m); check AI__OPENAI_BASE_URL.",
-    "unavailable": "Start it: `llama-server -m MODEL.gguf --port 8080`, or set AI__OPENAI_BASE_URL.",
+    "auth": "llama-server was started with --api-key: set AI__LLAMACPP_API_KEY to that key.",
+    "not_found": "llama-server serves the model it was started with (-m); check AI__LLAMACPP_BASE_URL.",
+    "unavailable": "Start it: `llama-server -m MODEL.gguf --port 8080`, or set AI__LLAMACPP_BASE_URL.",
 }
 LLAMACPP_FIELDS = {"cache_prompt": False}
 

@@ -11,8 +11,7 @@ import asyncio
 
 import pytest
 
-from workbook.ai.factory import _resolve
-from workbook.ai.registry import get_spec, network_names
+from workbook.ai.registry import get_spec, network_names, provider_factory
 from workbook.conformance import check_provider, check_provider_async
 
 from . import student_providers as sp
@@ -24,7 +23,7 @@ STRUCTURED = "structured output (response_format)"
 
 @pytest.mark.parametrize("name", BUILTINS)
 def test_builtin_provider_passes_every_check(name, emu):
-    cls = _resolve(get_spec(name).target)
+    cls = provider_factory(get_spec(name))
     report = check_provider(cls, emulator=emu)
     assert report.protocol == get_spec(name).protocol  # its wire, found from the class's `name`
     assert report.passed, str(report)
@@ -32,7 +31,7 @@ def test_builtin_provider_passes_every_check(name, emu):
 
 
 def test_private_emulator_is_started_and_stopped():
-    report = check_provider(_resolve(get_spec("ollama").target))
+    report = check_provider(provider_factory(get_spec("ollama")))
     assert report.passed, str(report)
 
 
@@ -172,7 +171,7 @@ def test_a_todo_inside_a_built_in_subclass_reads_as_not_implemented(emu):
 def test_a_class_is_checked_with_the_model_asked_for(emu):
     from workbook.ai.catalog import default_model
 
-    builtin = _resolve(get_spec("bedrock").target)
+    builtin = provider_factory(get_spec("bedrock"))
     built: list[str] = []
 
     class Recording(builtin):

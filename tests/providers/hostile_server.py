@@ -602,6 +602,7 @@ def provider_settings(provider: str, url: str, **changes) -> AISettings:
     elif protocol == "bedrock":
         values = dict(bedrock_endpoint_url=url, aws_region="us-east-1",
                       model="anthropic.claude-3-haiku-20240307-v1:0")
-    else:
-        values = dict(openai_base_url=f"{url}/v1", openai_api_key="test-key", model="m")
+    else:  # the openai wire: openai's own settings, or an OpenAI-compatible entry's
+        spec = get_spec(provider)
+        values = {spec.url_field: f"{url}/v1", spec.key_field: "test-key", "model": "m"}
     return AISettings(provider=provider, **{**values, **changes})

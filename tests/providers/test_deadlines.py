@@ -303,7 +303,7 @@ def test_one_provider_works_across_asyncio_run_calls(emu, name, monkeypatch, cap
 # -- Bedrock's threads ------------------------------------------------------------------------
 
 async def test_abandoned_bedrock_streams_release_their_threads(server, build, emu, monkeypatch):
-    from workbook.ai.providers import bedrock
+    from workbook.ai.providers import _botocore_io as bedrock_io
 
     stalled = build(settings_for("bedrock", server.url, timeout_s=30, max_retries=0))
     server.script = stream_script("bedrock", after="hold", endless_text=True)
@@ -311,7 +311,7 @@ async def test_abandoned_bedrock_streams_release_their_threads(server, build, em
     # call after it) gets a thread only if closing the first released them.
     started = time.monotonic()
     for _wave in range(2):
-        streams = [stalled.chat_stream(QUESTION) for _ in range(bedrock._POOL_SIZE)]
+        streams = [stalled.chat_stream(QUESTION) for _ in range(bedrock_io.POOL_SIZE)]
         for stream in streams:
             assert await stream.__anext__() == "The"
         for stream in streams:

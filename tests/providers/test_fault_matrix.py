@@ -12,8 +12,11 @@ Each cell points one provider's real SDK at ``hostile_server.HostileServer`` (ra
   page names the URL variable...).
 
 A call that outlives the deadline is cancelled by the test and reported as a hang; it
-cannot stall the suite. The matrix is 6 providers x 16 faults x 2 calls, minus the one
-fault only Bedrock can have (a wrong CRC, streams only): 193 cells.
+cannot stall the suite. The matrix runs per wire protocol -- the first registered provider of
+each (openai, azure_openai, ollama, bedrock) x 16 faults x 2 calls, plus the fault only
+Bedrock can have (a wrong CRC, streams only) -- and every other provider on the same wire
+(vLLM, LM Studio, a new OpenAI-compatible entry) gets smoke cells: a 429 then an answer,
+streamed, and a refused key, whose hint must be its own.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import (AuthenticationError, IncompleteResponseError, ModelNotFoundError,
                                 ProviderError, ProviderUnavailableError, RateLimitError)
-from workbook.ai.registry import get_spec, network_names
+from workbook.ai.registry import PROTOCOLS, get_spec, names_speaking, network_names
 from workbook.ai.settings import env_name
 from workbook.aio import aclose_quietly
 from workbook.probe import free_port
 
-from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well
+from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well, provider_settings
 
 TIMEOUT_S = 1.5
 MARGIN_S = 1.5  # slack for a loaded 2-core machine; a retried timeout already overshoots it
@@ -42,21 +45,13 @@ QUESTION = [Message("user", "Why is the sky blue?")]
 
 # From the registry: a new network provider is in the matrix without anyone typing it here.
 PROVIDERS = tuple(network_names())
+WIRE_PROVIDERS = tuple(names_speaking(wire)[0] for wire in PROTOCOLS if names_speaking(wire))
+SMOKE = (("rate_limit_then_success", "chat_stream"), ("auth_401", "chat"))
 URL_VARIABLE = {name: env_name(get_spec(name).url_field) for name in PROVIDERS}
 
 
 def settings_for(provider: str, url: str) -> AISettings:
-    common = {"provider": provider, "timeout_s": TIMEOUT_S, "max_retries": 2,
-              "max_tokens": MAX_TOKENS}
-    if provider == "azure_openai":
-        return AISettings(**common, azure_openai_endpoint=url, azure_openai_api_key="test-key",
-                          azure_openai_deployment="gpt-4o-mini")
-    if provider == "ollama":
-        return AISettings(**common, ollama_base_url=url, model="llama3.2")
-    if provider == "bedrock":
-        return AISettings(**common, bedrock_endpoint_url=url, aws_region="us-east-1",
-                          model="anthropic.claude-3-haiku-20240307-v1:0")
-    return AISettings(**common, openai_base_url=f"{url}/v1", openai_api_key="test-key", model="m")
+    return provider_settings(provider, url, timeout_s=TIMEOUT_S, max_retries=2, max_tokens=MAX_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -103,12 +98,13 @@ def expected(fault: str, provider: str) -> Expected:
 MATRIX_FAULTS = [name for name in FAULTS if name != "wrong_crc"] + ["connection_refused"]
 CELLS = [
     pytest.param(provider, fault, call, id=f"{provider}-{fault}-{call}")
-    for provider in PROVIDERS
+    for provider in WIRE_PROVIDERS
     for fault in MATRIX_FAULTS + (["wrong_crc"] if provider == "bedrock" else [])
     for call in ("chat", "chat_stream")
     # A wrong CRC exists only in an event stream; Bedrock's chat reads plain JSON (Converse).
     if not (fault == "wrong_crc" and call == "chat")
-]
+] + [pytest.param(provider, fault, call, id=f"{provider}-{fault}-{call}")
+     for provider in PROVIDERS if provider not in WIRE_PROVIDERS for fault, call in SMOKE]
 
 
 async def _drain(stream) -> str:

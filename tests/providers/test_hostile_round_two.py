@@ -369,13 +369,13 @@ async def test_a_gzip_bomb_is_stopped_before_it_inflates_past_the_bound(name, ca
 
 
 async def test_ollama_lines_split_across_chunks_and_a_cut_last_line_is_marked():
-    from workbook.ai.providers.ollama import _lines
+    from workbook.ai.providers._http import strict_lines
 
     async def chunks():
         for chunk in (b'{"a":', b'1}\n{"b"', b":2}\n\n", b'{"c":3', b"}\n{\"cut"):
             yield chunk
 
-    lines = [line async for line in _lines(chunks(), "ollama")]
+    lines = [line async for line in strict_lines(chunks(), "Ollama", provider="ollama")]
     assert lines == [('{"a":1}', True), ('{"b":2}', True), ("", True), ('{"c":3}', True),
                      ('{"cut', False)]
 
@@ -432,14 +432,14 @@ def slow_body(conn, wire, request, attempt):
 
 
 async def test_timed_out_and_cancelled_bedrock_calls_release_their_threads():
-    from workbook.ai.providers import bedrock
+    from workbook.ai.providers import _botocore_io as bedrock_io
 
     with HostileServer(slow_body) as slow, HostileServer(answer_well) as healthy_server:
         stalled = create_ai_provider(provider_settings("bedrock", slow.url, timeout_s=1.0, max_retries=0))
         healthy = create_ai_provider(provider_settings("bedrock", healthy_server.url, timeout_s=5.0))
         # More calls than the pool has threads, half timing out, half cancelled.
-        timed_out = [asyncio.ensure_future(stalled.chat(QUESTION)) for _ in range(bedrock._POOL_SIZE)]
-        cancelled = [asyncio.ensure_future(stalled.chat(QUESTION)) for _ in range(bedrock._POOL_SIZE)]
+        timed_out = [asyncio.ensure_future(stalled.chat(QUESTION)) for _ in range(bedrock_io.POOL_SIZE)]
+        cancelled = [asyncio.ensure_future(stalled.chat(QUESTION)) for _ in range(bedrock_io.POOL_SIZE)]
         await asyncio.sleep(0.5)
         for task in cancelled:
             task.cancel()
@@ -453,9 +453,9 @@ async def test_timed_out_and_cancelled_bedrock_calls_release_their_threads():
         assert reply.content == "".join(ANSWER)
         assert time.monotonic() - started < 5.0
         # Every pool thread is free: as many tasks as threads all run at once.
-        pool = bedrock._threads()
-        everyone = threading.Barrier(bedrock._POOL_SIZE, timeout=3)
-        waits = [pool.submit(everyone.wait) for _ in range(bedrock._POOL_SIZE)]
+        pool = bedrock_io._threads()
+        everyone = threading.Barrier(bedrock_io.POOL_SIZE, timeout=3)
+        waits = [pool.submit(everyone.wait) for _ in range(bedrock_io.POOL_SIZE)]
         try:
             for wait in waits:
                 wait.result(timeout=5)

@@ -189,7 +189,7 @@ def chunk(content=None, finish_reason=None) -> dict:
 @pytest.fixture
 def vllm(canned):
     return create_ai_provider(AISettings(provider="vllm", model="m", max_retries=0,
-                                         openai_base_url=f"{canned.url}/v1"))
+                                         vllm_base_url=f"{canned.url}/v1"))
 
 
 NOT_OPENAI = [
@@ -207,7 +207,7 @@ async def test_a_200_that_is_not_openai_is_named_as_such(canned, vllm, body, con
             await call
         # Not "the connection dropped mid-answer": nothing was an answer.
         assert type(caught.value) is ProviderError
-        assert "AI__OPENAI_BASE_URL" in caught.value.hint and "OpenAI-compatible" in caught.value.hint
+        assert "AI__VLLM_BASE_URL" in caught.value.hint and "OpenAI-compatible" in caught.value.hint
 
 
 async def test_an_error_event_after_text_is_incomplete_and_quotes_the_server(canned, vllm):
@@ -282,9 +282,11 @@ def test_bedrock_request_botocore_refuses_is_a_configuration_error(bedrock):
     import boto3
     import botocore.exceptions
 
+    from workbook.ai.providers._botocore_errors import translate
+
     client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(botocore.exceptions.ParamValidationError) as raised:
         client.converse(modelId="", messages=[])
-    error = bedrock._translate(raised.value)
+    error = translate(bedrock, raised.value)
     assert isinstance(error, ConfigurationError) and "modelId" in error.message
     assert "AI__MODEL" in error.hint

@@ -19,7 +19,7 @@ import pytest
 
 from workbook.ai import (AISettings, ConfigurationError, InvalidRequestError, Message, ProviderError,
                          create_ai_provider)
-from workbook.ai.settings import near_misses, settings_from_mapping
+from workbook.ai.settings import entry_fields, near_misses, settings_from_mapping
 
 OPENAI_KEY = "sk-openai-SECRET-0001"
 AZURE_KEY = "azure-SECRET-0002"
@@ -94,7 +94,10 @@ def _aws_session(monkeypatch):
 
 def everywhere(host: str, provider: str) -> AISettings:
     with_password = f"http://{URL_USER}:{URL_PASSWORD}@{host}"
-    return AISettings(provider=provider, model="m", max_retries=0, timeout_s=5,
+    # Every OpenAI-compatible entry's own URL and key too (AI__VLLM_BASE_URL...).
+    entries = {field: (OPENAI_KEY if kind == "key" else f"{with_password}/v1")
+               for field, kind in entry_fields().items()}
+    return AISettings(provider=provider, model="m", max_retries=0, timeout_s=5, **entries,
                       openai_api_key=OPENAI_KEY, openai_base_url=f"{with_password}/v1",
                       azure_openai_api_key=AZURE_KEY, azure_openai_endpoint=f"http://{host}",
                       azure_openai_deployment="d", ollama_base_url=with_password,

@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from workbook.ai import AISettings
-from workbook.ai.providers.vllm import VLLMProvider
+from workbook.ai.registry import get_spec, provider_factory
 from workbook.compare import Case
 from workbook.compare.load import distinct_messages
 from workbook.compare.runner import measure_call
@@ -66,8 +66,8 @@ def server_timings(body: bytes) -> dict:
 
 async def test_decode_rate_agrees_with_the_servers_predicted_per_second(batching_server):
     transport = RecordingTransport()
-    settings = AISettings(provider="vllm", model="smollm2", openai_base_url=batching_server.base_url)
-    provider = VLLMProvider(settings, http_client=httpx2.AsyncClient(transport=transport))
+    settings = AISettings(provider="vllm", model="smollm2", vllm_base_url=batching_server.base_url)
+    provider = provider_factory(get_spec("vllm"))(settings, http_client=httpx2.AsyncClient(transport=transport))
     case = Case("Write a long story about a lighthouse keeper.", "regex", r"[\s\S]*", id="story")
     pairs = []
     try:

@@ -11,6 +11,8 @@ import time
 import httpx
 import pytest
 
+from workbook.ai.registry import get_spec, openai_compatible_names
+from workbook.ai.settings import env_name
 from workbook.probe import free_port
 from workbook.serving import LlamaServer, serve
 from workbook.serving import build
@@ -37,9 +39,9 @@ def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_bina
                 break
         output = "".join(lines)
         assert f"http://127.0.0.1:{port}/v1" in output, output
-        for provider in ("vllm", "lmstudio", "openai"):
+        for provider in openai_compatible_names():
             assert f"AI__PROVIDER={provider}" in output
-        assert f"AI__OPENAI_BASE_URL=http://127.0.0.1:{port}/v1" in output
+            assert f"{env_name(get_spec(provider).url_field)}=http://127.0.0.1:{port}/v1" in output
         assert "2 parallel slots" in output
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
         process.send_signal(signal.SIGINT)

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
+from workbook.ai.registry import get_spec, openai_compatible_names
 
 CHUNK = {"id": "1", "object": "chat.completion.chunk", "created": 0, "model": "tiny",
          "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
@@ -89,11 +90,11 @@ class DropsAfterStreams:
         self.loop.close()
 
 
-@pytest.mark.parametrize("provider", ["vllm", "lmstudio", "openai"])
+@pytest.mark.parametrize("provider", openai_compatible_names())
 async def test_a_request_after_a_stream_does_not_reuse_the_streams_connection(provider):
     with DropsAfterStreams() as server:
         settings = AISettings(provider=provider, model="tiny", max_retries=0, timeout_s=10,
-                              openai_base_url=f"http://127.0.0.1:{server.port}/v1")
+                              **{get_spec(provider).url_field: f"http://127.0.0.1:{server.port}/v1"})
         client = create_ai_provider(settings)
         try:
             for _ in range(3):

@@ -3,7 +3,7 @@ import pytest
 from workbook.ai import AISettings
 from workbook.ai.providers.mock import MockProvider
 from workbook.course.evaluation import accuracy, first_label, grade, is_correct, load_jsonl
-from workbook.grading import normalise_exact
+from workbook.answer_checks import normalise_exact
 from workbook.course.retrieval import BM25, tokenize
 
 

@@ -36,7 +36,7 @@ def test_openai_needs_no_key_for_a_local_server():
 
 
 @pytest.mark.parametrize("name, cls", [("mock", "MockProvider"), ("ollama", "OllamaProvider"),
-                                       ("lmstudio", "LMStudioProvider"), ("vllm", "VLLMProvider")])
+                                       ("lmstudio", "LMStudioProvider"), ("vllm", "VllmProvider")])
 def test_provider_is_chosen_by_configuration_alone(name, cls):
     provider = create_ai_provider(provider=name, model="m")
     assert isinstance(provider, AIProvider)

@@ -14,7 +14,7 @@ needs_model = pytest.mark.skipif(not model_is_available() and os.environ.get("CI
 
 def test_env_points_openai_compatible_providers_at_the_server():
     server = LlamaServer(model_path=__file__, port=1234)
-    assert server.env("vllm") == {"AI__PROVIDER": "vllm", "AI__OPENAI_BASE_URL": "http://127.0.0.1:1234/v1",
+    assert server.env("vllm") == {"AI__PROVIDER": "vllm", "AI__VLLM_BASE_URL": "http://127.0.0.1:1234/v1",
                                   "AI__MODEL": "smollm2"}
     assert server.settings("lmstudio").provider == "lmstudio"
     with pytest.raises(ValueError):

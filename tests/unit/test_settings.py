@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from workbook.ai import AISettings, ConfigurationError, ProviderType, load_settings
-from workbook.ai.settings import SECRET_FIELDS, env_name
+from workbook.ai.registry import get_spec, openai_compatible_names
+from workbook.ai.settings import SECRET_FIELDS, env_name, is_url_field, setting_names
 
 DESIGN_VARIABLES = """AI__PROVIDER AI__MODEL AI__MAX_TOKENS AI__TEMPERATURE AI__TIMEOUT_S AI__MAX_RETRIES
 AI__AZURE_OPENAI_ENDPOINT AI__AZURE_OPENAI_API_KEY AI__AZURE_OPENAI_DEPLOYMENT AI__AZURE_OPENAI_API_VERSION
@@ -16,9 +17,26 @@ def test_every_design_variable_is_a_field_named_after_it():
     assert sorted(env_name(f) for f in AISettings.model_fields) == sorted(DESIGN_VARIABLES)
 
 
+def test_each_openai_compatible_entry_has_its_own_url_and_key_variables():
+    # AI__<NAME>_BASE_URL / AI__<NAME>_API_KEY (DESIGN.md); AI__OPENAI_* is the openai provider's.
+    for name in openai_compatible_names():
+        spec = get_spec(name)
+        expected = ("openai_base_url", "openai_api_key") if name == "openai" else (f"{name}_base_url",
+                                                                                  f"{name}_api_key")
+        assert (spec.url_field, spec.key_field) == expected
+        assert set(expected) <= set(setting_names())
+    both = AISettings(vllm_base_url="http://gpu-box:8000/v1", lmstudio_base_url="http://laptop:1234/v1",
+                      vllm_api_key="vllm-secret-key")
+    assert (both.vllm_base_url, both.lmstudio_base_url) == ("http://gpu-box:8000/v1", "http://laptop:1234/v1")
+    assert both.openai_base_url is None and both.lmstudio_api_key is None
+    assert "vllm-secret-key" not in repr(both) + str(both.model_dump()) + str(both.public_dict())
+    with pytest.raises(ConfigurationError, match="groq_base_url is not a setting"):
+        AISettings(groq_base_url="http://x/v1")  # no such entry
+
+
 def test_env_example_documents_every_variable():
     text = (Path(__file__).parents[2] / ".env.example").read_text()
-    missing = [v for v in DESIGN_VARIABLES if v not in text]
+    missing = [v for v in DESIGN_VARIABLES + [env_name(f) for f in setting_names()] if v not in text]
     assert not missing, missing
     for provider in ProviderType:
         assert f"---- {provider.value}:" in text, f"no block for {provider.value}"
@@ -172,8 +190,7 @@ def test_a_dotenv_with_a_bom_and_crlf_still_reads(tmp_path):
 @pytest.mark.parametrize("character, named", [("\t", "a tab"), ("\n", "a line break"),
                                               ("\r", "a carriage return"), ("\x00", "a NUL"),
                                               (" ", "a space"), ("\x7f", "U+007F")])
-@pytest.mark.parametrize("field", ["openai_base_url", "azure_openai_endpoint", "bedrock_endpoint_url",
-                                   "ollama_base_url"])
+@pytest.mark.parametrize("field", [field for field in setting_names() if is_url_field(field)])
 def test_a_control_character_inside_a_url_is_refused_naming_the_variable(field, character, named):
     with pytest.raises(ConfigurationError) as caught:
         AISettings(**{field: f"http://local{character}host:8000/v1"})

@@ -7,12 +7,11 @@ and builds it. Switching providers is a change of ``AI__PROVIDER``, nothing else
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from .errors import ConfigurationError
-from .registry import accepts_settings, get_spec, provider_names
-from .settings import AISettings, env_name, load_settings
+from .registry import accepts_settings, get_spec, provider_factory, provider_names
+from .settings import AISettings, env_name, is_setting, load_settings
 from .types import AIProvider
 
 
@@ -28,14 +27,7 @@ def missing_variables(settings: AISettings, provider: str | None = None) -> list
     missing = [field for field in spec.required if getattr(settings, field, None) in (None, "")]
     if spec.check is not None:
         missing += [field for field in spec.check(settings) if field not in missing]
-    return [env_name(field) if field in AISettings.model_fields else field for field in missing]
-
-
-def _resolve(target: Any) -> Any:
-    if not isinstance(target, str):
-        return target
-    module_name, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    return [env_name(field) if is_setting(field) else field for field in missing]
 
 
 def create_ai_provider(settings: AISettings | None = None, **changes: Any) -> AIProvider:
@@ -57,7 +49,7 @@ def create_ai_provider(settings: AISettings | None = None, **changes: Any) -> AI
             provider=name,
             hint=f"Set {', '.join(missing)} in .env (see the {name} block in .env.example).",
         )
-    factory = _resolve(get_spec(name).target)
+    factory = provider_factory(get_spec(name))
     provider = factory(settings) if accepts_settings(factory) else factory()
     if not isinstance(provider, AIProvider):
         raise ConfigurationError(

@@ -1,11 +1,13 @@
 """Which providers exist: the one place that knows each provider's facts.
 
 A ``ProviderSpec`` says where a provider's code lives, which wire protocol it speaks,
-which settings it needs, which setting holds its URL, its default URL and model, and the
-``AI__*`` variables that point it at the emulator. Settings validation, the factory,
-``doctor``/``workbook.probe``, the picker, the emulator, the conformance checker and the
-price lookup all read it, so adding an OpenAI-compatible provider is its file (a thin
-subclass of ``OpenAIProvider``) plus one entry here -- or one ``register_provider`` call.
+which settings it needs, which settings hold its URL and key, its default URL and model,
+its error hints and the ``AI__*`` variables that point it at the emulator. Settings
+validation, the factory, ``doctor``/``workbook.probe``, the picker, the emulator, the
+conformance checker and the price lookup all read it, so adding an OpenAI-compatible
+server is one ``openai_compatible(...)`` entry here (or one ``register_provider`` call):
+it is configured by ``AI__<NAME>_BASE_URL`` and ``AI__<NAME>_API_KEY``, and needs a class
+file only when the server really behaves differently.
 
 Built-in providers are named by ``"module:Class"`` strings so that ``import workbook.ai``
 imports no SDK: the module is imported only when that provider is built.
@@ -26,11 +28,7 @@ Requirement = Callable[[Any], list[str]]  # settings -> names of the fields stil
 # checker and the registry alike.
 PROTOCOLS = ("openai", "azure_openai", "ollama", "bedrock")
 
-# In emulator_env values, "{url}" is the emulator's root URL and "{key}" its API key. The
-# key is given even to servers that need none, so that one registered with
-# required=("openai_api_key",) is built against the emulator as well.
-_OPENAI_COMPATIBLE_EMULATOR_ENV = MappingProxyType(
-    {"AI__OPENAI_BASE_URL": "{url}/v1", "AI__OPENAI_API_KEY": "{key}", "AI__MODEL": "smollm2"})
+# In emulator_env values, "{url}" is the emulator's root URL and "{key}" its API key.
 # The machines a self-hosted server runs on, which compare.prices prices per hour.
 HOSTING = ("cpu", "gpu")
 
@@ -38,17 +36,21 @@ HOSTING = ("cpu", "gpu")
 @dataclass(frozen=True)
 class ProviderSpec:
     name: str
-    target: str | Callable[..., Any]  # "module:Class", or the class / callable itself
+    target: str | Callable[..., Any] | None  # "module:Class", the class / callable itself, or
+    # None: an OpenAI-compatible entry built as OpenAIProvider (see provider_factory)
     protocol: str | None = None  # one of PROTOCOLS; None: no wire protocol the workbook knows
     required: tuple[str, ...] = ()
     check: Requirement | None = None  # extra, conditional requirements
     description: str = ""
     url_field: str | None = None  # the setting holding the URL it talks to
+    key_field: str | None = None  # the setting holding its API key, if it has one
     default_url: str | None = None
     default_model: str | None = None
     emulator_env: Mapping[str, str] = field(default_factory=dict)  # AI__* values, see above
     in_process: bool = False  # runs inside this Python process: no server to probe or call
     hosting: str | None = None  # one of HOSTING when it is self-hosted (priced per hour); None: an API
+    hints: Mapping[str, str] = field(default_factory=dict)  # error kind -> one line; a class's own win
+    strict_schema: bool = True  # OpenAI-style: response_format "strict" (see providers/openai.py)
 
     def env_for_emulator(self, url: str, key: str) -> dict[str, str]:
         """The variables that point this provider at an emulator at ``url``."""
@@ -56,18 +58,31 @@ class ProviderSpec:
                 **{name: value.format(url=url, key=key) for name, value in self.emulator_env.items()}}
 
 
-def openai_compatible(name: str, target: str | Callable[..., Any], *, default_url: str,
-                      default_model: str | None = None, description: str = "",
-                      required: Iterable[str] = (), check: Requirement | None = None,
+def openai_compatible(name: str, target: str | Callable[..., Any] | None = None, *, default_url: str,
+                      default_model: str | None = None, needs_key: bool = False,
+                      hints: Mapping[str, str] | None = None, strict_schema: bool = False,
+                      description: str = "", check: Requirement | None = None,
                       hosting: str | None = None) -> ProviderSpec:
-    """The spec of a server speaking OpenAI's chat completions API (vLLM, LM Studio, Groq…):
-    its URL is ``AI__OPENAI_BASE_URL``, its key ``AI__OPENAI_API_KEY``. ``hosting``: the
-    machine it runs on when self-hosted (``"cpu"``/``"gpu"``), None for a paid API."""
-    return ProviderSpec(name, target, protocol="openai", required=tuple(required), check=check,
-                        description=description or f"{name} (OpenAI-compatible)",
-                        url_field="openai_base_url", default_url=default_url,
-                        default_model=default_model, emulator_env=_OPENAI_COMPATIBLE_EMULATOR_ENV,
-                        hosting=hosting)
+    """The entry of a server speaking the OpenAI API (vLLM, LM Studio, Groq...).
+
+    Its URL is ``AI__<NAME>_BASE_URL`` (default ``default_url``), its key
+    ``AI__<NAME>_API_KEY`` (required when ``needs_key``). ``target``: a class only for a
+    server that behaves differently; without one the factory builds ``OpenAIProvider``
+    under this name with these ``hints`` ("auth", "not_found", "unavailable": one line
+    each). ``strict_schema``: does the server take response_format's strict mode (a paid
+    API) or enforce any schema by grammar (self-hosted, the default)? ``hosting``: the
+    machine a self-hosted server runs on (``"cpu"``/``"gpu"``), None for a paid API."""
+    variable = f"AI__{name.upper()}"
+    url_field, key_field = f"{name}_base_url", f"{name}_api_key"
+    return ProviderSpec(
+        name, target, protocol="openai", required=(key_field,) if needs_key else (), check=check,
+        description=description or f"{name} (OpenAI-compatible)",
+        url_field=url_field, key_field=key_field, default_url=default_url,
+        default_model=default_model, hosting=hosting, hints=MappingProxyType(dict(hints or {})),
+        strict_schema=strict_schema,
+        # The key is given even to a server that needs none: one that does is built as well.
+        emulator_env={f"{variable}_BASE_URL": "{url}/v1", f"{variable}_API_KEY": "{key}",
+                      "AI__MODEL": "smollm2"})
 
 
 def _openai_key_needed(settings) -> list[str]:
@@ -95,12 +110,12 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
     ProviderSpec("azure_openai", f"{_PROVIDERS}.azure_openai:AzureOpenAIProvider", protocol="azure_openai",
                  check=_azure_needs,
                  description="Azure OpenAI (deployment-based; api-key or Entra ID auth)",
-                 url_field="azure_openai_endpoint", default_model=catalog.default_model("azure_openai"),
+                 url_field="azure_openai_endpoint", key_field="azure_openai_api_key", default_model=catalog.default_model("azure_openai"),
                  emulator_env={"AI__AZURE_OPENAI_ENDPOINT": "{url}", "AI__AZURE_OPENAI_API_KEY": "{key}",
                                "AI__AZURE_OPENAI_DEPLOYMENT": catalog.default_model("azure_openai")}),
     ProviderSpec("openai", f"{_PROVIDERS}.openai:OpenAIProvider", protocol="openai", check=_openai_key_needed,
-                 description="OpenAI API or any OpenAI-compatible server",
-                 url_field="openai_base_url", default_url="https://api.openai.com/v1",
+                 description="OpenAI API (AI__OPENAI_BASE_URL: another address serving it)",
+                 url_field="openai_base_url", key_field="openai_api_key", default_url="https://api.openai.com/v1",
                  default_model=catalog.default_model("openai"),
                  emulator_env={"AI__OPENAI_BASE_URL": "{url}/v1", "AI__OPENAI_API_KEY": "{key}",
                                "AI__MODEL": catalog.default_model("openai")}),
@@ -122,10 +137,13 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
                       description="LM Studio's OpenAI-compatible server",
                       default_url="http://localhost:1234/v1", hosting="cpu",
                       default_model="local-model"),  # LM Studio answers with whichever model is loaded
-    openai_compatible("vllm", f"{_PROVIDERS}.vllm:VLLMProvider", check=_model_needed,
+    openai_compatible("vllm", check=_model_needed,
                       description="vLLM's OpenAI-compatible server",
                       default_url="http://localhost:8000/v1",  # no default model: it serves one
-                      hosting="gpu"),
+                      hosting="gpu",
+                      hints={"auth": "The server was started with --api-key: set AI__VLLM_API_KEY to it.",
+                             "not_found": "AI__MODEL must be the model vLLM serves (see GET /v1/models).",
+                             "unavailable": "Start it: `vllm serve MODEL` (or set AI__VLLM_BASE_URL)."}),
     ProviderSpec("local", f"{_PROVIDERS}.local:LocalProvider",
                  description="SmolLM2-135M-Instruct in-process (llama.cpp)", in_process=True,
                  hosting="cpu"),
@@ -176,10 +194,26 @@ def network_names() -> list[str]:
 
 
 def openai_compatible_names() -> list[str]:
-    """The registered providers that reach an OpenAI-compatible server at
-    ``AI__OPENAI_BASE_URL`` (what ``python -m workbook serve`` prints settings for)."""
+    """The registered providers that speak the OpenAI API to a URL of their own (what
+    ``python -m workbook serve`` prints settings for)."""
     return [spec.name for spec in _registry.values()
-            if spec.protocol == "openai" and spec.url_field == "openai_base_url"]
+            if spec.protocol == "openai" and spec.url_field is not None]
+
+
+def provider_factory(spec: ProviderSpec) -> Callable[..., Any]:
+    """What builds ``spec``'s provider: its class (a ``"module:Class"`` imported now), or,
+    for an OpenAI-compatible entry without one, ``OpenAIProvider`` under the entry's name."""
+    target = spec.target
+    if target is None:
+        from .providers.openai import OpenAIProvider
+
+        return OpenAIProvider.for_entry(spec.name)
+    if isinstance(target, str):
+        import importlib
+
+        module_name, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module_name), attribute)
+    return target
 
 
 def _bad_name(name: Any):
@@ -217,11 +251,15 @@ def register_provider(name: str | ProviderSpec, factory: str | Callable[..., Any
     unknown = set(spec_fields) - set(ProviderSpec.__dataclass_fields__)
     if unknown:
         raise TypeError(f"unknown provider spec field(s): {', '.join(sorted(unknown))}")
+    # A built-in name keeps its wire facts; a class that says which entry it needs (an
+    # OpenAIProvider subclass: OpenAI-compatible, with AI__<NAME>_* settings) gets that one.
     builtin = next((spec for spec in _BUILTINS if spec.name == key), None)
-    inherited = ({k: getattr(builtin, k) for k in ("protocol", "url_field", "default_url",
-                                                     "default_model", "emulator_env", "in_process",
-                                                     "hosting")}
-                 if builtin else {})
+    own = getattr(factory, "registry_entry", None) if inspect.isclass(factory) else None
+    like = builtin or (own(key) if own is not None else None)
+    inherited = ({k: getattr(like, k) for k in ("protocol", "url_field", "key_field", "default_url",
+                                                  "default_model", "emulator_env", "in_process",
+                                                  "hosting", "hints", "strict_schema")}
+                 if like else {})
     _registry[key] = ProviderSpec(
         key, factory, required=tuple(required),
         description=description or getattr(factory, "__doc__", "") or "",

@@ -1,7 +1,10 @@
 """Settings from ``AI__*`` environment variables and ``.env``.
 
 Field names are the variable names lower-cased without ``AI__``: ``AI__OLLAMA_BASE_URL``
-is ``settings.ollama_base_url``. Secrets are ``SecretStr``: masked in ``repr``/``str``.
+is ``settings.ollama_base_url``. Each OpenAI-compatible registry entry adds two of its own,
+``<name>_base_url`` and ``<name>_api_key`` (``AI__VLLM_BASE_URL``): they are read from the
+registry, so an entry registered at run time is configured the same way. Secrets are
+``SecretStr``: masked in ``repr``/``str``.
 Invalid values raise ``ConfigurationError`` naming the variable; values a provider
 *needs* but nobody set are reported when that provider is built (see ``factory``).
 """
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo,
-                      field_serializer, field_validator)
+                      field_serializer, field_validator, model_serializer)
 from pydantic_core import PydanticCustomError
 
 from .errors import ConfigurationError
@@ -53,8 +56,6 @@ _URL_FIELDS = ("azure_openai_endpoint", "openai_base_url", "bedrock_endpoint_url
 # the SDKs append their paths after it (``/v1?k=1/chat/completions``), and a key in a URL
 # shows wherever the URL does (httpx's INFO log, errors, tables).
 _QUERY_STRING_HINTS = {
-    "openai_base_url": "Put the key in AI__OPENAI_API_KEY and leave only scheme, host, port and "
-                       "path (e.g. http://localhost:8000/v1) in AI__OPENAI_BASE_URL.",
     "azure_openai_endpoint": "Use only https://<resource>.openai.azure.com in "
                              "AI__AZURE_OPENAI_ENDPOINT; the key goes in AI__AZURE_OPENAI_API_KEY, "
                              "the api-version in AI__AZURE_OPENAI_API_VERSION.",
@@ -68,6 +69,55 @@ _QUERY_STRING_HINTS = {
 _INVISIBLE_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a carriage return (CR)",
                       "\x00": "a NUL character", " ": "a space"}
 _SECRET_FIELDS = ("azure_openai_api_key", "openai_api_key")
+
+
+def _query_string_hint(field_name: str) -> str:
+    if field_name in _QUERY_STRING_HINTS:
+        return _QUERY_STRING_HINTS[field_name]
+    # An OpenAI-style base URL: openai's own, or an OpenAI-compatible entry's.
+    key = env_name(field_name.removesuffix("_base_url") + "_api_key")
+    return (f"Put the key in {key} and leave only scheme, host, port and path "
+            f"(e.g. http://localhost:8000/v1) in {env_name(field_name)}.")
+
+
+def entry_fields() -> dict[str, str]:
+    """The settings the registry's OpenAI-compatible entries add: field -> "url" or "key"
+    (``vllm_base_url`` -> "url"). Declared fields (openai's own) are not among them."""
+    from .registry import specs
+
+    found = {}
+    for spec in specs():
+        for field_name, kind in ((spec.url_field, "url"), (spec.key_field, "key")):
+            if field_name and field_name not in AISettings.model_fields:
+                found[field_name] = kind
+    return found
+
+
+def setting_names() -> list[str]:
+    """Every setting's field name: the declared ones and the registry entries' own."""
+    return [*AISettings.model_fields, *entry_fields()]
+
+
+def is_setting(name: str) -> bool:
+    return name in AISettings.model_fields or name in entry_fields()
+
+
+def is_url_field(name: str) -> bool:
+    return name in _URL_FIELDS or entry_fields().get(name) == "url"
+
+
+def _entry_value(field_name: str, kind: str, value: Any) -> Any:
+    """An entry setting's value validated as its declared twin (``openai_base_url`` /
+    ``openai_api_key``) would be; ValueError / PydanticCustomError if it is wrong."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    if kind == "key":
+        return SecretStr(value)
+    return _checked_url(value, field_name)
 
 
 def _shown_name(name: str) -> str:
@@ -88,7 +138,9 @@ def _known_names() -> list[str]:
 class AISettings(BaseModel):
     """Everything a provider needs; see ``.env.example`` for what each field means."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # "allow": the registry's OpenAI-compatible entries add settings of their own (see
+    # entry_fields); __init__ refuses every other unknown name.
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     provider: str = ProviderType.LOCAL.value
     model: str | None = None
@@ -124,10 +176,20 @@ class AISettings(BaseModel):
     mock_tokens_per_s: float = Field(200.0, gt=0.0, allow_inf_nan=False)
 
     def __init__(self, **data: Any):
+        problems, hint = _entry_problems(data)
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise _configuration_error(error) from None
+            more, hint = _problems(error, hint)
+            problems += more
+        if problems:
+            raise _settings_error(problems, hint) from None
+
+    def __getattr__(self, name: str) -> Any:
+        # An entry's setting nobody set is None, as a declared field's default would be.
+        if name in entry_fields():
+            return (object.__getattribute__(self, "__pydantic_extra__") or {}).get(name)
+        return super().__getattr__(name)
 
     @field_validator("provider", mode="before")
     @classmethod
@@ -144,25 +206,7 @@ class AISettings(BaseModel):
     @field_validator(*_URL_FIELDS)
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be a URL starting with http:// or https://")
-        _refuse_control_characters(value, "a URL", space_too=True)
-        try:
-            parts = urlsplit(value)
-            parts.port  # raises for a port that is not a number in 0-65535
-        except ValueError:
-            raise ValueError("has an invalid port (use a number up to 65535)") from None
-        if not parts.hostname:
-            raise ValueError("has no host name (e.g. http://localhost:11434)")
-        if "?" in value or "#" in value:
-            # The value is never echoed: the query string may be the very key to hide.
-            raise PydanticCustomError(
-                "url_query", "has a query string or fragment (?... or #...), which a base URL must not have",
-                {"hint": _QUERY_STRING_HINTS[info.field_name]})
-        return value.rstrip("/")
+        return None if value is None else _checked_url(value, info.field_name)
 
     @field_validator("model", "azure_openai_deployment", "aws_region", "azure_openai_api_version")
     @classmethod
@@ -196,40 +240,81 @@ class AISettings(BaseModel):
         return None if value is None else "**********"
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).model_fields and name in entry_fields():
+            problems, hint = _entry_problems({name: value})
+            if problems:
+                raise _settings_error(problems, hint)
+            self.__pydantic_extra__[name] = _entry_value(name, entry_fields()[name], value)
+            return
         try:
             super().__setattr__(name, value)
         except ValidationError as error:
-            raise _configuration_error(error) from None
+            raise _settings_error(*_problems(error)) from None
 
     def with_(self, **changes: Any) -> "AISettings":
         """A validated copy with some fields changed: ``settings.with_(provider="mock")``."""
         values = {name: getattr(self, name) for name in type(self).model_fields}
+        values.update({name: value for name, value in (self.__pydantic_extra__ or {}).items()
+                       if value is not None})
         values.update(changes)
         return AISettings(**values)
 
     def __repr_args__(self):
         # URLs may carry user:password@ (an Ollama behind a proxy): never show it.
         for name, value in super().__repr_args__():
-            yield name, (display_url(value) if name in URL_FIELDS else value)
+            yield name, (display_url(value) if is_url_field(name) else value)
+
+    @model_serializer(mode="wrap")
+    def _entries_masked(self, handler):
+        # Field serializers mask the declared secrets and URLs; an entry's are extras.
+        dumped = handler(self)
+        for name in (self.__pydantic_extra__ or {}):
+            if name in dumped:
+                dumped[name] = _shown(name, getattr(self, name))
+        return dumped
 
     def public_dict(self) -> dict[str, Any]:
         """Field values for display: secrets shown only as set/unset, never their value."""
-        shown: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = "**********"
-            elif name in URL_FIELDS:
-                value = display_url(value)
-            shown[name] = value
-        return shown
+        return {name: _shown(name, getattr(self, name)) for name in setting_names()}
 
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold (what an error message must never show)."""
+        values = (getattr(self, name) for name in setting_names())
+        return [value.get_secret_value() for value in values
+                if isinstance(value, SecretStr) and value.get_secret_value()]
+
+
+def _shown(name: str, value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********"
+    return display_url(value) if is_url_field(name) else value
+
 
 URL_FIELDS = _URL_FIELDS
+
+
+def _checked_url(value: str, field_name: str) -> str:
+    value = value.strip()
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be a URL starting with http:// or https://")
+    _refuse_control_characters(value, "a URL", space_too=True)
+    try:
+        parts = urlsplit(value)
+        parts.port  # raises for a port that is not a number in 0-65535
+    except ValueError:
+        raise ValueError("has an invalid port (use a number up to 65535)") from None
+    if not parts.hostname:
+        raise ValueError("has no host name (e.g. http://localhost:11434)")
+    if "?" in value or "#" in value:
+        # The value is never echoed: the query string may be the very key to hide.
+        raise PydanticCustomError(
+            "url_query", "has a query string or fragment (?... or #...), which a base URL must not have",
+            {"hint": _query_string_hint(field_name)})
+    return value.rstrip("/")
 
 
 def _refuse_control_characters(value: str, kind: str, *, space_too: bool = False) -> None:
@@ -258,20 +343,43 @@ SECRET_FIELDS = tuple(
 )
 
 
-def _configuration_error(error: ValidationError) -> ConfigurationError:
+def _problems(error: ValidationError, hint: str | None = None) -> tuple[list[str], str | None]:
     # Never echo the input: it may be a key pasted into the wrong variable.
     problems = []
-    hint = "Fix the named variable in your environment or .env (see .env.example)."
     for item in error.errors(include_input=False, include_url=False):
         field = str(item["loc"][0]) if item["loc"] else "?"
-        variable = env_name(field) if field in AISettings.model_fields else field
-        if item["type"] == "extra_forbidden":
-            problems.append(f"{field} is not a setting")
-            continue
+        variable = env_name(field) if is_setting(field) else field
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{variable}: {message}")
         hint = item.get("ctx", {}).get("hint", hint)
-    return ConfigurationError("invalid settings: " + "; ".join(problems), provider="config", hint=hint)
+    return problems, hint
+
+
+def _entry_problems(data: dict[str, Any]) -> tuple[list[str], str | None]:
+    """Check, in place, the names ``data`` gives that are not declared fields: an entry's
+    setting is validated (and replaced by its value), any other name is no setting."""
+    problems, hint, entries = [], None, entry_fields()
+    for name in [name for name in data if name not in AISettings.model_fields]:
+        if name not in entries:
+            problems.append(f"{name} is not a setting")
+            data.pop(name)
+            continue
+        try:
+            data[name] = _entry_value(name, entries[name], data[name])
+        except PydanticCustomError as error:
+            problems.append(f"{env_name(name)}: {error.message()}")
+            hint = (error.context or {}).get("hint", hint)
+            data.pop(name)
+        except ValueError as error:
+            problems.append(f"{env_name(name)}: {error}")
+            data.pop(name)
+    return problems, hint
+
+
+def _settings_error(problems: list[str], hint: str | None) -> ConfigurationError:
+    return ConfigurationError(
+        "invalid settings: " + "; ".join(problems), provider="config",
+        hint=hint or "Fix the named variable in your environment or .env (see .env.example).")
 
 
 def near_misses(names: Iterable[str]) -> list[tuple[str, str]]:
@@ -284,8 +392,7 @@ def near_misses(names: Iterable[str]) -> list[tuple[str, str]]:
         match = re.fullmatch(r"ai[_\-]+(\w+)", key.replace("-", "_"), flags=re.IGNORECASE)
         if not match:
             continue
-        close = difflib.get_close_matches(match.group(1).lower(), AISettings.model_fields, n=1,
-                                          cutoff=0.8)
+        close = difflib.get_close_matches(match.group(1).lower(), setting_names(), n=1, cutoff=0.8)
         if close:
             found.append((key, env_name(close[0])))
     return found
@@ -310,12 +417,12 @@ def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
         if not key.startswith(PREFIX) or value is None:
             continue
         name = key[len(PREFIX):].lower()
-        if name in AISettings.model_fields:
+        if is_setting(name):
             fields[name] = value
         else:
             unknown.append(key)
     if unknown:
-        meant = [difflib.get_close_matches(key[len(PREFIX):].lower(), AISettings.model_fields, n=1)
+        meant = [difflib.get_close_matches(key[len(PREFIX):].lower(), setting_names(), n=1)
                  for key in sorted(unknown)]
         suggestions = [f"{key} -> {env_name(close[0])}" for key, close in zip(sorted(unknown), meant) if close]
         raise ConfigurationError(

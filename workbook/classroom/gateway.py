@@ -2,7 +2,7 @@
 
 The hub starts this process (a managed service) with its own API token and prefix in
 ``JUPYTERHUB_*`` variables. Every request's API key is a JupyterHub token -- a student's
-server gets its own as ``AI__OPENAI_API_KEY`` -- and ``HubAuth`` asks the hub whose it is, so
+server gets its own as ``AI__VLLM_API_KEY`` -- and ``HubAuth`` asks the hub whose it is, so
 there is no login or key list here: a token the hub revoked (logout, expiry) stops working
 within ``AUTH_CACHE_S``. Then:
 
@@ -85,7 +85,7 @@ class Gateway:
         match = BEARER.match(request.headers.get("authorization", ""))
         if match is None:
             return None, openai_error(
-                401, "No API key: use your JupyterHub API token (in the hub, AI__OPENAI_API_KEY "
+                401, "No API key: use your JupyterHub API token (in the hub, AI__VLLM_API_KEY "
                 "already holds it).", kind="authentication_error", code="missing_api_key")
         try:
             model = await self.hub_auth.user_for_token(match.group(1), sync=False)

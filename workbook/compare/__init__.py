@@ -20,7 +20,8 @@ serving benchmarks do (fixed concurrency or Poisson request rate, sweeps, SLO go
 Modules: ``cases`` (the JSONL format and the checks), ``runner`` (timed calls), ``load``
 (load shapes and goodput),
 ``metrics`` (percentiles and the summary), ``prices`` (illustrative price table),
-``plots`` (figures), ``result`` (saving and display), ``cli`` (the command).
+``plots`` (figures), ``result`` (saving and display), ``provenance`` (when and where a run was
+measured), ``cli`` (the command).
 """
 
 from .api import (

@@ -9,8 +9,6 @@ with the ``await`` form.
 
 from __future__ import annotations
 
-import os
-import platform
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -18,8 +16,10 @@ import pandas as pd
 
 from ..aio import run_sync
 from .cases import Case, load_cases
+from .load import sweep_async
 from .metrics import errors_by_type, percentile, quality_by_check, summarize
 from .prices import normalise_prices, price_table
+from .provenance import run_metadata
 from .result import ComparisonResult, records_frame
 from .runner import (
     _Progress, check_positive, check_providers, run_provider,
@@ -125,26 +125,6 @@ def _summary_with_attrs(result: ComparisonResult) -> pd.DataFrame:
     return summary
 
 
-def run_metadata() -> dict[str, Any]:
-    """What a reader needs to judge figures from another day or machine: the time, the
-    versions that did the measuring, and the machine they ran on."""
-    from importlib import metadata
-
-    versions = {}
-    for package in ("workbook", "openai", "llama_cpp_python", "httpx", "pandas"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": versions,
-        "python": platform.python_version(), "machine": platform.machine(),
-        "platform": platform.platform(), "cpus": os.cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
 def _describe(provider: Any) -> str:
     name = getattr(provider, "name", None) or type(provider).__name__
     model = getattr(provider, "model", None)
@@ -174,8 +154,6 @@ async def measure_concurrency_async(
     distinct so that no server answers from a cache). Per-call records are in
     ``.attrs["records"]`` as a list of dicts (``pd.DataFrame(table.attrs["records"])``).
     """
-    from .load import sweep_async
-
     case_list = _cases(cases)
     levels = [int(n) for n in levels]
     if not levels or any(n < 1 for n in levels):

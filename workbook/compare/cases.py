@@ -9,7 +9,7 @@ default ``case-<line>``), ``category`` (optional, for your own grouping), ``chec
 ``expected``; ``choices`` for ``choice``; ``tolerance`` for ``number``.
 
 Checks: ``exact``, ``contains``, ``regex``, ``json``, ``number``, ``choice``, defined once in
-``workbook.grading``.
+``workbook.answer_checks``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..grading import CHECKS as GRADING_CHECKS, DEFAULT_TOLERANCE, passes
+from ..answer_checks import CHECKS as ANSWER_CHECKS, DEFAULT_TOLERANCE, passes
 
-CHECKS = tuple(check for check in GRADING_CHECKS if check != "label")  # label: a course evaluation's
+CHECKS = tuple(check for check in ANSWER_CHECKS if check != "label")  # label: a course evaluation's
 
 
 class CaseError(ValueError):
@@ -223,7 +223,7 @@ def default_cases() -> list[Case]:
 
 
 def check_answer(case: Case, answer: str) -> bool:
-    """Does ``answer`` pass ``case``'s check? (``workbook.grading`` defines each check.)"""
+    """Does ``answer`` pass ``case``'s check? (``workbook.answer_checks`` defines each check.)"""
     return passes(case.check, answer, case.expected, choices=case.choices, tolerance=case.tolerance)
 
 

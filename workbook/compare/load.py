@@ -32,6 +32,7 @@ from ..aio import run_sync
 from ..ai.types import Message
 from .cases import Case, load_cases
 from .metrics import serving_stats
+from .provenance import run_metadata
 from .result import records_frame
 from .runner import CallRecord, _Progress, measure_call
 
@@ -150,8 +151,6 @@ async def run_load_async(
     """Measure one load on ``provider``: ``concurrency=N`` (closed loop, ``requests`` calls,
     default ``4 * N``) or ``rate=R`` per second (Poisson arrivals, ``requests`` or
     ``duration_s``, ``seed``). Cases are used in turn, each prompt made distinct."""
-    from .api import run_metadata
-
     if (concurrency is None) == (rate is None):
         raise ValueError("give exactly one of concurrency= or rate=")
     case_list = load_cases(cases) if cases is not None else story_cases()

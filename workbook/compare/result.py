@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import plots
 from .runner import CallRecord
 
 # One column per CallRecord field, in its order: a field added there is a column here.
@@ -49,24 +50,16 @@ class ComparisonResult:
     # ---------------------------------------------------------------- figures
     def figures(self) -> dict[str, Any]:
         """``{"latency": Figure, "speed": Figure, "quality": Figure}``."""
-        from .plots import FIGURES
-
-        return {name: draw(self) for name, draw in FIGURES.items()}
+        return {name: draw(self) for name, draw in plots.FIGURES.items()}
 
     def latency_figure(self):
-        from .plots import latency_figure
-
-        return latency_figure(self)
+        return plots.latency_figure(self)
 
     def speed_figure(self):
-        from .plots import speed_figure
-
-        return speed_figure(self)
+        return plots.speed_figure(self)
 
     def quality_figure(self):
-        from .plots import quality_figure
-
-        return quality_figure(self)
+        return plots.quality_figure(self)
 
     # ---------------------------------------------------------------- saving
     def save(self, out_dir: str | Path, *, figures: bool = True) -> dict[str, Path]:

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Literal
 from pydantic import BaseModel
 
 from ..ai import errors
-from ..ai.registry import accepts_settings
+from ..ai.registry import accepts_settings, get_spec
 from ..aio import aclose_quietly
 from ..probe import free_port
 from ..ai.scripted import scripted_answer, scripted_reply
@@ -123,8 +123,16 @@ class _Suite:
         self.report = ConformanceReport(_name(subject), self.wire)
 
     # -- building -----------------------------------------------------------------------
+    def _settings_owner(self) -> str:
+        """The registered provider whose settings the subject reads: its own name's when it
+        is registered with settings of its own (AI__<NAME>_BASE_URL), else the protocol's."""
+        own = get_spec(str(getattr(self.subject, "name", "")))
+        if own is not None and own.protocol == self.wire and own.url_field is not None:
+            return own.name
+        return self.protocol
+
     def settings(self, **changes):
-        base = self.emulator.settings(self.protocol)
+        base = self.emulator.settings(self._settings_owner())
         values = {"max_retries": 0, "timeout_s": min(5.0, self.timeout_s)}
         if self.model:
             values["model"] = self.model
@@ -419,7 +427,7 @@ class _Suite:
         if not self.configurable:
             raise Skip(NEEDS_SETTINGS)
         port = free_port()
-        url = f"http://127.0.0.1:{port}" + ("/v1" if URL_FIELD[self.protocol] == "openai_base_url" else "")
+        url = f"http://127.0.0.1:{port}" + ("/v1" if self.wire == "openai" else "")
 
         async def body(provider):
             try:
@@ -436,7 +444,7 @@ class _Suite:
                 raise CheckFailed(f"a raw {_describe(error)} leaked out", self.hints["unreachable"])
             raise CheckFailed("got a reply from a closed port?", self.hints["unreachable"])
 
-        return await self.using(body, **{URL_FIELD[self.protocol]: url, "timeout_s": 2.0})
+        return await self.using(body, **{URL_FIELD[self._settings_owner()]: url, "timeout_s": 2.0})
 
     async def retry_succeeds(self) -> str:
         if not self.configurable:
@@ -538,14 +546,13 @@ class _Suite:
 
 def _builtin_classes(wire: str | None) -> list[type]:
     """The workbook's own provider classes speaking ``wire`` (imported on demand)."""
-    from ..ai.registry import _BUILTINS
-    from ..ai.factory import _resolve
+    from ..ai.registry import _BUILTINS, provider_factory
 
     classes = []
     for spec in _BUILTINS:
         if spec.protocol == wire and wire is not None:
             try:
-                classes.append(_resolve(spec.target))
+                classes.append(provider_factory(spec))
             except Exception:  # noqa: BLE001 - an SDK missing: that class cannot be compared
                 continue
     return classes

@@ -1,6 +1,6 @@
 """Small labelled evaluations: load a JSONL set shipped with the workbook, score answers.
 
-The data sets use three of ``workbook.grading``'s checks, because a small model's answers
+The data sets use three of ``workbook.answer_checks``'s checks, because a small model's answers
 need fair grading: ``contains`` (facts), ``label`` (classification: the first label the
 answer mentions) and ``exact`` (the strict format a program reading the output needs).
 """
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable
 
-from ..grading import first_label, passes  # noqa: F401 -- first_label: notebooks label answers
+from ..answer_checks import first_label, passes  # noqa: F401 -- first_label: notebooks label answers
 
 CHECKS = ("contains", "label", "exact")  # the checks the course's data sets use
 
@@ -25,7 +25,7 @@ def load_jsonl(name: str) -> list[dict[str, Any]]:
 
 def is_correct(answer: str, expected: str, check: str = "contains",
                labels: Iterable[str] | None = None) -> bool:
-    """Grade one answer with ``workbook.grading``'s checks (``labels`` for ``label``)."""
+    """Grade one answer with ``workbook.answer_checks``'s checks (``labels`` for ``label``)."""
     if check not in CHECKS:
         raise ValueError(f"unknown check {check!r}; use one of {', '.join(CHECKS)}")
     return passes(check, answer, expected, choices=labels or ())

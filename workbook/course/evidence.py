@@ -24,8 +24,6 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import SecretStr
-
 from ..ai import AISettings, Message
 from ..markdown import table
 from ..timing import TimedReply, time_reply
@@ -111,10 +109,8 @@ def evidence_markdown(*, title: str, provider: str, settings: AISettings, report
 
 
 def _mask_secrets(text: str, settings: AISettings) -> str:
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr) and value.get_secret_value():
-            text = text.replace(value.get_secret_value(), MASK)
+    for secret in settings.secret_values():  # an OpenAI-compatible entry's key too
+        text = text.replace(secret, MASK)
     return text
 
 

@@ -9,18 +9,18 @@ for hours, and one that sends a 200 MB body (or a small gzip bomb that inflates 
   ``AI__TIMEOUT_S + max_tokens x SLOWEST_TOKEN_S`` (1 s per token: slower than any server
   worth streaming from; at the defaults 60 s + 512 s);
 * once its end marker arrived, the rest (usage, ``[DONE]``, keep-alives) gets at most
-  ``AFTER_END_S`` in total, then the answer is returned;
+  ``AFTER_END_S`` in total, then the answer is returned (``base.stream_call``);
 * an answer's body, decompressed, is at most ``max_answer_bytes(max_tokens)`` =
   1 MiB + 16 KiB per token (a streamed token costs a few hundred bytes of JSON envelope).
   Decompression is done here, in steps of 64 KiB, so a bomb never inflates past the bound.
 
-``bound_response`` is an httpx / httpx2 response hook; the budget comes from
-``answer_budget(...)`` around the call that sends the request.
+``bound_response`` bounds a response's body (``_http``'s transport calls it on every answer;
+boto3's are bounded in ``_botocore_io``); the budget comes from ``answer_budget(...)`` around
+the call that sends the request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import zlib
 from contextlib import contextmanager
@@ -45,20 +45,6 @@ def stream_deadline_s(timeout_s: float, max_tokens: int) -> float:
 def max_answer_bytes(max_tokens: int) -> int:
     """The most bytes (after decompression) one answer to ``max_tokens`` may take."""
     return _BASE_BYTES + max_tokens * _BYTES_PER_TOKEN
-
-
-def ended_now() -> float:
-    """The moment an end marker arrived, for ``next_read``."""
-    return asyncio.get_running_loop().time()
-
-
-async def next_read(reading, ended_at: float | None):
-    """The next item of ``reading``; once the end marker arrived (``ended_at``, from
-    ``ended_now``), only until ``AFTER_END_S`` after it -- then TimeoutError."""
-    if ended_at is None:
-        return await reading.__anext__()
-    async with asyncio.timeout_at(ended_at + AFTER_END_S):
-        return await reading.__anext__()
 
 
 @dataclass(frozen=True)

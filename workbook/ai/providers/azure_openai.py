@@ -18,8 +18,6 @@ from .openai import OpenAIProvider
 
 class AzureOpenAIProvider(OpenAIProvider):
     name = "azure_openai"
-    url_variable = "AI__AZURE_OPENAI_ENDPOINT"
-    key_field = "azure_openai_api_key"
     hints = {
         "auth": "Check AI__AZURE_OPENAI_API_KEY: Azure portal -> your resource -> Keys and Endpoint.",
         "not_found": "The Azure deployment name is not the model name: set AI__AZURE_OPENAI_DEPLOYMENT "

@@ -1,22 +1,27 @@
-"""``RemoteProvider``: the request path every network provider shares, written once.
+"""The call path every network provider shares, written once, worn as two decorators.
 
-A provider implements two SDK-specific methods, each *one attempt* that raises typed
-workbook errors (see ``workbook.ai.errormap``):
+A provider writes its own ``chat`` and ``chat_stream`` -- one attempt each, in its protocol,
+raising typed workbook errors (``workbook.ai.errormap``) -- and decorates them::
 
-- ``_complete(messages, max_tokens, temperature, schema=None) -> Answer`` (``schema``: the
-  ``OutputSchema`` of ``chat(..., response_format=)``, placed in the protocol's own field)
-- ``_pieces(stream, messages, max_tokens, temperature)``: an async generator of text
-  pieces that fills in ``stream.usage`` / ``finish_reason`` / ``model`` and returns once
-  its protocol's end marker arrived (whether or not the connection is still open).
+    @answer_call
+    async def chat(self, messages, *, max_tokens, temperature, schema=None) -> Answer: ...
 
-The base class does the rest: validation before any I/O, retries (429, 5xx, connection
-failures) honouring ``Retry-After``, timing, and the deadline. ``AI__TIMEOUT_S`` bounds a
-whole ``chat`` (retries and waits included) and, for a stream, the time to the first
-piece (retries included) and every gap after it; a whole stream ends within
-``AI__TIMEOUT_S + max_tokens x 1 s`` (``_bounds.stream_deadline_s``), so a server that
-drips one piece per gap cannot hold it for hours. A stream running far past
-``max_tokens`` is stopped as the server's fault. SDK clients are bound to an event loop,
-so a provider used under a new loop (a script's second ``asyncio.run``) gets a new client.
+    @stream_call
+    async def chat_stream(self, messages, *, max_tokens, temperature):
+        ...  # yields text pieces; yields StreamInfo(finish_reason=...) at the protocol's end marker
+
+The decorators give them the public signatures of ``AIProvider`` and do the rest:
+validation before any I/O, ``response_format`` (``schema``: the ``OutputSchema`` the provider
+puts in its protocol's own field), retries (429, 5xx, connection failures) honouring
+``Retry-After``, timing, and the deadline. ``AI__TIMEOUT_S`` bounds a whole ``chat``
+(retries and waits included) and, for a stream, the time to the first piece (retries
+included) and every gap after it; a whole stream ends within ``AI__TIMEOUT_S + max_tokens x
+1 s`` (``_bounds.stream_deadline_s``), so a server that drips one piece per gap cannot hold
+it for hours. A stream running far past ``max_tokens`` is stopped as the server's fault.
+Once the end marker arrived the answer is whole: what follows (usage, ``[DONE]``) is read
+for ``_bounds.AFTER_END_S`` at most, its text ignored, a failure in it harmless. SDK clients
+are bound to an event loop, so a provider used under a new loop (a script's second
+``asyncio.run``) gets a new client (``_renew_client``).
 
 A student's provider needs none of this: any class with ``chat`` and ``chat_stream`` works.
 """
@@ -24,6 +29,7 @@ A student's provider needs none of this: any class with ``chat`` and ``chat_stre
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from dataclasses import dataclass
@@ -33,7 +39,7 @@ from .. import errors
 from ..settings import AISettings
 from ..structured import OutputSchema, provider_schema
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
-from ._bounds import SLOWEST_TOKEN_S, stream_deadline_s
+from ._bounds import AFTER_END_S, SLOWEST_TOKEN_S, stream_deadline_s
 from ._closing import Closeable
 
 _MAX_BACKOFF_S = 8.0
@@ -55,6 +61,15 @@ class Answer:
     finish_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a stream reports besides text; one with a ``finish_reason`` is its end marker."""
+
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+
+
 def retryable(error: errors.ProviderError) -> bool:
     """Worth sending again: throttled, or the server failed or could not be reached."""
     return (isinstance(error, (errors.RateLimitError, errors.ProviderUnavailableError))
@@ -71,38 +86,10 @@ def _requests(count: int) -> str:
     return f"{count} request{'s' if count != 1 else ''} sent"
 
 
-class RemoteProvider(Closeable):
-    name: str = "remote"
-    settings: AISettings
-    model: str
-    _loop: asyncio.AbstractEventLoop | None = None
+def answer_call(attempt):
+    """``chat`` from one attempt at an answer (see the module's docstring)."""
 
-    # -- what a provider implements ---------------------------------------------------
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float, *,
-                        schema: OutputSchema | None = None) -> Answer:
-        raise NotImplementedError
-
-    def _pieces(self, stream: ChatStream, messages: list[Message], max_tokens: int,
-                temperature: float) -> AsyncIterator[str]:
-        raise NotImplementedError
-
-    async def _renew_client(self) -> None:
-        """Replace the SDK client, whose connections belong to an event loop now closed."""
-
-    def _where(self) -> str:
-        return self.name
-
-    # -- the shared path --------------------------------------------------------------
-    async def _bind_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._loop is not None and self._loop.is_closed():
-                await self._renew_client()
-            self._loop = loop
-
-    def _check_schema(self, schema: OutputSchema) -> None:
-        """Refuse, before sending, a schema this service would refuse (strict mode's rules)."""
-
+    @functools.wraps(attempt)
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
                    temperature: float | None = None, response_format=None) -> ChatResponse:
         messages, max_tokens, temperature = validate_request(
@@ -118,7 +105,8 @@ class RemoteProvider(Closeable):
                 while True:
                     sent += 1
                     try:
-                        answer = await self._complete(messages, max_tokens, temperature, schema=schema)
+                        answer = await attempt(self, messages, max_tokens=max_tokens,
+                                               temperature=temperature, schema=schema)
                         break
                     except errors.ProviderError as error:
                         failed = error
@@ -131,6 +119,48 @@ class RemoteProvider(Closeable):
             content=answer.content, model=answer.model or self.model, provider=self.name,
             usage=answer.usage, finish_reason=answer.finish_reason,
             latency_s=time.perf_counter() - started, parsed=parsed)
+
+    del chat.__wrapped__  # its signature is the public one, not the attempt's
+    return chat
+
+
+def stream_call(attempt):
+    """``chat_stream`` from one attempt at a stream (see the module's docstring)."""
+
+    @functools.wraps(attempt)
+    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
+                    temperature: float | None = None) -> AsyncIterator[str]:
+        messages, max_tokens, temperature = validate_request(
+            messages, max_tokens, temperature, self.settings)
+        return ChatStream(lambda stream: self._guarded_stream(
+            stream, lambda: attempt(self, messages, max_tokens=max_tokens, temperature=temperature),
+            max_tokens), provider=self.name)
+
+    del chat_stream.__wrapped__  # its signature is the public one, not the attempt's
+    return chat_stream
+
+
+class RemoteProvider(Closeable):
+    name: str = "remote"
+    settings: AISettings
+    model: str
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def _renew_client(self) -> None:
+        """Replace the SDK client, whose connections belong to an event loop now closed."""
+
+    def _where(self) -> str:
+        return self.name
+
+    def _check_schema(self, schema: OutputSchema) -> None:
+        """Refuse, before sending, a schema this service would refuse (strict mode's rules)."""
+
+    async def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and self._loop.is_closed():
+                await self._renew_client()
+            self._loop = loop
 
     def _out_of_time(self, what: str, sent: int, failed: errors.ProviderError | None) -> errors.ProviderError:
         """AI__TIMEOUT_S ran out during attempt ``sent``; ``failed`` is the earlier attempt's
@@ -156,15 +186,7 @@ class RemoteProvider(Closeable):
             raise error
         await asyncio.sleep(wait)
 
-    def chat_stream(self, messages: list[Message], *, max_tokens: int | None = None,
-                    temperature: float | None = None) -> AsyncIterator[str]:
-        messages, max_tokens, temperature = validate_request(
-            messages, max_tokens, temperature, self.settings)
-        return ChatStream(lambda stream: self._guarded_stream(stream, messages, max_tokens, temperature),
-                          provider=self.name)
-
-    async def _guarded_stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
-                              temperature: float) -> AsyncIterator[str]:
+    async def _guarded_stream(self, stream: ChatStream, open_attempt, max_tokens: int) -> AsyncIterator[str]:
         await self._bind_loop()
         timeout_s = self.settings.timeout_s
         deadline = time.monotonic() + timeout_s
@@ -176,10 +198,10 @@ class RemoteProvider(Closeable):
             # Open the stream and wait for its first piece, retrying as chat does.
             while True:
                 sent += 1
-                pieces = self._pieces(stream, messages, max_tokens, temperature)
+                pieces = open_attempt()
                 try:
                     async with asyncio.timeout_at(_loop_time(deadline)):
-                        first = await pieces.__anext__()
+                        first = await _next_text(pieces, stream)
                     break
                 except StopAsyncIteration:
                     return  # a complete, empty answer
@@ -189,6 +211,9 @@ class RemoteProvider(Closeable):
                     failed = error
                     await pieces.aclose()
                     await self._before_retry(error, sent, deadline)
+            if first is None:  # the end marker came before any text
+                await _read_after_end(pieces, stream)
+                return
             yield first
             count, limit = 1, runaway_limit(max_tokens)
             while True:
@@ -196,7 +221,7 @@ class RemoteProvider(Closeable):
                 gap_s = min(timeout_s, stream_end - time.monotonic())
                 try:
                     async with asyncio.timeout(max(gap_s, 0.0)):
-                        piece = await pieces.__anext__()
+                        piece = await _next_text(pieces, stream)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
@@ -213,6 +238,9 @@ class RemoteProvider(Closeable):
                         f"{count} pieces: the answer is incomplete",
                         provider=self.name,
                         hint="The server stalled mid-answer; retry, or raise AI__TIMEOUT_S.") from None
+                if piece is None:
+                    await _read_after_end(pieces, stream)
+                    return
                 count += 1
                 if count > limit:
                     raise errors.ProviderError(
@@ -224,6 +252,50 @@ class RemoteProvider(Closeable):
         finally:
             if pieces is not None:
                 await pieces.aclose()
+
+
+async def _next_text(pieces, stream: ChatStream) -> str | None:
+    """The next text piece of ``pieces``, noting its ``StreamInfo`` on ``stream`` on the way;
+    ``None`` once the end marker arrived."""
+    while True:
+        item = await pieces.__anext__()
+        if isinstance(item, StreamInfo):
+            _note(stream, item)
+            if item.finish_reason is not None:
+                return None
+        elif item:
+            return item
+
+
+async def _read_after_end(pieces, stream: ChatStream) -> None:
+    """After the end marker: read on (so the connection can be reused) for AFTER_END_S at
+    most, keeping only what the stream reports (usage); text and failures no longer matter."""
+    try:
+        async with asyncio.timeout(AFTER_END_S):
+            async for item in pieces:
+                if isinstance(item, StreamInfo):
+                    _note(stream, item, finish=False)
+    except Exception:  # noqa: BLE001 - the answer was whole; what broke after it does not matter
+        pass
+
+
+def _note(stream: ChatStream, info: StreamInfo, *, finish: bool = True) -> None:
+    if info.usage is not None:
+        stream.usage = info.usage
+    if info.model:
+        stream.model = info.model
+    if finish and info.finish_reason is not None:
+        stream.finish_reason = info.finish_reason
+
+
+def reported_text(value) -> str | None:
+    """A name the server reported (model, finish reason), or ``None`` if it is not text."""
+    return value if isinstance(value, str) and value else None
+
+
+def reported_count(value) -> int | None:
+    """A token count as reported, or ``None`` where the value is missing or not a count."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _loop_time(deadline: float) -> float:

@@ -1,4 +1,5 @@
-"""Grading an answer against what was expected: one definition of each check, used by
+"""Checking a model's answer against what was expected (not grading students: that is
+``workbook.instructor``): one definition of each check, used by
 the comparison tool (``workbook.compare``) and the course's evaluations alike.
 
 Checks (all applied to the whole answer text):
