@@ -101,22 +101,26 @@ lab: setup
 llama-server: setup
 	$(BIN)/python -m workbook.serving.build
 
-test: setup $(FINETUNE_STAMP)
+test: setup
 	@# Tests and notebook 03 use the real llama-server: build it (first time: minutes) in the
-	@# background while chromium installs and the first tests run; whatever needs it waits
-	@# for the same build (a file lock), a second clone finds it in the cache. Notebook 08's
-	@# fine-tune the same way: trained once per machine into ~/.cache/workbook/finetune.
-	@# Both at a lower priority: the test workers' deadlines come first, the builds take the
-	@# rest of the CPU (and all of it once the tests that need them are waiting).
+	@# background as soon as llama-cpp-python is installed (it links that wheel's libraries);
+	@# whatever needs it waits for the same build (a file lock), a second clone finds it in the
+	@# cache. Notebook 08's fine-tune the same way, once the fine-tuning extra is installed:
+	@# trained once per machine into ~/.cache/workbook/finetune. Both at a lower priority: the
+	@# test workers' deadlines come first, the builds take the rest of the CPU.
 	@mkdir -p test-output && (nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
+	@# Debian's chromium and npm (CI installs them when missing) download while pip installs
+	@# the fine-tuning extra: neither waits for the other.
+	@(bash scripts/ensure-chromium.sh && bash scripts/ensure-npm.sh) > test-output/debian-packages.log 2>&1 & \
+		packages=$$!; $(MAKE) --no-print-directory $(FINETUNE_STAMP); finetune=$$?; \
+		wait $$packages; installed=$$?; cat test-output/debian-packages.log; \
+		test $$finetune = 0 && test $$installed = 0
 	@(nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook finetune --quiet --threads 1 \
 		> test-output/finetune.log 2>&1 &)
-	@bash scripts/ensure-chromium.sh
 	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
 	@# each notebook run on its own (tests/conftest.py), except what compares two engines'
 	@# speed: that runs alone afterwards.
-	@bash scripts/ensure-npm.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"
