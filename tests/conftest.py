@@ -74,6 +74,15 @@ def _as_the_worker_started(monkeypatch) -> None:
         monkeypatch.chdir(_START_FOLDER)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def module_starts_as_the_worker_did():
+    """The same for a module's own fixtures: a JupyterLab, a classroom, a llama-server they start
+    inherits this worker's starting environment, not what an earlier module left."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _as_the_worker_started(monkeypatch)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def clean_ai_environment(request, monkeypatch):
     _as_the_worker_started(monkeypatch)
