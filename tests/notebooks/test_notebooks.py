@@ -92,18 +92,19 @@ LIVE_PARAMETERS: dict[str, dict[str, object]] = {
     # 03 keeps its defaults: with fewer requests its late-arrival experiment did not hold (a
     # fresh-clone run), and that experiment is what the notebook teaches.
     "06_small_language_models": {"MAX_TOKENS": 8},
-    # The fine-tune is the local run's to measure; live without an account only has to cope.
-    "08_fine_tuning_considerations": {"FINETUNE": False},
     "11_bonus_compare_providers": {"RUNS": 1},
 }
 # Without an account, `live` builds what `local` builds (load_settings() defaults to the local
 # model). These notebooks have no cell that treats `live` otherwise -- none checks an account or
-# branches on it -- so their live run repeats, cell for cell, the run named here; the check
-# below keeps that true as they change.
+# branches on it -- so their live run repeats the run named here (where a cell differs, it says
+# how); the check below keeps that true as they change.
 LIVE_REPEATS: dict[str, str] = {
     "00_start_here": "local (the picker, the race) and mock (doctor's quick checks)",
     "00a_asyncio_primer": "local",
     "06a_structured_output": "local",
+    # ~170 s, as long as the local run: the same evaluation on the same model, and only a
+    # printed line where the local run fine-tunes.
+    "08_fine_tuning_considerations": "local, but for the fine-tune cell: one line says it needs local",
     "quiz": "mock (it calls no model)",
 }
 RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
