@@ -16,7 +16,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-PYTEST_ARGS := -q -p no:cacheprovider tests
+# --durations: every phase ends with its 20 slowest tests, so the next person sees where the time goes.
+PYTEST_ARGS := -q -p no:cacheprovider --durations=20 tests
+BACKGROUND_NICE := 10
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
@@ -106,23 +108,30 @@ lab: setup
 llama-server: setup
 	$(BIN)/python -m workbook.serving.build
 
-test: setup $(FINETUNE_STAMP)
+test: setup
 	@# Tests and notebook 03 use the real llama-server: build it (first time: minutes) in the
-	@# background while chromium installs and the first tests run; whatever needs it waits
-	@# for the same build (a file lock), a second clone finds it in the cache. Notebook 08's
-	@# fine-tune the same way: trained once per machine into ~/.cache/workbook/finetune.
-	@mkdir -p test-output && ($(BIN)/python -m workbook.serving.build \
+	@# background as soon as llama-cpp-python is installed (it links that wheel's libraries);
+	@# whatever needs it waits for the same build (a file lock), a second clone finds it in the
+	@# cache. Notebook 08's fine-tune the same way, once the fine-tuning extra is installed:
+	@# trained once per machine into ~/.cache/workbook/finetune. Both at a lower priority: the
+	@# test workers' deadlines come first, the builds take the rest of the CPU.
+	@mkdir -p test-output && (nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
-	@($(BIN)/python -m workbook finetune --quiet --threads 1 > test-output/finetune.log 2>&1 &)
 	@# The real vLLM for notebook 03 and the solo-phase engine tests: installed and its model
 	@# converted in the background below the test workers' priority (a file lock: whatever
 	@# needs it first waits for this one).
-	@(nice -n 10 $(BIN)/python -m workbook.serving.vllm_env > test-output/vllm.log 2>&1 &)
-	@bash scripts/ensure-chromium.sh
+	@(nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook.serving.vllm_env > test-output/vllm.log 2>&1 &)
+	@# Debian's chromium and npm (CI installs them when missing) download while pip installs
+	@# the fine-tuning extra: neither waits for the other.
+	@(bash scripts/ensure-chromium.sh && bash scripts/ensure-npm.sh) > test-output/debian-packages.log 2>&1 & \
+		packages=$$!; $(MAKE) --no-print-directory $(FINETUNE_STAMP); finetune=$$?; \
+		wait $$packages; installed=$$?; cat test-output/debian-packages.log; \
+		test $$finetune = 0 && test $$installed = 0
+	@(nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook finetune --quiet --threads 1 \
+		> test-output/finetune.log 2>&1 &)
 	@# Test files run on every core, each file's tests on one worker (its fixtures start once),
 	@# each notebook run on its own (tests/conftest.py), except what compares two engines'
 	@# speed: that runs alone afterwards.
-	@bash scripts/ensure-npm.sh
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-n $(TEST_WORKERS) --dist loadfile -m "not solo and not site"
 	WORKBOOK_EVIDENCE_DIR=test-output/evidence $(BIN)/python -m pytest $(PYTEST_ARGS) -m "solo and not site"

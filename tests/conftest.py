@@ -1,4 +1,5 @@
-"""Shared fixtures: every test starts with no AI__* configuration of the developer's."""
+"""Shared fixtures: every test starts as its worker did (environment, folder, providers), with
+no AI__* configuration of the developer's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from workbook.ai.registry import get_spec, provider_names, unregister_provider
 from workbook.emulator import Emulator
 
 
@@ -54,8 +56,36 @@ def pytest_xdist_make_scheduler(config, log):
     return FilesWholeNotebookRunsApart(config, log)
 
 
+# This worker's environment and folder before any test ran. Every test starts from them: a
+# variable or a chdir another test left behind (in this worker, in whatever order xdist gave
+# it) never reaches the next test, nor the notebook kernels and servers that test starts.
+_START_ENVIRONMENT = dict(os.environ)
+_START_FOLDER = os.getcwd()
+
+
+def _as_the_worker_started(monkeypatch) -> None:
+    for name in set(os.environ) - set(_START_ENVIRONMENT):
+        if not name.startswith("PYTEST_"):  # pytest's own, per test
+            monkeypatch.delenv(name)
+    for name, value in _START_ENVIRONMENT.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+    if os.getcwd() != _START_FOLDER:
+        monkeypatch.chdir(_START_FOLDER)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_starts_as_the_worker_did():
+    """The same for a module's own fixtures: a JupyterLab, a classroom, a llama-server they start
+    inherits this worker's starting environment, not what an earlier module left."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _as_the_worker_started(monkeypatch)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def clean_ai_environment(request, monkeypatch):
+    _as_the_worker_started(monkeypatch)
     # botocore refuses a plain-HTTP endpoint when a Bedrock bearer token is configured, and
     # the SDKs would quietly read their own *_API_KEY variables.
     for name in list(os.environ):
@@ -64,7 +94,13 @@ def clean_ai_environment(request, monkeypatch):
             monkeypatch.delenv(name, raising=False)
     if "emu" in request.fixturenames:
         request.getfixturevalue("emu").reset()  # no fault or log left over from another test
+    registered = {name: get_spec(name) for name in provider_names()}
     yield
+    # A provider a test registered (or a built-in it replaced) and did not undo -- it failed
+    # half-way -- must not answer for the next test.
+    for name in provider_names():
+        if registered.get(name) is not get_spec(name):
+            unregister_provider(name)
 
 
 @pytest.fixture(scope="module")

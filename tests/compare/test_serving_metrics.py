@@ -76,7 +76,10 @@ async def test_a_rate_load_starts_each_request_at_its_arrival_time():
     measured = run.measured()
     assert len(measured) == 6 and run.records["warmup"].sum() == 1
     lateness = measured["started_s"] - measured["scheduled_s"]
-    assert (lateness >= 0).all() and (lateness < 0.05).all()
+    # Never before its arrival time, in the arrivals' order; late only by what a busy machine
+    # adds (arrivals are ~50 ms apart at 20/s: 5x that bounds it).
+    assert (lateness >= 0).all() and (lateness < 0.25).all(), lateness.tolist()
+    assert list(measured.sort_values("scheduled_s")["started_s"]) == sorted(measured["started_s"])
     assert run.settings["load"]["shape"] == "rate" and run.settings["load"]["seed"] == 3
     assert {"measured_at", "versions", "machine", "cpus"} <= set(run.settings)
 

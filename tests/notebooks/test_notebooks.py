@@ -92,16 +92,45 @@ LIVE_PARAMETERS: dict[str, dict[str, object]] = {
     # 03 keeps its defaults: with fewer requests its late-arrival experiment did not hold (a
     # fresh-clone run), and that experiment is what the notebook teaches.
     "06_small_language_models": {"MAX_TOKENS": 8},
-    # The fine-tune is the local run's to measure; live without an account only has to cope.
-    "08_fine_tuning_considerations": {"FINETUNE": False},
     "11_bonus_compare_providers": {"RUNS": 1},
 }
+# Without an account, `live` builds what `local` builds (load_settings() defaults to the local
+# model). These notebooks have no cell that treats `live` otherwise -- none checks an account or
+# branches on it -- so their live run repeats the run named here (where a cell differs, it says
+# how); the check below keeps that true as they change.
+LIVE_REPEATS: dict[str, str] = {
+    "00_start_here": "local (the picker, the race) and mock (doctor's quick checks)",
+    "00a_asyncio_primer": "local",
+    "06a_structured_output": "local",
+    # ~170 s, as long as the local run: the same evaluation on the same model, and only a
+    # printed line where the local run fine-tunes.
+    "08_fine_tuning_considerations": "local, but for the fine-tune cell: one line says it needs local",
+    "quiz": "mock (it calls no model)",
+}
 RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
-         if backends_of(p) and not is_solution(p)]
+         if backends_of(p) and not is_solution(p) and p.stem not in LIVE_REPEATS]
 
 
 def test_notebooks_exist():
     assert NOTEBOOK_PATHS, f"no notebooks found under {NOTEBOOKS}"
+
+
+# What would make a live run differ from the runs it repeats: a cell naming `live`, checking an
+# account, or reading settings itself; or an exercise's checker.
+LIVE_DIFFERS = re.compile(r"""["']live["']|account_for|load_settings|what_is_missing""")
+
+
+@pytest.mark.parametrize("stem", sorted(LIVE_REPEATS))
+def test_a_live_run_is_skipped_only_where_it_repeats_another_run(stem):
+    path = NOTEBOOKS / f"{stem}.ipynb"
+    assert path in NOTEBOOK_PATHS, f"LIVE_REPEATS names {stem}, which is not a notebook any more"
+    assert solution_of(path) is None, f"{stem} is an exercise: its live run checks a student's provider"
+    assert {"local", "mock"} & set(backends_of(path)), f"{stem} has no offline run its live run repeats"
+    nb = read(path)
+    code = [c.source for c in nb.cells if c.cell_type == "code" and c is not parameters_cell(nb)]
+    found = [match.group(0) for source in code for match in LIVE_DIFFERS.finditer(source)]
+    assert not found, (f"{stem} now treats `live` differently ({', '.join(found)}): remove it from "
+                       "LIVE_REPEATS so its live run is tested again")
 
 
 # -- conventions ----------------------------------------------------------------------------
