@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workbook.classroom.hub import Classroom  # noqa: E402
-from workbook.probe import free_port  # noqa: E402
+from workbook.ports import free_port  # noqa: E402
 
 TOPICS = ["photosynthesis", "the water cycle", "prime numbers", "volcanoes", "the moon", "tides",
           "batteries", "rainbows", "bridges", "honey bees", "glaciers", "the heart"]

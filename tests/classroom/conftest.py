@@ -17,7 +17,7 @@ import secrets
 import pytest
 
 from workbook.classroom.hub import Classroom
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 
 def require_root() -> None:

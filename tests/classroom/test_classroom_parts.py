@@ -26,7 +26,7 @@ from workbook.classroom.hub import Classroom
 from workbook.classroom.roster import ensure_roster, slips
 from workbook.classroom.tls import fingerprint, is_loopback, self_signed
 from workbook.classroom.usage import UsageStore
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -34,7 +34,7 @@ from workbook.ai.errors import (AuthenticationError, IncompleteResponseError, Mo
 from workbook.ai.registry import PROTOCOLS, get_spec, names_speaking, network_names
 from workbook.ai.settings import env_name
 from workbook.aio import aclose_quietly
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 from hostile_server import ANSWER, FAULTS, LONG_RETRY_AFTER_S, HostileServer, answer_well, provider_settings
 

@@ -13,7 +13,7 @@ import pytest
 
 from workbook.ai.registry import get_spec, openai_compatible_names
 from workbook.ai.settings import env_name
-from workbook.probe import free_port
+from workbook.ports import free_port
 from workbook.serving import LlamaServer, serve
 from workbook.serving import build
 

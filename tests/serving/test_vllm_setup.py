@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from command_line import refusal
-from workbook.probe import free_port
+from workbook.ports import free_port
 from workbook.serving import VllmServer, VllmUnavailable, vllm_env
 from workbook.serving.cli import main as serve_main
 from workbook.serving.vllm_server import cpu_dtype, parse_metrics

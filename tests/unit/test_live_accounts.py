@@ -7,7 +7,7 @@ import pytest
 
 from workbook.course.backends import account_for
 from workbook.course.memory import Memory, memory_now
-from workbook.probe import free_port
+from workbook.ports import free_port
 
 
 @pytest.fixture

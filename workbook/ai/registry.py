@@ -275,3 +275,13 @@ def unregister_provider(name: str) -> None:
         _registry[key] = builtin
     else:
         _registry.pop(key, None)
+
+
+def provider_url(settings, name: str) -> str | None:
+    """The URL provider ``name`` would talk to under ``settings``; ``None`` if it has none."""
+    spec = get_spec(name)
+    if spec is None or spec.url_field is None:
+        return None
+    url = getattr(settings, spec.url_field, None)
+    default = (spec.default_url or "").format(region=getattr(settings, "aws_region", None) or "us-east-1")
+    return url or default or None

@@ -33,7 +33,8 @@ from typing import Any, Callable
 
 import httpx
 
-from ..probe import free_port, processes_marked
+from ..ports import free_port
+from ..processes import processes_marked
 from ..serving.llama_server import DEFAULT_ALIAS, LlamaServer
 from . import accounts, tls
 from .errors import ClassroomError

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ..ai import errors
 from ..ai.registry import accepts_settings, get_spec
 from ..aio import aclose_quietly
-from ..probe import free_port
+from ..ports import free_port
 from ..ai.scripted import scripted_answer, scripted_reply
 from ..ai.structured import output_schema, takes_response_format
 from ..ai.types import ChatResponse, Message

@@ -95,7 +95,8 @@ def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
     from ..ai import missing_variables
     from ..ai.registry import get_spec
     from ..ai.settings import display_url
-    from ..probe import is_loopback, probe, provider_url
+    from ..probe import is_loopback, probe
+    from ..ai.registry import provider_url
 
     missing = missing_variables(settings, protocol)
     if missing:

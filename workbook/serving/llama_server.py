@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from ..probe import free_port
+from ..ports import free_port
 from .errors import BuildUnavailable, LlamaServerError
 
 

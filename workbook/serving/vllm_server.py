@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import httpx
 
-from ..probe import free_port
+from ..ports import free_port
 from .errors import LlamaServerError, VllmUnavailable
 from .llama_server import DEFAULT_ALIAS, LlamaServer, _running
 from . import vllm_env

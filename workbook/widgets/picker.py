@@ -91,7 +91,7 @@ class ProviderPicker(StaticView):
     # -- options ----------------------------------------------------------------------------
     def refresh_options(self) -> None:
         """Re-read the registry (a provider registered since shows up) and the settings."""
-        from ..probe import provider_url
+        from ..ai.registry import provider_url
 
         fresh = {}
         for name in provider_names():
