@@ -391,7 +391,7 @@ class TrainingLoop:
 
     def run_epoch(self, epoch: int, *, progress: bool) -> bool:
         """One pass over the shuffled examples; False once ``max_steps`` is reached."""
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
         order = list(range(len(self.rows)))
         self.order.shuffle(order)
@@ -400,8 +400,9 @@ class TrainingLoop:
         remaining = self.total_steps - len(self.losses)
         batches = batches[:remaining]
         self.model.train()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="step",
-                   disable=not progress, leave=True)
+        # In a notebook the saved output keeps the bar's last line, not its first ("0%").
+        bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="step",
+                           disable=not progress, leave=True)
         for batch in bar:
             loss, tokens = self.step([self.rows[i] for i in batch])
             self.losses.append(loss)
