@@ -6,7 +6,7 @@ from workbook.finetune.evaluation import accuracy_interval, paired
 
 
 def test_wilson_interval_matches_the_textbook_figures():
-    # 17 of 20 at 95 %: (0.640, 0.948), the figure statistics packages give (statsmodels' proportion_confint).
+    # 17 of 20 at 95 %: the two p with (0.85 - p)**2 == 1.96**2 * p * (1 - p) / 20, Wilson's definition.
     low, high = accuracy_interval(17, 20)
     assert low == pytest.approx(0.6396, abs=5e-4) and high == pytest.approx(0.9476, abs=5e-4)
 
