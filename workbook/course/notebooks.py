@@ -41,7 +41,7 @@ COURSE = (
     Lesson("06a_structured_output", "structured output: `response_format=`, prompt-only vs "
                                     "schema-enforced, measured", False),
     Lesson("07_model_selection", "API vs self-hosted: cost and break-even", True),
-    Lesson("08_fine_tuning_considerations", "prompting vs few-shot vs RAG vs fine-tuning, measured", True),
+    Lesson("08_fine_tuning_considerations", "prompting, retrieval and fine-tuning on the same labelled data, measured", True),
     Lesson("09_exercise_ollama_provider", "exercise: write an Ollama provider (core part; "
                                           "stretch goals optional)", True),
     Lesson("10_exercise_bedrock", "exercise: Bedrock end to end", False),

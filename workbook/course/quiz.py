@@ -120,14 +120,15 @@ QUESTIONS: tuple[Question, ...] = (
           "That is retrieval's job: RAG puts today's documents in the prompt. Fine-tuning bakes in "
           "a snapshot and is a poor way to teach facts that change."),
         O("At the very start of a project, so that the prompts can stay short from day one.",
-          "Prompting costs minutes; fine-tuning needs labelled examples, training runs and an "
-          "adapter to serve and re-train. Measure the cheap steps on the same data first (notebook 08)."),
+          "Without a measured baseline you cannot tell what training bought. The labelled examples "
+          "it needs also work untrained: retrieved into the prompt, or as a nearest-example vote; "
+          "notebook 08 measures all three on the same tickets."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
-        O("When prompts, few-shot and RAG plateau on format or style, and you have the examples.",
-          "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task); it "
-          "pays off once the cheap steps are measured and exhausted and you have hundreds of "
-          "labelled examples.", True),
+        O("When it beats retrieved examples from the same labelled data, measured on held-out cases.",
+          "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task). It "
+          "earns its training and serving only if it clearly beats the untrained uses of the same "
+          "labelled examples on a test set -- by more than that set's noise.", True),
     ), "fine-tuning"),
     Question("self-hosted-advantage", "What is the key advantage of self-hosted models?", (
         O("Control: data stays on your machines, and you pick the model version and its uptime.",
@@ -271,17 +272,17 @@ QUESTIONS: tuple[Question, ...] = (
     Question("ticket-router", "A small model routes support tickets badly: it chats instead of naming "
              "the team. What do you try first?", (
         O("Fine-tune it on a few thousand labelled tickets before changing anything else.",
-          "That is the expensive step: labelling, training, an adapter to serve. First measure what "
-          "the same labelled tickets do in a prompt (notebook 08)."),
+          "Then nothing tells you what the training bought: the same labelled tickets, retrieved "
+          "into the prompt or voting with no model, are the baseline it has to beat (notebook 08)."),
         O("Switch to a larger model at once, since small models cannot follow formats.",
-          "Maybe later, but measure the cheap steps first: a schema fixes the format even for "
-          "the 135M model (notebook 06a)."),
+          "Maybe in the end, but measure first: a schema fixes the format of any model's answer "
+          "(notebook 06a), and the test set tells you whether the choice of team is the problem."),
         O("Write a longer system prompt, and stop there if a few answers look right.",
-          "A better prompt helped the small model barely, and \"a few answers look right\" is not "
-          "a measurement."),
-        O("Few-shot examples, then RAG with the team notes, measuring each on a test set.",
-          "Yes. Measure each on the same labelled tickets (notebook 08 compares them with a "
-          "fine-tune in one run); fine-tune only if they plateau.", True),
+          "\"A few answers look right\" is not a measurement: grade each change on the same "
+          "labelled test tickets, the way the router reads the answer."),
+        O("Grade prompts, retrieved examples and a schema on a labelled test set, cheapest first.",
+          "Yes. Each costs minutes to try; notebook 08 grades them on the same 20 tickets beside a "
+          "fine-tune given the same labelled data, and decides by a rule fixed in advance.", True),
     ), "fine-tuning"),
     Question("env-precedence", "A student's .env says AI__PROVIDER=ollama; they run "
              "AI__PROVIDER=mock make lab. Which provider do the notebooks build?", (

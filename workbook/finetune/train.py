@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -256,9 +257,13 @@ def _train(request: Request, train: list[Example], valid: list[Example], out: Pa
 
     from peft import LoraConfig, get_peft_model
 
-    model = get_peft_model(model, LoraConfig(
-        r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0,
-        target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM"))
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing`: a FutureWarning a
+        # student can do nothing about, printed on every run.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+        model = get_peft_model(model, LoraConfig(
+            r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0,
+            target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM"))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     loop = TrainingLoop(model, train_rows, settings, pad_id=encoder.pad_id)
     say(f"Training a rank-{settings.rank} LoRA ({trainable / 1e6:.2f} M trainable parameters) on "
@@ -312,11 +317,32 @@ def load_base(model_path: Path):
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # its GGUF dequantization warnings are expected here
+    # The caller says what is loading; transformers' own loading bars would stay behind in a saved
+    # notebook as debris. Its GGUF reader draws a plain tqdm bar that setting does not reach.
+    hf_logging.disable_progress_bar()
     folder, name = str(model_path.parent), model_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    with _quiet_gguf_reader():
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     template = _gguf_chat_template(model_path) or tokenizer.chat_template
     return model, tokenizer, template
+
+
+@contextlib.contextmanager
+def _quiet_gguf_reader():
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as reader
+
+    bar = getattr(reader, "tqdm", None)
+    if bar is None:  # another transformers version: nothing to quieten
+        yield
+        return
+    reader.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        reader.tqdm = bar
 
 
 def _gguf_chat_template(path: Path) -> str | None:
@@ -391,7 +417,7 @@ class TrainingLoop:
 
     def run_epoch(self, epoch: int, *, progress: bool) -> bool:
         """One pass over the shuffled examples; False once ``max_steps`` is reached."""
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
         order = list(range(len(self.rows)))
         self.order.shuffle(order)
@@ -400,8 +426,9 @@ class TrainingLoop:
         remaining = self.total_steps - len(self.losses)
         batches = batches[:remaining]
         self.model.train()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="step",
-                   disable=not progress, leave=True)
+        # In a notebook the saved output keeps the bar's last line, not its first ("0%").
+        bar = progress_bar(batches, desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="step",
+                           disable=not progress, leave=True)
         for batch in bar:
             loss, tokens = self.step([self.rows[i] for i in batch])
             self.losses.append(loss)
