@@ -1,0 +1,25 @@
+"""Every answer a notebook shows is captioned with where it came from (workbook.course.backends)."""
+
+from types import SimpleNamespace
+
+from workbook.ai import create_ai_provider
+from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source
+
+
+def test_the_mock_is_scripted_under_any_backend():
+    mock = create_ai_provider(provider="mock")
+    assert answer_source("mock") == SCRIPTED
+    assert answer_source("live", mock) == SCRIPTED
+
+
+def test_the_local_model_is_named_and_a_live_run_without_an_account_says_it_stood_in():
+    local = SimpleNamespace(name="local", model="smollm2")
+    assert answer_source("local", local) == SMOLLM2
+    stood_in = answer_source("live", local)
+    assert stood_in.startswith(SMOLLM2) and "stood in" in stood_in
+
+
+def test_the_emulator_and_a_real_service_are_told_apart():
+    assert answer_source("emulator", SimpleNamespace(name="openai", model="gpt-x")) == EMULATED
+    real = answer_source("live", SimpleNamespace(name="openai", model="gpt-x"))
+    assert "openai / gpt-x" in real and "real service" in real
