@@ -38,7 +38,8 @@ class AzureOpenAIProvider(OpenAIProvider):
     # httpx did with credentials in the URL.)
     def _build_client(self, settings: AISettings, http_client):
         if settings.openai_api == "responses" and settings.azure_openai_api_version != "v1":
-            # Microsoft documents the Responses API on the v1 path only (read 2026-12-07).
+            # Microsoft's Responses API docs use the v1 path ("the v1 API is required" for the latest
+            # features, read 2026-12-07): the workbook sends it there only.
             raise errors.ConfigurationError(
                 f"AI__OPENAI_API=responses needs the v1 API, not AI__AZURE_OPENAI_API_VERSION="
                 f"{settings.azure_openai_api_version}", provider=self.name,
