@@ -277,3 +277,13 @@ class LlamaCppStub(OpenAIProvider):
 
     def _request(self, messages, max_tokens, temperature):
         raise NotImplementedError("TODO: write this part")
+
+
+from workbook.ai.providers.openai import OpenAIProvider  # noqa: E402 - only this class needs it
+
+
+class IgnoresOpenAIApi(OpenAIProvider):
+    """Speaks chat completions whatever AI__OPENAI_API says."""
+
+    def __init__(self, settings=None, **kwargs):
+        super().__init__(settings.with_(openai_api="chat_completions"), **kwargs)

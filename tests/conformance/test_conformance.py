@@ -197,3 +197,20 @@ def test_protocol_is_a_wire_and_a_provider_name_still_means_its_wire(emu):
     with pytest.raises(ValueError) as caught:
         check_provider(NoMethods, protocol="grpc", emulator=emu)
     assert all(wire in str(caught.value) for wire in PROTOCOLS)
+
+
+# The Responses API (AI__OPENAI_API=responses): one run per wire it travels on. vllm and
+# lmstudio are the openai wire's classes with other settings; their run adds nothing here.
+@pytest.mark.parametrize("name", ["openai", "azure_openai"])
+def test_builtin_provider_passes_every_check_over_the_responses_api(name, emu):
+    report = check_provider(provider_factory(get_spec(name)), emulator=emu, openai_api="responses")
+    assert report.passed, str(report)
+    assert len(report.checks) == ALL_CHECKS and not report.skipped, str(report)
+    # ...and its requests went to .../responses (a provider that ignores the setting fails: below).
+    assert report["request fields"].detail.startswith("POST .../responses, max_output_tokens=7")
+
+
+def test_a_provider_that_ignores_the_setting_fails_the_responses_run(emu):
+    report = check_provider(sp.IgnoresOpenAIApi, emulator=emu, openai_api="responses")
+    assert "not to the Responses API" in _failed(report, "request fields").detail
+    assert "text.format" in _failed(report, STRUCTURED).detail

@@ -20,7 +20,10 @@ from workbook.ai import InvalidRequestError, Message, ProviderError, StructuredO
 from workbook.ai.structured import output_schema
 
 NETWORK_PROVIDERS = ("openai", "azure_openai", "vllm", "lmstudio", "ollama", "bedrock")
-providers = pytest.mark.parametrize("name", NETWORK_PROVIDERS)
+# Each provider on its default API, and the Responses API (AI__OPENAI_API=responses) once per
+# wire it travels on (vllm and lmstudio are the openai wire's class with other settings).
+providers = pytest.mark.parametrize("name, api", [(name, "chat_completions") for name in NETWORK_PROVIDERS]
+                                    + [("openai", "responses"), ("azure_openai", "responses")])
 QUESTION = [Message("system", "Route the ticket."), Message("user", "I was charged twice.")]
 
 
@@ -39,7 +42,7 @@ def model_requests(emu):
     return [r for r in emu.requests if r.method == "POST"]
 
 
-def schema_on_the_wire(name: str, body: dict) -> dict:
+def schema_on_the_wire(name: str, api: str, body: dict) -> dict:
     """The schema as the request carried it, read from the protocol's own field."""
     if name == "bedrock":
         text_format = body["outputConfig"]["textFormat"]
@@ -47,6 +50,10 @@ def schema_on_the_wire(name: str, body: dict) -> dict:
         return json.loads(text_format["structure"]["jsonSchema"]["schema"])  # a JSON *string*
     if name == "ollama":
         return body["format"]
+    if api == "responses":
+        text_format = body["text"]["format"]
+        assert text_format["type"] == "json_schema" and text_format["strict"] is True
+        return text_format["schema"]
     response_format = body["response_format"]
     assert response_format["type"] == "json_schema"
     assert response_format["json_schema"]["strict"] is (name in ("openai", "azure_openai"))
@@ -54,34 +61,34 @@ def schema_on_the_wire(name: str, body: dict) -> dict:
 
 
 @providers
-async def test_pydantic_schema_travels_in_the_protocols_field_and_comes_back_parsed(build, emu, name):
-    response = await build(name).chat(QUESTION, max_tokens=64, response_format=Route)
+async def test_pydantic_schema_travels_in_the_protocols_field_and_comes_back_parsed(build, emu, name, api):
+    response = await build(name, openai_api=api).chat(QUESTION, max_tokens=64, response_format=Route)
     assert isinstance(response.parsed, Route)
     assert response.parsed == Route.model_validate_json(response.content)
-    assert schema_on_the_wire(name, model_requests(emu)[-1].body) == output_schema(Route).schema
+    assert schema_on_the_wire(name, api, model_requests(emu)[-1].body) == output_schema(Route).schema
 
 
 @providers
-async def test_dict_schema_comes_back_as_a_dict(build, emu, name):
-    response = await build(name).chat(QUESTION, max_tokens=64, response_format=ROUTE_DICT)
+async def test_dict_schema_comes_back_as_a_dict(build, emu, name, api):
+    response = await build(name, openai_api=api).chat(QUESTION, max_tokens=64, response_format=ROUTE_DICT)
     assert isinstance(response.parsed, dict)
     assert response.parsed["team"] in ("billing", "technical") and 1 <= response.parsed["count"] <= 3
-    assert schema_on_the_wire(name, model_requests(emu)[-1].body) == ROUTE_DICT
+    assert schema_on_the_wire(name, api, model_requests(emu)[-1].body) == ROUTE_DICT
 
 
 @providers
-async def test_without_response_format_nothing_is_sent_and_parsed_is_none(build, emu, name):
-    response = await build(name).chat(QUESTION, max_tokens=64)
+async def test_without_response_format_nothing_is_sent_and_parsed_is_none(build, emu, name, api):
+    response = await build(name, openai_api=api).chat(QUESTION, max_tokens=64)
     assert response.parsed is None
     body = model_requests(emu)[-1].body
-    assert not {"response_format", "format", "outputConfig"} & set(body)
+    assert not {"response_format", "format", "outputConfig", "text"} & set(body)
 
 
 @providers
-async def test_an_answer_off_the_schema_is_a_structured_output_error(build, emu, name):
+async def test_an_answer_off_the_schema_is_a_structured_output_error(build, emu, name, api):
     emu.inject("off_schema")  # the emulator answers prose, as a model that ignores the schema would
     with pytest.raises(StructuredOutputError) as caught:
-        await build(name).chat(QUESTION, max_tokens=64, response_format=Route)
+        await build(name, openai_api=api).chat(QUESTION, max_tokens=64, response_format=Route)
     error = caught.value
     assert error.provider == name and error.hint
     assert error.raw.startswith("Scripted reply")  # the raw text is kept on the error...
@@ -90,26 +97,27 @@ async def test_an_answer_off_the_schema_is_a_structured_output_error(build, emu,
 
 
 @providers
-async def test_an_answer_cut_at_max_tokens_says_to_raise_max_tokens(build, name):
+async def test_an_answer_cut_at_max_tokens_says_to_raise_max_tokens(build, name, api):
     with pytest.raises(StructuredOutputError) as caught:
-        await build(name).chat(QUESTION, max_tokens=2, response_format=Route)
+        await build(name, openai_api=api).chat(QUESTION, max_tokens=2, response_format=Route)
     assert "max_tokens" in caught.value.hint
 
 
 @providers
-async def test_a_malformed_schema_fails_before_anything_is_sent(build, emu, name):
+async def test_a_malformed_schema_fails_before_anything_is_sent(build, emu, name, api):
     with pytest.raises(InvalidRequestError) as caught:
-        await build(name).chat(QUESTION, response_format={"type": "object", "properties": {"team": {"type": "strng"}}})
+        await build(name, openai_api=api).chat(QUESTION, response_format={"type": "object", "properties": {"team": {"type": "strng"}}})
     assert caught.value.provider == name and "properties.team.type" in str(caught.value)
     assert model_requests(emu) == []
 
 
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
 @pytest.mark.parametrize("name", ["openai", "azure_openai"])
-async def test_strict_mode_rules_fail_before_sending(build, emu, name):
+async def test_strict_mode_rules_fail_before_sending(build, emu, name, api):
     loose = {"type": "object", "properties": {"team": {"type": "string"}, "note": {"type": "string"}},
              "required": ["team"]}
     with pytest.raises(InvalidRequestError) as caught:
-        await build(name).chat(QUESTION, response_format=loose)
+        await build(name, openai_api=api).chat(QUESTION, response_format=loose)
     text = str(caught.value)
     assert "strict" in text and "additionalProperties" in text and "note" in text
     assert model_requests(emu) == []

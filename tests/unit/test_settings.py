@@ -9,7 +9,7 @@ from workbook.ai.settings import SECRET_FIELDS, env_name, is_url_field, setting_
 DESIGN_VARIABLES = """AI__PROVIDER AI__MODEL AI__MAX_TOKENS AI__TEMPERATURE AI__TIMEOUT_S AI__MAX_RETRIES
 AI__AZURE_OPENAI_ENDPOINT AI__AZURE_OPENAI_API_KEY AI__AZURE_OPENAI_DEPLOYMENT AI__AZURE_OPENAI_API_VERSION
 AI__AZURE_OPENAI_AUTH
-AI__OPENAI_API_KEY AI__OPENAI_BASE_URL AI__AWS_REGION AI__BEDROCK_ENDPOINT_URL AI__OLLAMA_BASE_URL
+AI__OPENAI_API_KEY AI__OPENAI_BASE_URL AI__OPENAI_API AI__AWS_REGION AI__BEDROCK_ENDPOINT_URL AI__OLLAMA_BASE_URL
 AI__LOCAL_MODEL_PATH AI__LOCAL_THREADS AI__LOCAL_LORA_PATH AI__MOCK_TTFT_S AI__MOCK_TOKENS_PER_S""".split()
 
 
@@ -227,3 +227,12 @@ def test_a_line_break_inside_a_name_setting_is_refused(field):
         AISettings(**{field: "gpt-4o\nmini"})
     assert env_name(field) in caught.value.message and "line break" in caught.value.message
     assert AISettings(**{field: "gpt 4o"})  # a space is fine in a name
+
+
+def test_openai_api_chooses_between_the_two_openai_apis():
+    assert AISettings().openai_api == "chat_completions"
+    assert AISettings(openai_api=" Responses ").openai_api == "responses"
+    with pytest.raises(ConfigurationError) as caught:
+        AISettings(openai_api="assistants")
+    assert "AI__OPENAI_API" in str(caught.value)
+    assert "chat_completions" in str(caught.value) and "responses" in str(caught.value)

@@ -161,6 +161,9 @@ class AISettings(BaseModel):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    # Which OpenAI API the OpenAI-style providers (openai, azure_openai, every OpenAI-compatible
+    # entry) call: chat completions, or the Responses API the vendors now recommend.
+    openai_api: Literal["chat_completions", "responses"] = "chat_completions"
 
     aws_region: str | None = None
     bedrock_endpoint_url: str | None = None
@@ -216,7 +219,7 @@ class AISettings(BaseModel):
             _refuse_control_characters(value, "a name")
         return value
 
-    @field_validator("azure_openai_auth", mode="before")
+    @field_validator("azure_openai_auth", "openai_api", mode="before")
     @classmethod
     def _auth_word(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -42,13 +42,16 @@ def _protocol_of(subject, protocol: str | None) -> str | None:
 async def check_provider_async(provider_or_class, *, protocol: str | None = None,
                                emulator=None, timeout_s: float = 10.0,
                                model: str | None = None,
-                               extra_fields: dict[str, Any] | None = None) -> ConformanceReport:
+                               extra_fields: dict[str, Any] | None = None,
+                               openai_api: str | None = None) -> ConformanceReport:
     """Run the conformance suite on the running event loop (``await`` it in a notebook).
 
     ``model`` is the model id a class is built with (default: the emulator's for the
     protocol): an exercise checks the id its student configured, which the emulator serves.
     ``extra_fields``: top-level request-body fields the exercise asks for besides the
     protocol's own (exercise 12: ``{"cache_prompt": False}``); "request fields" checks them.
+    ``openai_api``: AI__OPENAI_API for an OpenAI-style class ("responses": the Responses API's
+    requests are checked, on its route and in its fields).
     """
     subject = provider_or_class
     protocol = _protocol_of(subject, protocol)
@@ -63,7 +66,8 @@ async def check_provider_async(provider_or_class, *, protocol: str | None = None
         own = emulator = await asyncio.to_thread(lambda: Emulator().start())
     credentials = (emulator_credentials(emulator.env("bedrock"))
                    if protocol == "bedrock" and emulator is not None else nullcontext())
-    suite = _Suite(subject, protocol, emulator, timeout_s, model=model, extra_fields=extra_fields)
+    suite = _Suite(subject, protocol, emulator, timeout_s, model=model, extra_fields=extra_fields,
+                   openai_api=openai_api)
     try:
         with credentials:
             return await _run_checks(suite)
@@ -121,7 +125,8 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
 
 def check_provider(provider_or_class, *, protocol: str | None = None, emulator=None,
                    timeout_s: float = 10.0, model: str | None = None,
-                   extra_fields: dict[str, Any] | None = None) -> ConformanceReport:
+                   extra_fields: dict[str, Any] | None = None,
+                   openai_api: str | None = None) -> ConformanceReport:
     """Run the conformance suite and return its report (blocking).
 
     Works with or without a running event loop: the suite runs on its own loop in a
@@ -134,7 +139,7 @@ def check_provider(provider_or_class, *, protocol: str | None = None, emulator=N
         try:
             outcome["report"] = asyncio.run(check_provider_async(
                 provider_or_class, protocol=protocol, emulator=emulator, timeout_s=timeout_s,
-                model=model, extra_fields=extra_fields))
+                model=model, extra_fields=extra_fields, openai_api=openai_api))
         except BaseException as error:  # re-raised in the caller's thread
             outcome["error"] = error
 

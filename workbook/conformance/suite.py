@@ -25,7 +25,7 @@ from ..ai.structured import output_schema, takes_response_format
 from ..ai.types import ChatResponse, Message
 from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _USAGE_HINT, _hints_for
 from .report import CORE, CheckResult, ConformanceReport, NOT_WRITTEN
-from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems
+from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems, responses_view
 
 NEEDS_SETTINGS = "skipped: needs a class that takes settings"
 NOT_SERVED = "skipped: its requests do not reach the emulator (build it from emulator.settings(...))"
@@ -106,7 +106,8 @@ async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
 
 class _Suite:
     def __init__(self, subject, protocol: str | None, emulator, timeout_s: float, *,
-                 model: str | None = None, extra_fields: dict[str, Any] | None = None):
+                 model: str | None = None, extra_fields: dict[str, Any] | None = None,
+                 openai_api: str | None = None):
         self.subject = subject
         self.is_class = inspect.isclass(subject)
         self.protocol = protocol  # the registered provider whose emulator settings build it
@@ -116,6 +117,8 @@ class _Suite:
         self.timeout_s = timeout_s
         self.model = model
         self.extra_fields = dict(extra_fields or {})
+        self.openai_api = openai_api  # AI__OPENAI_API for an OpenAI-style class; None: the default
+        self.view = responses_view(self.wire, openai_api)  # what its requests look like
         self.configurable = self.is_class and accepts_settings(subject) and protocol in WIRE
         # Do its requests reach the emulator? A class built from emulator settings does;
         # anything else is found out by the round trip.
@@ -136,6 +139,8 @@ class _Suite:
         values = {"max_retries": 0, "timeout_s": min(5.0, self.timeout_s)}
         if self.model:
             values["model"] = self.model
+        if self.openai_api:
+            values["openai_api"] = self.openai_api
         values.update(changes)
         return base.with_(**values)
 
@@ -352,14 +357,14 @@ class _Suite:
             sent = self.new_requests()[before:]
             if not sent:
                 raise CheckFailed("no request reached the emulator", "Send the request to the configured URL.")
-            problems = _field_problems(self.wire, sent[-1].body)
+            problems = _field_problems(self.view, sent[-1].body, sent[-1].path)
             if problems:
                 raise CheckFailed("; ".join(problems), _FIELD_HINT[self.wire])
             extra = _extra_field_problems(self.extra_fields, sent[-1].body)
             if extra:
                 raise CheckFailed("; ".join(extra), _extra_field_hint(self.wire, self.extra_fields))
             asked = "".join(f", {name}={value!r}" for name, value in self.extra_fields.items())
-            return _FIELD_OK[self.wire] + asked
+            return _FIELD_OK[self.view] + asked
 
         return await self.using(body)
 
@@ -484,7 +489,7 @@ class _Suite:
                                   "passed as response_format", hint)
             if not (self.served and self.wire in SCHEMA_FIELD):
                 return f"parsed {parsed!r}"
-            field, read = SCHEMA_FIELD[self.wire]
+            field, read = SCHEMA_FIELD[self.view]
             sent = self.new_requests()[before:]
             if not sent or read(sent[-1].body) != output_schema(_ConformanceRoute).schema:
                 raise CheckFailed(f"the schema did not arrive in {field}", hint)

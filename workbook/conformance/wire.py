@@ -47,7 +47,12 @@ URL_FIELD: Mapping[str, str] = _FromRegistry("url_field")
 
 SYSTEM_PROMPT = "You are a conformance check."
 
+# The Responses API (AI__OPENAI_API=responses) on the openai and azure_openai wires: its own
+# names for the same things (max_output_tokens, input, text.format), read by ``responses_view``.
+RESPONSES_WIRES = ("openai", "azure_openai")
+
 _FIELD_OK = {
+    "responses": "POST .../responses, max_output_tokens=7, temperature=0.3, input[0] is the system prompt",
     "ollama": "options.num_predict=7, options.temperature=0.3, messages[0] is the system prompt",
     "openai": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
     "azure_openai": "max_tokens=7, temperature=0.3, messages[0] is the system prompt",
@@ -55,6 +60,7 @@ _FIELD_OK = {
 }
 # Where each wire carries the request's limits: (label, path into the JSON body).
 _LIMITS = {
+    "responses": (("max_output_tokens", ("max_output_tokens",)), ("temperature", ("temperature",))),
     "openai": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
     "azure_openai": (("max_tokens", ("max_tokens",)), ("temperature", ("temperature",))),
     "ollama": (("options.num_predict", ("options", "num_predict")),
@@ -70,9 +76,18 @@ def _lookup(body: dict, path: tuple[str, ...]) -> Any:
     return body
 
 
-def _field_problems(wire: str, body: Any) -> list[str]:
+def responses_view(wire: str | None, openai_api: str | None) -> str | None:
+    """The key of the tables here for a wire: "responses" for an OpenAI wire set to the
+    Responses API, else the wire itself."""
+    return "responses" if openai_api == "responses" and wire in RESPONSES_WIRES else wire
+
+
+def _field_problems(wire: str, body: Any, path: str = "") -> list[str]:
+    """What is wrong with a request body on ``wire`` (a key of these tables: "responses" too)."""
     if not isinstance(body, dict):
         return ["the request body is not a JSON object"]
+    if wire == "responses" and not path.endswith("/responses"):
+        return [f"the request went to {path}, not to the Responses API's .../responses"]
     (tokens_label, tokens_path), (temperature_label, temperature_path) = _LIMITS[wire]
     tokens = _lookup(body, tokens_path)
     if tokens is None and wire in ("openai", "azure_openai"):  # the newer name for the same limit
@@ -90,7 +105,8 @@ def _field_problems(wire: str, body: Any) -> list[str]:
         if any(m.get("role") == "system" for m in body.get("messages") or []):
             problems.append("a message has role 'system' (Bedrock has no such role)")
     else:
-        messages = body.get("messages") or [{}]
+        messages = body.get("input" if wire == "responses" else "messages") or [{}]
+        messages = messages if isinstance(messages, list) and isinstance(messages[0], dict) else [{}]
         if messages[0].get("role") != "system" or messages[0].get("content") != SYSTEM_PROMPT:
             problems.append("messages[0] is not the system prompt")
     return problems
@@ -112,6 +128,8 @@ SCHEMA_FIELD = {
                lambda body: ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")),
     "azure_openai": ("response_format.json_schema.schema",
                      lambda body: ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")),
+    "responses": ("text.format.schema",
+                  lambda body: ((body.get("text") or {}).get("format") or {}).get("schema")),
     "ollama": ("format", lambda body: body.get("format") if isinstance(body.get("format"), dict) else None),
     "bedrock": ("outputConfig.textFormat.structure.jsonSchema.schema (a JSON string)",
                 lambda body: _json_text(((((body.get("outputConfig") or {}).get("textFormat") or {})

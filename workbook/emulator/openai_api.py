@@ -1,4 +1,5 @@
-"""OpenAI chat completions (``/v1``) and Azure OpenAI (``/openai/...``), as the SDK sees them.
+"""OpenAI chat completions (``/v1``) and Azure OpenAI (``/openai/...``), as the SDK sees them;
+the Responses API on the same routes is ``responses_api``.
 
 Same JSON and SSE bodies for both; they differ in auth (any bearer key vs. the resource's
 ``api-key``), in routing (model in the body vs. deployment in the path + ``api-version``)
@@ -250,6 +251,7 @@ def _missing_key():
 
 
 def routes(state) -> list[Route]:
+    from . import responses_api  # it builds on this module's error shapes
     async def chat_completions(request: Request):
         ex = await Exchange.begin(state, request, "openai")
         if _bearer_missing(request):
@@ -286,10 +288,24 @@ def routes(state) -> list[Route]:
         # The v1 API names the deployment in the body's "model".
         return await _complete(ex, None, azure=True)
 
+    async def responses(request: Request):
+        ex = await Exchange.begin(state, request, "openai")
+        if _bearer_missing(request):
+            return ex.respond(_missing_key())
+        return await responses_api.respond(ex, azure=False)
+
+    async def azure_responses(request: Request):
+        ex = await Exchange.begin(state, request, "azure_openai")
+        if not azure_key_ok(request):
+            return ex.respond(azure_error(401, "401", AZURE_ACCESS_DENIED))
+        return await responses_api.respond(ex, azure=True)
+
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/openai/deployments/{deployment}/chat/completions", azure_deployment,
               methods=["POST"]),
         Route("/openai/v1/chat/completions", azure_v1, methods=["POST"]),
+        Route("/v1/responses", responses, methods=["POST"]),
+        Route("/openai/v1/responses", azure_responses, methods=["POST"]),
     ]

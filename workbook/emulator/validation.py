@@ -205,6 +205,38 @@ def _openai_response_format(value: Any, path: str) -> None:
         _field(inner, "strict", where, _boolean)
 
 
+def openai_responses(body: Any) -> Problem | None:
+    """A Responses API body: ``input`` is a string or a list of messages, the limit is
+    ``max_output_tokens`` and structured output is ``text.format``."""
+    def check() -> None:
+        _object(body, "body")
+        _field(body, "model", "", _string, required=True)
+        if "input" not in body:
+            _fail("input", "a string or an array of messages", None, missing=True)
+        if not isinstance(body["input"], str):
+            _field(body, "input", "", _array)
+            for index, message in enumerate(body["input"]):
+                _openai_message(message, f"input[{index}]")
+        _field(body, "instructions", "", _string)
+        _field(body, "max_output_tokens", "", _positive_integer)
+        _field(body, "temperature", "", _number_between(0, 2))
+        _field(body, "stream", "", _boolean)
+        _field(body, "text", "", _object)
+        if isinstance(body.get("text"), dict) and "format" in body["text"]:
+            _responses_format(body["text"]["format"], "text.format")
+    return _run(check)
+
+
+def _responses_format(value: Any, path: str) -> None:
+    _object(value, path)
+    _field(value, "type", path, _string, required=True)
+    _one_of("text", "json_object", "json_schema")(value["type"], f"{path}.type")
+    if value["type"] == "json_schema":
+        _field(value, "name", path, _string, required=True)
+        _field(value, "schema", path, _object)
+        _field(value, "strict", path, _boolean)
+
+
 # -- Ollama /api/chat ----------------------------------------------------------------------
 
 def _ollama_message(value: Any, path: str) -> None:

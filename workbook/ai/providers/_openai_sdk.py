@@ -69,14 +69,23 @@ async def create(provider, **request):
     close arrives meets "Server disconnected without sending a response". Nothing of it
     was answered, so sending it again on a fresh connection is what an HTTP client does
     for a stale keep-alive connection -- not a retry of a failed request (AI__MAX_RETRIES)."""
+    return await _send(provider, provider._client.chat.completions.create, request)
+
+
+async def create_response(provider, **request):
+    """``responses.create`` (AI__OPENAI_API=responses), sent as ``create`` sends."""
+    return await _send(provider, provider._client.responses.create, request)
+
+
+async def _send(provider, method, request: dict):
     # What the answer may take is bounded by what it was asked for (see _bounds).
     with answer_budget(provider.name, _asked_tokens(request)):
         try:
-            return await provider._client.chat.completions.create(**request)
+            return await method(**request)
         except openai.APIConnectionError as error:
             if not _dropped_unanswered(error.__cause__):
                 raise
-        return await provider._client.chat.completions.create(**request)
+        return await method(**request)
 
 
 def clean(provider, error: BaseException) -> str:
@@ -165,7 +174,8 @@ def status_error(provider, status: int, text: str, body, *, response=None,
     code = body.get("code") if isinstance(body, dict) else None
     kind = kind_of(status, code if isinstance(code, str) else None, api_error=_is_api_error(body))
     if kind == "wrong_url":
-        text = f"{text}: nothing answers chat completions at that URL"
+        api = provider.settings.openai_api.replace("_", " ")  # chat completions, responses
+        text = f"{text}: nothing answers {api} at that URL"
     hints = {**provider.hints, "wrong_url": provider._wrong_url_hint()}
     if not retried:
         hints.setdefault("server", "The server failed while answering; retry the request.")
@@ -197,12 +207,12 @@ def text_of(provider, value, what: str) -> str | None:
     raise provider._not_openai_format(what.format(type(value).__name__))
 
 
-def ended_early(provider, parsed: int, received: int) -> errors.ProviderError:
-    """A stream that ended without a finish_reason, after ``parsed`` chunks."""
+def ended_early(provider, parsed: int, received: int, *, end: str = "a finish_reason") -> errors.ProviderError:
+    """A stream that ended without its ``end`` marker, after ``parsed`` chunks."""
     if not parsed:  # not one chunk: an HTML page or an empty body, not an answer cut short
         return provider._not_openai_format("a stream with no chunk in it")
     return errors.IncompleteResponseError(
-        f"the stream ended after {received} chunks without a finish_reason", provider=provider.name)
+        f"the stream ended after {received} chunks without {end}", provider=provider.name)
 
 
 def entry_of_subclass(cls: type, name: str):
@@ -236,7 +246,8 @@ _MAX_REDIRECTS = 20  # httpx's default, which the openai SDK keeps
 
 
 def _asked_tokens(request: dict) -> int:
-    asked = request.get("max_tokens") or request.get("max_completion_tokens")
+    asked = (request.get("max_tokens") or request.get("max_completion_tokens")
+             or request.get("max_output_tokens"))
     return asked if isinstance(asked, int) else 4096
 
 

@@ -37,6 +37,13 @@ class AzureOpenAIProvider(OpenAIProvider):
     # v1 path that header replaces the key's bearer token, as in the OpenAI family and as
     # httpx did with credentials in the URL.)
     def _build_client(self, settings: AISettings, http_client):
+        if settings.openai_api == "responses" and settings.azure_openai_api_version != "v1":
+            # Microsoft's Responses API docs use the v1 path ("the v1 API is required" for the latest
+            # features, read 2026-12-07): the workbook sends it there only.
+            raise errors.ConfigurationError(
+                f"AI__OPENAI_API=responses needs the v1 API, not AI__AZURE_OPENAI_API_VERSION="
+                f"{settings.azure_openai_api_version}", provider=self.name,
+                hint="Set AI__AZURE_OPENAI_API_VERSION=v1, or AI__OPENAI_API=chat_completions.")
         if settings.azure_openai_auth == "entra":
             return self._entra_client(settings, http_client)
         key = settings.secret("azure_openai_api_key")

@@ -1,4 +1,5 @@
-"""``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI``; also the base of
+"""``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI`` (or, with
+``AI__OPENAI_API=responses``, the Responses API: ``openai_responses``); also the base of
 every OpenAI-compatible entry (vLLM, LM Studio...) and of Azure OpenAI, which differ in their
 client, registry entry and hints. ``_openai_sdk`` maps the SDK's failures and builds its client
 on the shared transport; retries are ``answer_call``'s, not the SDK's (which would wait out a
@@ -16,6 +17,7 @@ from ..types import Message, Usage
 from ._http import guarded_url
 from ._openai_sdk import (RegistryFact, SdkClientOwner, check_key, create, ended_early, entry_class,
                           entry_of_subclass, guarded_http_client, stream_error, text_of, translate)
+from . import openai_responses
 from .base import Answer, RemoteProvider, StreamInfo, answer_call, stream_call
 
 
@@ -54,6 +56,8 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
     @answer_call
     async def chat(self, messages: list[Message], *, max_tokens: int, temperature: float,
                    schema: OutputSchema | None = None) -> Answer:
+        if self.settings.openai_api == "responses":  # the other API: same call, other translation
+            return await openai_responses.answer(self, messages, max_tokens, temperature, schema)
         # Outside the SDK's try: a subclass's unfinished _request (a TODO) is its own error.
         request = self._request(messages, max_tokens, temperature)
         try:
@@ -69,6 +73,10 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
 
     @stream_call
     async def chat_stream(self, messages: list[Message], *, max_tokens: int, temperature: float):
+        if self.settings.openai_api == "responses":
+            async for item in openai_responses.stream(self, messages, max_tokens, temperature):
+                yield item
+            return
         request = self._request(messages, max_tokens, temperature)  # outside the try, as in chat
         try:
             chunks = await create(self, **request, stream=True, stream_options={"include_usage": True})
