@@ -175,14 +175,10 @@ class VllmServer(LlamaServer):
                 raise LlamaServerError(f"vLLM was not ready within {self.startup_timeout_s:g} s:\n"
                                        f"{self.log_tail()}")
             if now >= next_note and self.progress:
-                self.progress(f"  still loading ({now - started:.0f} s): {self._last_log_line()}")
+                # vLLM's own log lines (compiler passes, fusions) mean nothing to a student: its log file has them.
+                self.progress(f"  still starting ({now - started:.0f} s): loading the model, reserving the KV cache")
                 next_note = now + PROGRESS_EVERY_S
             time.sleep(0.5)
-
-    def _last_log_line(self) -> str:
-        lines = self.log_tail(1).strip()
-        # vLLM's lines start "(APIServer pid=...) INFO 12-07 03:30:00 [file.py:12] ": keep the message.
-        return re.sub(r"^.*?\[[\w./-]+:\d+\]\s*", "", lines)[:100] or "..."
 
     def process_ids(self) -> list[int]:
         """The server's process group: the API server and every process it started (after
