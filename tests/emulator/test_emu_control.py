@@ -1,6 +1,7 @@
 """Lifecycle, env(), settings(), the fault queue, the request log and the control routes."""
 
 import asyncio
+import socket
 import threading
 import time
 
@@ -14,28 +15,28 @@ OPENAI = {"authorization": "Bearer secret-key"}
 CHAT = {"model": "gpt-5.4-nano", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def test_start_and_stop_are_quick_and_leave_no_thread():
+def test_start_serves_at_once_and_stop_leaves_no_thread():
+    # Events, not durations: start() returns a server that answers the very next request;
+    # stop() returns with its thread gone (its own join is bounded) and the port closed.
     before = set(threading.enumerate())
-    started = time.perf_counter()
     emu = Emulator().start()
-    assert time.perf_counter() - started < 2
     assert httpx.get(f"{emu.url}/api/version").status_code == 200
-    stopping = time.perf_counter()
     emu.stop()
-    assert time.perf_counter() - stopping < 1
     assert set(threading.enumerate()) <= before
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{emu.url}/api/version")
 
 
-def test_stop_is_quick_with_a_stream_still_open():
-    emu = Emulator(ttft_s=0, tokens_per_s=2).start()
+def test_stop_does_not_wait_for_a_stream_still_open():
+    # One token per 20 s: the stream's next token is due long after the 10 s this test allows
+    # stop() (5x its own 2 s join), so a stop that waited for the stream would be caught.
+    emu = Emulator(ttft_s=0, tokens_per_s=0.05).start()
     with httpx.Client() as http, http.stream("POST", f"{emu.url}/api/chat",
                                               json={"model": "llama3.2", "messages": []}) as r:
         next(r.iter_lines())
         started = time.perf_counter()
         emu.stop()
-        assert time.perf_counter() - started < 1
+        assert time.perf_counter() - started < 5 * 2.0
     assert not emu.running
 
 
@@ -136,14 +137,15 @@ def test_unknown_backend():
         Emulator(backend="gpt")
 
 
-def test_keep_alive_requests_do_not_wait_for_delayed_acks(emu):
+def test_keep_alive_connections_have_nagle_off(emu):
     # Regression: with Nagle on (a listening socket created with proto 0), every second
-    # request on a kept-alive connection took ~40 ms.
+    # request on a kept-alive connection waited ~40 ms for a delayed ACK. The cause is checked,
+    # not the 40 ms, which a loaded machine can blur: the server's side of the connection
+    # has TCP_NODELAY set.
     with httpx.Client(base_url=emu.url) as http:
         http.get("/api/version")
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            http.get("/api/version")
-            times.append(time.perf_counter() - started)
-    assert sorted(times)[2] < 0.02, times
+        uvicorn_server = emu._server._server
+        sockets = [connection.transport.get_extra_info("socket")
+                   for connection in uvicorn_server.server_state.connections]
+        assert sockets, "no open connection on the emulator's side"
+        assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets)

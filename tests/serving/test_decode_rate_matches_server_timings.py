@@ -79,9 +79,13 @@ async def test_decode_rate_agrees_with_the_servers_predicted_per_second(batching
             pairs.append((record, timings))
     finally:
         await provider.aclose()
+    # The tolerance, measured 2026-12-07 (tool rate / server rate over 3 requests each): 0.993
+    # to 1.001 on an idle machine, 0.996 to 1.001 with three busy loops on both cores -- the
+    # server slows with the client, so the two windows stay alike. 5% is 7x the worst seen,
+    # and still catches a window that includes the first token's wait (10-24% off here).
     for record, timings in pairs[1:]:  # the first pays for warming up
         assert record.tokens_source == "reported"
         assert record.output_tokens == timings["predicted_n"]
         server_rate = timings["predicted_per_second"]
-        assert record.tokens_per_s == pytest.approx(server_rate, rel=0.15), (
+        assert record.tokens_per_s == pytest.approx(server_rate, rel=0.05), (
             f"tool {record.tokens_per_s:.1f} tok/s vs server {server_rate:.1f} tok/s")

@@ -18,7 +18,7 @@ from ..ai import errors
 from ..emulator.aws import emulator_credentials
 from .report import STRETCH, ConformanceReport
 from ..ai.registry import PROTOCOLS, accepts_settings
-from .suite import _name, _Suite
+from .suite import CHECK_TIMEOUT_S, _name, _Suite
 from .wire import WIRE
 
 
@@ -40,7 +40,7 @@ def _protocol_of(subject, protocol: str | None) -> str | None:
 
 
 async def check_provider_async(provider_or_class, *, protocol: str | None = None,
-                               emulator=None, timeout_s: float = 10.0,
+                               emulator=None, timeout_s: float = CHECK_TIMEOUT_S,
                                model: str | None = None,
                                extra_fields: dict[str, Any] | None = None,
                                openai_api: str | None = None) -> ConformanceReport:
@@ -124,7 +124,7 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
 
 
 def check_provider(provider_or_class, *, protocol: str | None = None, emulator=None,
-                   timeout_s: float = 10.0, model: str | None = None,
+                   timeout_s: float = CHECK_TIMEOUT_S, model: str | None = None,
                    extra_fields: dict[str, Any] | None = None,
                    openai_api: str | None = None) -> ConformanceReport:
     """Run the conformance suite and return its report (blocking).

@@ -27,6 +27,14 @@ from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _USAGE_HINT, _hints_f
 from .report import CORE, CheckResult, ConformanceReport, NOT_WRITTEN
 from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems, responses_view
 
+# A provider in a check gets AI__TIMEOUT_S=CALL_TIMEOUT_S (capped by the check's own bound);
+# a check (a build, one or two calls, their retries) is cancelled after CHECK_TIMEOUT_S
+# unless the caller sets another bound. Against the in-process emulator a check takes under
+# 2.5 s on an idle machine and up to ~12 s with both cores busy (measured 2026-12-07: 500
+# exhausted 0.5 s -> 3.6 s, Bedrock's 8 concurrent calls 0.7 s -> 11.7 s): the bound is for
+# a provider that hangs, not a slow machine, so it leaves a loaded one room.
+CALL_TIMEOUT_S = 5.0
+CHECK_TIMEOUT_S = 30.0
 NEEDS_SETTINGS = "skipped: needs a class that takes settings"
 NOT_SERVED = "skipped: its requests do not reach the emulator (build it from emulator.settings(...))"
 NO_WIRE = "skipped: no wire protocol to test against the emulator (pass protocol=...)"
@@ -136,7 +144,7 @@ class _Suite:
 
     def settings(self, **changes):
         base = self.emulator.settings(self._settings_owner())
-        values = {"max_retries": 0, "timeout_s": min(5.0, self.timeout_s)}
+        values = {"max_retries": 0, "timeout_s": min(CALL_TIMEOUT_S, self.timeout_s)}
         if self.model:
             values["model"] = self.model
         if self.openai_api:

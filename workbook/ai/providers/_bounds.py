@@ -11,7 +11,9 @@ for hours, and one that sends a 200 MB body (or a small gzip bomb that inflates 
 * once its end marker arrived, the rest (usage, ``[DONE]``, keep-alives) gets at most
   ``AFTER_END_S`` in total, then the answer is returned (``base.stream_call``);
 * an answer's body, decompressed, is at most ``max_answer_bytes(max_tokens)`` =
-  1 MiB + 16 KiB per token (a streamed token costs a few hundred bytes of JSON envelope).
+  ``BASE_ANSWER_BYTES`` + ``ANSWER_BYTES_PER_TOKEN`` per token: 1 MiB + 16 KiB per token (a
+  streamed token costs a few hundred bytes of JSON envelope). Both are read at each call, so
+  a test can lower them and prove the bound with a body of a few MB instead of hundreds.
   Decompression is done here, in steps of 64 KiB, so a bomb never inflates past the bound.
 
 ``bound_response`` bounds a response's body (``_http``'s transport calls it on every answer;
@@ -32,8 +34,8 @@ from .. import errors
 
 SLOWEST_TOKEN_S = 1.0
 AFTER_END_S = 1.0
-_BASE_BYTES = 1 << 20
-_BYTES_PER_TOKEN = 16 << 10
+BASE_ANSWER_BYTES = 1 << 20
+ANSWER_BYTES_PER_TOKEN = 16 << 10
 _STEP = 1 << 16  # decompress at most this much at a time
 
 
@@ -44,7 +46,7 @@ def stream_deadline_s(timeout_s: float, max_tokens: int) -> float:
 
 def max_answer_bytes(max_tokens: int) -> int:
     """The most bytes (after decompression) one answer to ``max_tokens`` may take."""
-    return _BASE_BYTES + max_tokens * _BYTES_PER_TOKEN
+    return BASE_ANSWER_BYTES + max_tokens * ANSWER_BYTES_PER_TOKEN
 
 
 @dataclass(frozen=True)
