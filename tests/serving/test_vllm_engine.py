@@ -59,6 +59,27 @@ async def test_the_conformance_suite_passes_against_the_real_vllm(provider):
         assert outcome.get(name) is True, f"{name}: {outcome.get(name)}\n{report}"
 
 
+async def test_the_responses_api_passes_the_same_suite_against_the_real_vllm(vllm_server):
+    """vLLM serves ``/v1/responses`` as well: the same provider with ``AI__OPENAI_API=responses``
+    (its own request and event names) passes what the Chat Completions run passes."""
+    provider = create_ai_provider(vllm_server.settings("vllm", max_retries=0, timeout_s=60.0,
+                                                       openai_api="responses"))
+    try:
+        report = await check_provider_async(provider, timeout_s=120.0)
+        reply = await provider.chat([Message("user", "Route this ticket: I was charged twice.")],
+                                    max_tokens=60, temperature=0.0, response_format=Route)
+    finally:
+        await provider.aclose()
+    outcome = {check.name: check.passed for check in report.checks}
+    assert all(passed is not False for passed in outcome.values()), report
+    for name in ("round trip", "streams in pieces", "usage reported", "structured output (response_format)"):
+        assert outcome.get(name) is True, f"{name}: {outcome.get(name)}\n{report}"
+    assert isinstance(reply.parsed, Route), reply.content
+    # vLLM's access log (uvicorn's, in the server's log) says which route answered.
+    routes = vllm_server.log_tail(lines=2000)
+    assert '"POST /v1/responses HTTP/1.1" 200' in routes, "no request reached /v1/responses"
+
+
 class Route(BaseModel):
     team: str
     urgent: bool
