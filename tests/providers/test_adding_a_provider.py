@@ -141,7 +141,9 @@ def test_two_openai_compatible_servers_in_one_env_race_each_other(groq_like, emu
     env = {**emu.env("vllm"), **emu.env("groq_like"), "AI__MODEL": "smollm2"}
     settings = settings_from_mapping(env)
     racers = {name: create_ai_provider(settings.with_(provider=name)) for name in ("vllm", "groq_like")}
-    assert {provider.base_url for provider in racers.values()} == {f"{emu.url}/v1"}
+    # Two addresses: the emulator answers as vLLM on /vllm/v1, as an OpenAI-style API on /v1.
+    assert {name: provider.base_url for name, provider in racers.items()} == {
+        "vllm": f"{emu.url}/vllm/v1", "groq_like": f"{emu.url}/v1"}
     table = compare(racers, runs=1, progress=False)
     assert list(table.index) == ["vllm", "groq_like"] and (table["errors"] == 0).all(), table
 

@@ -1,11 +1,11 @@
 """The errors the real vLLM answered (``vllm_answers.json``, recorded with its version), replayed
 byte for byte to the workbook's ``vllm`` provider through the real openai SDK.
 
-Runs without vLLM: a tiny server on 127.0.0.1 sends each recorded answer. The emulator speaks
-OpenAI's error shapes (``"type": "invalid_request_error"``, ``"code": "model_not_found"``), and
-vLLM answers with its own (``"type": "NotFoundError"``, ``"code": 404``): the provider must turn
-both into the same typed errors. ``test_vllm_engine.py`` checks the recording against a running
-vLLM.
+Runs without vLLM: a tiny server on 127.0.0.1 sends each recorded answer, byte for byte. vLLM's
+shapes are its own (``"type": "NotFoundError"``, ``"code": 404``) where OpenAI says
+``"invalid_request_error"`` / ``"model_not_found"``: the provider must turn both into the same
+typed errors. ``test_vllm_engine.py`` checks the recording against a running vLLM, and
+``tests/emulator/test_emu_vllm.py`` the emulator's ``/vllm/v1`` against the recording.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def openai_compatible(name: str, target: str | Callable[..., Any] | None = None,
                       default_model: str | None = None, needs_key: bool = False,
                       hints: Mapping[str, str] | None = None, strict_schema: bool = False,
                       description: str = "", check: Requirement | None = None,
-                      hosting: str | None = None) -> ProviderSpec:
+                      hosting: str | None = None, emulator_path: str = "/v1") -> ProviderSpec:
     """The entry of a server speaking the OpenAI API (vLLM, LM Studio, Groq...).
 
     Its URL is ``AI__<NAME>_BASE_URL`` (default ``default_url``), its key
@@ -71,7 +71,9 @@ def openai_compatible(name: str, target: str | Callable[..., Any] | None = None,
     under this name with these ``hints`` ("auth", "not_found", "unavailable": one line
     each). ``strict_schema``: does the server take response_format's strict mode (a paid
     API) or enforce any schema by grammar (self-hosted, the default)? ``hosting``: the
-    machine a self-hosted server runs on (``"cpu"``/``"gpu"``), None for a paid API."""
+    machine a self-hosted server runs on (``"cpu"``/``"gpu"``), None for a paid API.
+    ``emulator_path``: where the emulator answers as this server does (``/vllm/v1``: in vLLM's
+    error shapes), else as OpenAI does."""
     variable = f"AI__{name.upper()}"
     url_field, key_field = f"{name}_base_url", f"{name}_api_key"
     return ProviderSpec(
@@ -81,7 +83,7 @@ def openai_compatible(name: str, target: str | Callable[..., Any] | None = None,
         default_model=default_model, hosting=hosting, hints=MappingProxyType(dict(hints or {})),
         strict_schema=strict_schema,
         # The key is given even to a server that needs none: one that does is built as well.
-        emulator_env={f"{variable}_BASE_URL": "{url}/v1", f"{variable}_API_KEY": "{key}",
+        emulator_env={f"{variable}_BASE_URL": "{url}" + emulator_path, f"{variable}_API_KEY": "{key}",
                       "AI__MODEL": "smollm2"})
 
 
@@ -140,7 +142,7 @@ _BUILTINS: tuple[ProviderSpec, ...] = (
     openai_compatible("vllm", check=_model_needed,
                       description="vLLM's OpenAI-compatible server",
                       default_url="http://localhost:8000/v1",  # no default model: it serves one
-                      hosting="gpu",
+                      hosting="gpu", emulator_path="/vllm/v1",
                       hints={"auth": "The server was started with --api-key: set AI__VLLM_API_KEY to it.",
                              "not_found": "AI__MODEL must be the model vLLM serves (see GET /v1/models).",
                              "unavailable": "Start it: `vllm serve MODEL` (or set AI__VLLM_BASE_URL)."}),

@@ -1,4 +1,4 @@
-"""An offline stand-in for OpenAI, Azure OpenAI, Ollama and AWS Bedrock on 127.0.0.1.
+"""An offline stand-in for OpenAI, Azure OpenAI, vLLM, Ollama and AWS Bedrock on 127.0.0.1.
 
 Every provider runs through its real SDK against it: in tests, in CI, and in a classroom
 whose network fails. See ``Emulator``.

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import bedrock_api, ollama_api, openai_api
+from . import bedrock_api, ollama_api, openai_api, vllm_api
 from .exchange import RequestLog, StreamAborted, json_response
 from .faults import FaultQueue
 
@@ -70,7 +70,7 @@ def _management_routes(state: State) -> list[Route]:
 
 def build_app(state: State) -> Starlette:
     return Starlette(routes=[
-        *_management_routes(state), *openai_api.routes(state),
+        *_management_routes(state), *openai_api.routes(state), *vllm_api.routes(state),
         *ollama_api.routes(state), *bedrock_api.routes(state),
     ])
 
