@@ -190,6 +190,7 @@ async def test_chat_panel_streams_and_times_the_reply():
     # How close the rate comes to the mock's 400/s is benchmarks/timing_accuracy.py's to measure.
     assert state.tokens_per_s == decode_rate(state.tokens, state.ttft_s, state.latency_s) > 0
     assert "Hello there" in panel.reply.value and "tokens (reported)" in panel.stats.value
+    assert "answered by mock / " in panel.stats.value, "the panel says which provider answered"
 
 
 async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
