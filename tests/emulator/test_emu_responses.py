@@ -106,6 +106,17 @@ async def test_rate_limit_carries_retry_after(emu, client):
     assert (await client.responses.create(model=MODEL, input=PROMPT)).output_text  # times=1
 
 
+async def test_azures_throttle_names_the_operation_of_the_route_called(emu, azure):
+    emu.inject("rate_limit", times=2, retry_after=0, protocol="azure_openai")
+    with pytest.raises(openai.RateLimitError) as on_responses:
+        await azure.responses.create(model=MODEL, input=PROMPT)
+    with pytest.raises(openai.RateLimitError) as on_chat:
+        await azure.chat.completions.create(model=MODEL, messages=PROMPT)
+    assert "Requests to the Responses_Create Operation" in on_responses.value.message
+    assert "Requests to the ChatCompletions_Create Operation" in on_chat.value.message
+    assert [r.path for r in emu.requests] == ["/openai/v1/responses", "/openai/v1/chat/completions"]
+
+
 @pytest.mark.parametrize("fault, error", [("server_error", openai.InternalServerError),
                                           ("auth", openai.AuthenticationError)])
 async def test_status_faults(emu, client, fault, error):

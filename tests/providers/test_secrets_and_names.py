@@ -174,7 +174,7 @@ def test_doctor_lists_a_near_miss(monkeypatch, tmp_path):
 
 
 def test_a_typo_of_an_ai_variable_suggests_the_name():
-    with pytest.raises(ConfigurationError, match="AI__PROVDER -> AI__PROVIDER"):
+    with pytest.raises(ConfigurationError, match="AI__PROVDER: did you mean AI__PROVIDER\\?"):
         settings_from_mapping({"AI__PROVDER": "ollama"})
 
 

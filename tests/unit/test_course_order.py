@@ -3,7 +3,8 @@ notebook 00's table and ``notebooks/README.md``'s table all follow it."""
 
 import json
 
-from workbook.course.notebooks import COURSE, NOTEBOOKS, course_notebooks, course_table, minutes
+from workbook.course.notebooks import (COURSE, CORE_BUDGET_MINUTES, NOTEBOOKS, OBJECTIVES, core_minutes,
+                                       core_minutes_of, course_notebooks, course_table, minutes)
 
 
 def test_every_notebook_is_in_the_course_order_once_and_in_file_order():
@@ -33,11 +34,26 @@ def test_notebook_00_renders_the_table_instead_of_keeping_a_copy():
 
 
 def test_the_core_path_meets_every_objective():
-    core = {lesson.stem[:2] for lesson in COURSE if lesson.core}
-    # The module's objectives and the notebooks that teach them (00's opening paragraph).
-    objectives = {"call a cloud API": {"01", "02"}, "host a model yourself": {"03", "12"},
-                  "one provider abstraction": {"04"}, "switch providers by configuration": {"05"},
-                  "decide API vs self-hosted": {"07"}, "decide on fine-tuning": {"08"},
-                  "write a provider of your own": {"09", "10", "12"}}
-    unmet = [goal for goal, where in objectives.items() if not where & core]
+    core = {lesson.stem.split("_")[0] for lesson in COURSE if lesson.core}
+    unmet = [goal for goal, where in OBJECTIVES.items() if not set(where) & core]
     assert not unmet, f"no core notebook teaches: {unmet}"
+
+
+def test_the_core_path_fits_in_four_hours():
+    spent = {lesson.stem: core_minutes_of(NOTEBOOKS / f"{lesson.stem}.ipynb") for lesson in COURSE if lesson.core}
+    assert core_minutes() <= CORE_BUDGET_MINUTES, (
+        f"the core path takes {core_minutes()} minutes, over the {CORE_BUDGET_MINUTES} promised: {spent}; "
+        "mark sections optional (with their minutes, and 'N on the core path' in the Time line) or "
+        "move a notebook off the core path where OBJECTIVES is still met")
+
+
+def test_a_notebooks_core_part_is_read_from_its_time_line(tmp_path):
+    def notebook(name, time_line):
+        path = tmp_path / name
+        path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": [time_line]}]}))
+        return path
+
+    split = notebook("a.ipynb", "**Time:** about 40 minutes: 25 on the core path, 15 more for the optional sections.")
+    whole = notebook("b.ipynb", "**Time:** about 30 minutes")
+    assert (minutes(split), core_minutes_of(split)) == (40, 25), "a split Time line gives both figures"
+    assert (minutes(whole), core_minutes_of(whole)) == (30, 30), "without a split, the core path takes it all"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import ipywidgets as w
 import pytest
 
 from workbook.ai import AISettings, ChatResponse, create_ai_provider, register_provider, unregister_provider
@@ -11,6 +12,8 @@ from workbook.ai.errors import ProviderUnavailableError
 from workbook.emulator import Emulator
 from workbook.timing import decode_rate
 from workbook.widgets import ChatPanel, ProviderPicker, Race
+from workbook.widgets._common import static_bundle
+from workbook.widgets.picker import PickerStatus
 
 
 def mock(ttft=0.05, rate=200.0):
@@ -187,6 +190,7 @@ async def test_chat_panel_streams_and_times_the_reply():
     # How close the rate comes to the mock's 400/s is benchmarks/timing_accuracy.py's to measure.
     assert state.tokens_per_s == decode_rate(state.tokens, state.ttft_s, state.latency_s) > 0
     assert "Hello there" in panel.reply.value and "tokens (reported)" in panel.stats.value
+    assert "answered by mock / " in panel.stats.value, "the panel says which provider answered"
 
 
 async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
@@ -279,3 +283,20 @@ async def test_race_over_the_emulator():
 def test_race_needs_providers():
     with pytest.raises(ValueError, match="at least one provider"):
         Race({})
+
+
+def test_a_status_prints_as_a_sentence_with_its_hint():
+    ready = PickerStatus(selected="mock", state="ready", message="MockProvider is ready")
+    broken = PickerStatus(selected="azure_openai", state="error", message="needs AI__AZURE_OPENAI_API_KEY",
+                          hint="Set it in .env")
+    assert str(ready) == "✓ mock: MockProvider is ready"
+    assert str(broken) == "✗ azure_openai: needs AI__AZURE_OPENAI_API_KEY\n  Hint: Set it in .env"
+
+
+def test_a_widgets_saved_text_is_its_snapshot_not_its_repr():
+    tree = w.VBox([w.HTML("<b>Score</b> 3 &lt; 4"), w.HBox([w.Button(description="Send"),
+                   w.Dropdown(options=["mock", "local"], value="local", description="Provider")]),
+                   w.Textarea(value="a <prompt>")])
+    text = static_bundle(tree)["text/plain"]
+    assert "VBox(" not in text, "the saved text is no longer the widget's repr"
+    assert text.splitlines()[:3] == ["Score 3 < 4", "[Send]  ·  Provider: local (2 choices)", "[a <prompt>]"]

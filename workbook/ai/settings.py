@@ -427,10 +427,10 @@ def settings_from_mapping(values: Mapping[str, str]) -> AISettings:
     if unknown:
         meant = [difflib.get_close_matches(key[len(PREFIX):].lower(), setting_names(), n=1)
                  for key in sorted(unknown)]
-        suggestions = [f"{key} -> {env_name(close[0])}" for key, close in zip(sorted(unknown), meant) if close]
+        suggestions = [f"{key}: did you mean {env_name(close[0])}?" for key, close in zip(sorted(unknown), meant) if close]
         raise ConfigurationError(
             f"unknown variable(s): {', '.join(sorted(unknown))}"
-            + (f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""),
+            + (f" ({'; '.join(suggestions)})" if suggestions else ""),
             provider="config",
             hint="Check the spelling against .env.example (note the double underscore).",
         )

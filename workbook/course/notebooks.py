@@ -3,7 +3,10 @@
 ``COURSE`` is the course's order, said once: notebook 00's table and ``notebooks/README.md``'s
 table are both rendered from it (``course_table()``; ``python -m workbook.course.notebooks``
 prints it), and a test holds it to the notebooks on disk. Each notebook's time is read from its
-own ``**Time:**`` line, so the table and the notebook cannot disagree.
+own ``**Time:**`` line, so the table and the notebook cannot disagree: ``about 40 minutes`` is the
+whole notebook, and ``20 on the core path`` (when a notebook has sections marked *optional*) is
+what the core path spends in it. ``OBJECTIVES`` says which notebooks teach each of the module's
+objectives, so the core path can be checked to meet every one.
 
 An exercise ``notebooks/<stem>.ipynb`` has its solution at
 ``notebooks/solutions/<stem>_solution.ipynb``: ``make release`` writes it there, the notebook
@@ -51,7 +54,20 @@ COURSE = (
     Lesson("quiz", "the module quiz (15 questions, scenarios included)", True),
 )
 
+# The module's objectives (00's opening paragraph) and the notebooks that teach each one.
+OBJECTIVES = {
+    "call a cloud API (Azure OpenAI, OpenAI, Bedrock)": ("01", "02"),
+    "host a model yourself (llama.cpp, vLLM, Ollama, LM Studio)": ("03", "12"),
+    "one provider abstraction: a Protocol and a factory": ("04",),
+    "switch providers by configuration": ("05",),
+    "decide API vs self-hosted, by cost": ("07",),
+    "decide on prompting, retrieval or fine-tuning": ("08",),
+    "write a provider of your own": ("09", "10", "12"),
+}
+CORE_BUDGET_MINUTES = 4 * 60   # the issue's promise: the core path in at most four hours
+
 _TIME = re.compile(r"\*\*Time:\*\*\s*about\s+(\d+)\s+minutes")
+_CORE_TIME = re.compile(r"\*\*Time:\*\*[^\n]*?(\d+)\s+(?:minutes\s+)?on the core path")
 
 
 def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -60,38 +76,62 @@ def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(found, key=lambda p: (not p.name[:2].isdigit(), p.name))
 
 
+def _opening(notebook: Path) -> str:
+    if not notebook.exists():   # a folder holding only part of the course (a student's copy)
+        return ""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return "".join(cells[0]["source"]) if cells else ""
+
+
 def minutes(notebook: Path) -> int | None:
     """The minutes a notebook's opening cell states (``**Time:** about N minutes``); the quiz states none."""
-    if not notebook.exists():   # a folder holding only part of the course (a student's copy)
-        return None
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    found = _TIME.search("".join(cells[0]["source"])) if cells else None
+    found = _TIME.search(_opening(notebook))
     return int(found.group(1)) if found else None
 
 
+def core_minutes_of(notebook: Path) -> int | None:
+    """What the core path spends in a notebook: ``N on the core path`` when its Time line says so
+    (its other sections are marked optional), else all of it."""
+    found = _CORE_TIME.search(_opening(notebook))
+    return int(found.group(1)) if found else minutes(notebook)
+
+
 def course_table(folder: Path = NOTEBOOKS) -> str:
-    """The course in order as a Markdown table: core or optional, minutes, and the core path's
-    running total (an optional notebook adds nothing to it)."""
-    rows = ["| # | notebook | topic | path | time | core path so far |", "|---|---|---|---|---|---|"]
+    """The course in order as a Markdown table: core or optional, minutes (all of it, and the core
+    path's part), and the core path's running total (an optional notebook adds nothing to it)."""
+    rows = ["| # | notebook | topic | path | time | on the core path | core path so far |",
+            "|---|---|---|---|---|---|---|"]
     total = 0
     for lesson in COURSE:
         path = folder / f"{lesson.stem}.ipynb"
-        stated = minutes(path)
+        stated, core = minutes(path), core_minutes_of(path)
         number = lesson.stem.split("_")[0] if lesson.stem[:2].isdigit() else "—"
         name = f"`{path.name}`" + (" (+ `solutions/`)" if (folder / "solutions" / f"{lesson.stem}_solution.ipynb").exists() else "")
         if lesson.core:
-            total += stated or 0
+            total += core or 0
         time = f"{stated} min" if stated else "—"
+        on_core = (f"{core} min" if core else "—") if lesson.core else ""
         rows.append(f"| {number} | {name} | {lesson.topic} | {'core' if lesson.core else 'optional'} | "
-                    f"{time} | {_hours(total) if lesson.core else ''} |")
+                    f"{time} | {on_core} | {hours(total) if lesson.core else ''} |")
     return "\n".join(rows)
 
 
 def core_minutes(folder: Path = NOTEBOOKS) -> int:
-    return sum(minutes(folder / f"{lesson.stem}.ipynb") or 0 for lesson in COURSE if lesson.core)
+    """The whole core path, in minutes: each core notebook's core part."""
+    return sum(core_minutes_of(folder / f"{lesson.stem}.ipynb") or 0 for lesson in COURSE if lesson.core)
 
 
-def _hours(total: int) -> str:
+def objectives_table() -> str:
+    """Each objective of the module, and the core notebooks that meet it."""
+    core = {lesson.stem.split("_")[0] for lesson in COURSE if lesson.core}
+    rows = ["| objective | on the core path in | also in (optional) |", "|---|---|---|"]
+    for goal, where in OBJECTIVES.items():
+        on_core = ", ".join(n for n in where if n in core) or "**none**"
+        rows.append(f"| {goal} | {on_core} | {', '.join(n for n in where if n not in core)} |")
+    return "\n".join(rows)
+
+
+def hours(total: int) -> str:
     return f"{total // 60} h {total % 60:02d} min" if total >= 60 else f"{total} min"
 
 

@@ -71,15 +71,19 @@ def _not_found(azure: bool, model: str):
                         "invalid_request_error", code="model_not_found")
 
 
-def _error_body(fault: Fault, azure: bool, model: str, api_version: str | None) -> tuple[int, dict, dict]:
-    """Status, JSON body and headers a fault produces: used before and inside a stream."""
+def _error_body(fault: Fault, azure: bool, model: str, api_version: str | None,
+                operation: str = "ChatCompletions_Create") -> tuple[int, dict, dict]:
+    """Status, JSON body and headers a fault produces: used before and inside a stream.
+
+    ``operation`` is what Azure's throttle message names: the route that was called
+    (``ChatCompletions_Create``, or ``Responses_Create`` for the Responses API)."""
     if fault.name == "rate_limit":
         seconds = fault["retry_after"]
         headers = {"retry-after": str(seconds)}
         if azure:
             headers["retry-after-ms"] = str(int(float(seconds) * 1000))
             return 429, {"error": {"code": "429", "message": (
-                f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+                f"Requests to the {operation} Operation under Azure OpenAI API version "
                 f"{api_version or 'v1'} have exceeded token rate limit of your current OpenAI S0 "
                 f"pricing tier. Please retry after {seconds} seconds.")}}, headers
         headers.update({"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0",
@@ -95,9 +99,10 @@ def _error_body(fault: Fault, azure: bool, model: str, api_version: str | None) 
                               "code": None}}, {}
 
 
-def _fault_response(fault: Fault, azure: bool, model: str, api_version: str | None):
+def _fault_response(fault: Fault, azure: bool, model: str, api_version: str | None,
+                    operation: str = "ChatCompletions_Create"):
     if fault.name in ("rate_limit", "server_error"):
-        status, body, headers = _error_body(fault, azure, model, api_version)
+        status, body, headers = _error_body(fault, azure, model, api_version, operation)
         return json_response(body, status, headers)
     if fault.name == "auth":
         if azure:

@@ -23,6 +23,10 @@ from .responders import generate
 from .schemas import SchemaRefused, openai_schema
 from .validation import openai_responses
 
+# The operation Azure names in a Responses API throttle ("Requests to the Responses_Create Operation
+# under Azure OpenAI API ...", as a real 429 body reads).
+RESPONSES_OPERATION = "Responses_Create"
+
 
 def _messages(body: dict) -> list[dict[str, str]]:
     """``instructions`` and ``input`` (a string, or messages) as chat messages for the backend."""
@@ -90,7 +94,7 @@ async def _sse(ex: Exchange, reply, fault, model: str, azure: bool):
         yield b'event: response.output_item.added\ndata: {"type":"response.output_item.added","item":{"id\n\n'
         return
     if fault is not None and fault.name in ("rate_limit", "server_error"):  # in_stream=True
-        _, body, _ = _error_body(fault, azure, model, None)
+        _, body, _ = _error_body(fault, azure, model, None, RESPONSES_OPERATION)
         error = body["error"]
         yield event("error", code=str(error.get("code") or error.get("type")), message=error["message"],
                     param=None)
@@ -127,7 +131,7 @@ async def respond(ex: Exchange, *, azure: bool):
     if fault is not None:
         if fault.name in ("rate_limit", "server_error") and fault["in_stream"] and body.get("stream"):
             pass  # delivered inside the stream
-        elif (response := _fault_response(fault, azure, model, None)) is not None:
+        elif (response := _fault_response(fault, azure, model, None, RESPONSES_OPERATION)) is not None:
             return ex.respond(response)
     if model not in (ex.state.deployments if azure else ex.state.models):
         return ex.respond(_not_found(azure, model))

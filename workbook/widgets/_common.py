@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -194,13 +195,50 @@ def snapshot_html(widget) -> str:
     return ""
 
 
+def snapshot_text(widget) -> str:
+    """The same snapshot as plain text, one line per box or control: what a reader that shows only
+    text (a terminal, a diff, a notebook viewer without HTML) gets instead of the widget's repr."""
+    import ipywidgets as w
+
+    if isinstance(widget, w.Box):
+        parts = [snapshot_text(child) for child in widget.children]
+        return ("  ·  " if isinstance(widget, w.HBox) else "\n").join(part for part in parts if part)
+    if isinstance(widget, w.HTML):
+        return _html_to_text(widget.value)
+    if isinstance(widget, (w.Textarea, w.Text)):
+        return f"[{widget.value}]"
+    if isinstance(widget, w.Button):
+        return f"[{widget.description}]"
+    if isinstance(widget, (w.Dropdown, w.RadioButtons, w.Select)):
+        label = f"{widget.description}: " if widget.description else ""
+        chosen = widget.label if widget.label is not None else "(nothing chosen)"
+        return f"{label}{chosen} ({len(widget.options)} choices)"
+    if isinstance(widget, w.Label):
+        return widget.value
+    if hasattr(widget, "value") and hasattr(widget, "description"):
+        return f"{widget.description} {widget.value}"
+    return ""
+
+
+def _html_to_text(markup: str) -> str:
+    text = re.sub(r"</(p|div|tr|li|h\d)>|<br\s*/?>", "\n", markup)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def _plain(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+
+
 def static_bundle(widget, static_html: str | None = None, **kwargs) -> dict:
-    """The widget's own output bundle plus a ``text/html`` static view (default: its snapshot)."""
+    """The widget's own output bundle plus a static view (default: its snapshot), as ``text/html``
+    and as ``text/plain`` in place of the widget's repr."""
     bundle = widget._repr_mimebundle_(**kwargs)
     data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
     view = static_html if static_html is not None else snapshot_html(widget)
     data["text/html"] = (f"<div class='workbook-widget-static'>{view}"
                          f"<p><small><i>{html.escape(STATIC_NOTE)}</i></small></p></div>")
+    text = _plain(snapshot_text(widget) if static_html is None else _html_to_text(static_html))
+    data["text/plain"] = f"{text}\n({STATIC_NOTE})"
     return data
 
 

@@ -75,7 +75,8 @@ class ChatPanel(StaticView):
             self.reply.value = text_html(self.state.text) + error_html(self.state.error, self.state.hint)
             self.stats.value = ""
         else:
-            self.stats.value = stats_html(self.state.stats())
+            # Every answer says where it came from, in the saved snapshot too.
+            self.stats.value = stats_html(f"answered by {_who(provider)} · {self.state.stats()}")
         self._record_view()
         return self.state
 
@@ -83,3 +84,9 @@ class ChatPanel(StaticView):
         self.reply.value = text_html(self.state.text, height="3em")
         if self.state.ttft_s is not None and not self.state.done:
             self.stats.value = stats_html(f"streaming… (the answer began after {self.state.ttft_s * 1000:.0f} ms)")
+
+
+def _who(provider) -> str:
+    name = getattr(provider, "name", None) or type(provider).__name__
+    model = getattr(provider, "model", None)
+    return f"{name} / {model}" if model else name

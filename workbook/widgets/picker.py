@@ -54,6 +54,12 @@ class PickerStatus:
     message: str = ""
     hint: str = ""
 
+    def __str__(self) -> str:
+        # What a student reads under print(picker.status): a sentence, not the dataclass's repr.
+        mark = {"ready": "✓", "error": "✗"}.get(self.state, "…")
+        line = f"{mark} {self.selected or '(no provider chosen)'}: {self.message or self.state}"
+        return line + (f"\n  Hint: {self.hint}" if self.hint else "")
+
 
 class ProviderPicker(StaticView):
     """A dropdown of every registered provider; ``.provider`` is the one chosen."""
