@@ -110,10 +110,10 @@ LIVE_REPEATS: dict[str, str] = {
     "03_self_hosting": "local, but for the Ollama cell: without a server it says so and uses the emulator",
 }
 # A repeat may still pick its account with account_for where that is its only difference from
-# the run it repeats: the lines naming it (its import, its call) are left out of the check
-# below, nothing else is.
+# the run it repeats: the lines naming it (its import, its call) or reading what it chose
+# (`account.offline`) are left out of the check below, nothing else is.
 ACCOUNT_LINES_ONLY = {"03_self_hosting"}
-ACCOUNT_LINE = re.compile(r"^.*\baccount_for\b.*$", re.M)
+ACCOUNT_LINE = re.compile(r"^.*(?:\baccount_for\b|\.offline\b).*$", re.M)
 RUNS += [pytest.param(p, "live", id=f"{rel(p)}[live]") for p in NOTEBOOK_PATHS
          if backends_of(p) and not is_solution(p) and p.stem not in LIVE_REPEATS]
 
