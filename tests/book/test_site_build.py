@@ -158,22 +158,24 @@ def test_a_widget_snapshot_shows_its_text_buttons_and_choice():
 
 # -- the landing page ---------------------------------------------------------------------------------
 def test_the_landing_page_lists_the_course_in_order_with_its_time(tmp_path):
-    first = notebook(md("# 01 First\n\n**Time:** about 20 minutes\n"))
-    second = notebook(md("# 02 Second\n\n**Time:** about 45 minutes (and more)\n"))
+    # Real lessons of the course (workbook.course.notebooks.COURSE): one core, one optional.
+    first = notebook(md("# 00 Start\n\n**Time:** about 20 minutes: 15 on the core path\n"))
+    second = notebook(md("# 00a Primer\n\n**Time:** about 45 minutes (and more)\n"))
     quiz_nb = notebook(md("# Quiz"))
     paths = []
-    for name, nb in (("01_first", first), ("02_second", second), ("quiz", quiz_nb)):
+    for name, nb in (("00_start_here", first), ("00a_asyncio_primer", second), ("quiz", quiz_nb)):
         nbformat.write(nb, tmp_path / f"{name}.ipynb")
         paths.append(tmp_path / f"{name}.ipynb")
     text = book.landing_page(paths)
     assert book.PATH_MARKER not in text
     rows = [line for line in text.splitlines() if line.startswith("| [")]
-    assert rows == ["| [01 First](notebooks/01_first.ipynb) | notebook | about 20 min |",
-                    "| [02 Second](notebooks/02_second.ipynb) | notebook | about 45 min |",
-                    "| [Quiz](notebooks/quiz.ipynb) | quiz | — |"]
-    assert "In all, about 1 h 05 min" in text
+    assert rows == ["| [00 Start](notebooks/00_start_here.ipynb) | notebook | core | about 20 min (15 on the core path) |",
+                    "| [00a Primer](notebooks/00a_asyncio_primer.ipynb) | notebook | optional | about 45 min |",
+                    "| [Quiz](notebooks/quiz.ipynb) | quiz | core | — |"]
+    assert "The core path: about 15 min; every notebook: about 1 h 05 min" in text, \
+        "the landing page adds up the times as notebook 00's table does"
     toc = text[text.index("```{toctree}"):]
-    assert toc.index("notebooks/01_first") < toc.index("notebooks/02_second") < toc.index("notebooks/quiz")
+    assert toc.index("notebooks/00_start_here") < toc.index("notebooks/00a_asyncio_primer") < toc.index("notebooks/quiz")
 
 
 def test_launch_links_need_a_public_repository():

@@ -32,7 +32,8 @@ from pathlib import Path
 import nbformat
 
 from ..course.execute import execute, executed_name
-from ..course.notebooks import ROOT, course_notebooks, solution_of
+from ..course.notebooks import (COURSE, ROOT, core_minutes, core_minutes_of, course_notebooks, hours,
+                                minutes, solution_of)
 from .diagrams import mermaid_script
 
 SITE_SOURCE = Path(__file__).resolve().parent / "site"
@@ -170,34 +171,32 @@ def exercise_page(student: nbformat.NotebookNode, solution_run: nbformat.Noteboo
 
 
 # -- the landing page -----------------------------------------------------------------------------
-def heading_and_minutes(notebook: nbformat.NotebookNode) -> tuple[str, int | None]:
-    """The notebook's ``# `` title and the minutes its ``**Time:**`` line estimates."""
-    title, minutes = "", None
-    for cell in notebook.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if not title and line.startswith("# "):
-                title = line[2:].strip()
-            found = re.match(r"\*\*Time:\*\*\D*(\d+)\s*min", line)
-            if found and minutes is None:
-                minutes = int(found.group(1))
-        break
-    return title, minutes
+def title_of(notebook: Path) -> str:
+    """The notebook's ``# `` title (its opening cell's first heading)."""
+    opening = next((c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"), None)
+    for line in (opening.source.splitlines() if opening else []):
+        if line.startswith("# "):
+            return line[2:].strip()
+    return ""
 
 
 def course_path(notebooks: list[Path]) -> str:
-    """The landing page's table of the course, from the notebooks themselves."""
-    rows, total = [], 0
+    """The landing page's table of the course: each notebook's kind, whether it is on the core
+    path, and its time -- read the way notebook 00's table reads them (``workbook.course.notebooks``)."""
+    on_core = {lesson.stem: lesson.core for lesson in COURSE}
+    rows, whole = [], 0
     for path in notebooks:
-        title, minutes = heading_and_minutes(nbformat.read(path, as_version=4))
-        total += minutes or 0
+        stated = minutes(path)
+        whole += stated or 0
         kind = "exercise" if solution_of(path) else ("quiz" if path.stem == "quiz" else "notebook")
-        rows.append(f"| [{title or path.stem}](notebooks/{path.name}) | {kind} | "
-                    f"{f'about {minutes} min' if minutes else '—'} |")
-    hours = f"{total // 60} h {total % 60:02d} min" if total >= 60 else f"{total} min"
-    return "\n".join(["| notebook | kind | time |", "|---|---|---|", *rows, "",
-                      f"In all, about {hours} by the notebooks' own estimates."])
+        core = on_core.get(path.stem)
+        part = core_minutes_of(path) if core else None
+        rows.append(f"| [{title_of(path) or path.stem}](notebooks/{path.name}) | {kind} | "
+                    f"{'core' if core else 'optional'} | {f'about {stated} min' if stated else '—'}"
+                    f"{f' ({part} on the core path)' if part and part != stated else ''} |")
+    return "\n".join(["| notebook | kind | path | time |", "|---|---|---|---|", *rows, "",
+                      f"The core path: about {hours(core_minutes(notebooks[0].parent))}; every notebook: about "
+                      f"{hours(whole)}, by the notebooks' own estimates."])
 
 
 def landing_page(notebooks: list[Path]) -> str:
