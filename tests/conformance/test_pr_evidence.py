@@ -80,7 +80,8 @@ async def test_comparison_markdown_has_a_row_per_provider():
     figures = table_rows(markdown)
     assert [row[0] for row in figures] == ["first", "second \\| piped"]
     assert len(figures[0]) == 1 + len(result.table().columns)
-    assert "Quality by check type" in markdown and "illustrative prices" in markdown
+    assert "Quality by check type" in markdown and "estimated from list prices" in markdown
+    assert "no price, not a measured zero" in markdown, "an unpriced provider's cost is a dash, said so"
 
 
 async def evidence_for(settings: AISettings, report) -> str:
