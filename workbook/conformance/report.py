@@ -1,7 +1,7 @@
 """The conformance report: one ``CheckResult`` per check, gathered in a ``ConformanceReport``.
 
 The report is what a notebook shows and what an exercise saves for CI: ``str()`` for a
-terminal, ``_repr_html_`` for Jupyter, ``to_markdown()`` for a pull request,
+terminal and a notebook's plain-text view, ``_repr_html_`` for Jupyter, ``to_markdown()`` for a pull request,
 ``to_dataframe()`` for pandas, ``to_dict()`` / ``save(path)`` for JSON. ``passed`` counts
 only the checks that ran (skipped ones do not).
 
@@ -37,6 +37,13 @@ class NotPassedYet(AssertionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
         return str(self).splitlines()
+
+
+class Passed(str):
+    """What ``require`` returns: a graded cell's last value, shown as its line, not as a quoted repr."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
 
 
 @dataclass
@@ -85,7 +92,7 @@ class ConformanceReport:
                 return check
         raise KeyError(name)
 
-    def require(self, *names: str) -> str:
+    def require(self, *names: str) -> Passed:
         """Raise ``NotPassedYet`` (an ``AssertionError``) unless every named check (no names: every
         check) passed: an exercise's autograded test cell. The message gives, for each check that
         did not pass, what happened and its hint (a check the suite never reached names the one
@@ -112,7 +119,7 @@ class ConformanceReport:
             untouched = all(self[name].detail.startswith(NOT_WRITTEN) for name in missing
                             if any(c.name == name for c in self.checks))
             raise NotPassedYet(problems, missing, untouched)
-        return "✓ " + ", ".join(names)
+        return Passed("✓ " + ", ".join(names))
 
     def summary(self) -> str:
         ran = [c for c in self.checks if c.passed is not None]
@@ -129,6 +136,10 @@ class ConformanceReport:
 
     def __repr__(self) -> str:
         return f"<ConformanceReport {self.summary()}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        # A notebook's plain-text view (a saved copy, a terminal) shows the table, not the repr.
+        printer.text(str(self))
 
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,

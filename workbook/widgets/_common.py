@@ -201,6 +201,9 @@ def static_bundle(widget, static_html: str | None = None, **kwargs) -> dict:
     view = static_html if static_html is not None else snapshot_html(widget)
     data["text/html"] = (f"<div class='workbook-widget-static'>{view}"
                          f"<p><small><i>{html.escape(STATIC_NOTE)}</i></small></p></div>")
+    # ipywidgets' plain text is the widget's repr (``VBox(children=(...``): a reader of the
+    # saved notebook as text gets the sentence instead.
+    data["text/plain"] = f"(an interactive widget: {STATIC_NOTE[0].lower()}{STATIC_NOTE[1:]})"
     return data
 
 
