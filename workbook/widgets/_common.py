@@ -203,7 +203,7 @@ def static_bundle(widget, static_html: str | None = None, **kwargs) -> dict:
                          f"<p><small><i>{html.escape(STATIC_NOTE)}</i></small></p></div>")
     # ipywidgets' plain text is the widget's repr (``VBox(children=(...``): a reader of the
     # saved notebook as text gets the sentence instead.
-    data["text/plain"] = f"(an interactive widget: {STATIC_NOTE[0].lower()}{STATIC_NOTE[1:]})"
+    data["text/plain"] = "(An interactive widget is here: run the notebook in JupyterLab to use it.)"
     return data
 
 
