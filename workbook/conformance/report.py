@@ -175,21 +175,32 @@ class ConformanceReport:
     def _has_stretch(self) -> bool:
         return any(c.level == STRETCH for c in self.checks)
 
+    def _new_hints(self) -> list[str]:
+        """Each failed row's hint, or "" where it repeats the failed row's above it (a stub
+        fails many rows with one hint: a student reads it once)."""
+        shown, previous = [], None
+        for c in self.checks:
+            hint = c.hint if c.passed is False else ""
+            shown.append("" if hint and hint == previous else hint)
+            if c.passed is False:
+                previous = hint
+        return shown
+
     def __str__(self) -> str:
         width = max((len(c.name) for c in self.checks), default=5)
         lines = [self.summary()]
-        for c in self.checks:
+        for c, hint in zip(self.checks, self._new_hints()):
             level = "" if c.level == CORE else " (stretch)"
             lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}{level}")
-            if c.passed is False and c.hint:
-                lines.append(f"    {'':<{width}}  Hint: {c.hint}")
+            if hint:
+                lines.append(f"    {'':<{width}}  Hint: {hint}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#cf222e", None: "#6e7781"}
         rows = []
-        for c in self.checks:
-            hint = html.escape(c.hint) if c.passed is False else ""
+        for c, new_hint in zip(self.checks, self._new_hints()):
+            hint = html.escape(new_hint) if new_hint else ("same as above" if c.passed is False and c.hint else "")
             rows.append(
                 f"<tr><td style='color:{colour[c.passed]};font-weight:bold;text-align:center'>"
                 f"{c.mark}</td><td style='text-align:left'>{html.escape(c.name)}</td>"
