@@ -2,7 +2,7 @@
 
 In a notebook tqdm draws a widget, and a saved notebook keeps only the text tqdm gave it when
 it first appeared ("0%"). Here the widget is shown with a display id and, once the bar closes,
-replaced by one line saying what was done ("calls: 12 of 12 call in 00:03"), with no bar glyphs
+replaced by one line saying what was done ("calls: 12 of 12 calls in 00:03"), with no bar glyphs
 left in the saved output -- what the course site and any reader without a kernel see. In a
 terminal it is tqdm as usual.
 """
@@ -44,9 +44,11 @@ def _recorded_bar_class():
         def done_line(self) -> str:
             done = self.format_dict
             count = f"{done['n']} of {done['total']}" if done.get("total") else str(done["n"])
-            unit = {"it": "items", None: "items"}.get(done.get("unit"), done.get("unit"))
-            return (f"{done.get('prefix') or 'done'}: {count} {unit} "
-                    f"in {self.format_interval(done['elapsed'])}")
+            unit = done.get("unit") or "it"
+            unit = "items" if unit == "it" else unit if done["n"] == 1 or unit.endswith("s") else unit + "s"
+            # tqdm's set_description() ends the prefix in ": " itself.
+            prefix = (done.get("prefix") or "done").removesuffix(": ")
+            return f"{prefix}: {count} {unit} in {self.format_interval(done['elapsed'])}"
 
     return RecordedBar
 

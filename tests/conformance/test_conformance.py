@@ -214,3 +214,14 @@ def test_a_provider_that_ignores_the_setting_fails_the_responses_run(emu):
     report = check_provider(sp.IgnoresOpenAIApi, emulator=emu, openai_api="responses")
     assert "not to the Responses API" in _failed(report, "request fields").detail
     assert "text.format" in _failed(report, STRUCTURED).detail
+
+
+def test_a_hint_repeated_by_the_rows_below_is_shown_once(emu):
+    """A stub fails most rows with the same hint: the table gives it once, then says "same as above"."""
+    report = check_provider(sp.LlamaCppStub, protocol="openai", emulator=emu, extra_fields={"cache_prompt": False})
+    failed = report.failed
+    repeats = sum(a.hint == b.hint for a, b in zip(failed, failed[1:]))   # a row repeating the one above
+    assert repeats, "the stub's failed rows repeat a hint"
+    text = str(report)
+    assert text.count("Hint: ") == len(failed) - repeats, text
+    assert report._repr_html_().count("same as above") == repeats

@@ -196,3 +196,16 @@ def test_an_unfinished_subclass_says_not_implemented_not_retry(emu):
     report = check_provider(students.LlamaCppStub, emulator=emu, **LLAMACPP)
     for row in ("bad key → AuthenticationError", "request fields"):
         assert report[row].passed is False and "not implemented yet" in report[row].detail
+
+
+@pytest.mark.parametrize("openai_api", ["chat_completions", "responses"])
+def test_exercise_12s_request_hook_is_sent_under_either_openai_api(emu, openai_api):
+    """The hook exercise 12 has students override, ``_request``, is what either API sends: the
+    solution's class gets cache_prompt to the server, and the parent's request alone does not."""
+    solution = solution_class(EXERCISE_12, "LlamaCppServerProvider",
+                              {"OpenAIProvider": students.OpenAIProvider, "Message": Message})
+    report = check_provider(solution, emulator=emu, openai_api=openai_api, **LLAMACPP)
+    assert report.passed, str(report)
+    without = check_provider(students.NoExtraBody, emulator=emu, openai_api=openai_api, **LLAMACPP)
+    assert without["request fields"].passed is False and "cache_prompt" in without["request fields"].detail, \
+        without["request fields"].detail

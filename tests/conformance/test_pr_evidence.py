@@ -80,7 +80,9 @@ async def test_comparison_markdown_has_a_row_per_provider():
     figures = table_rows(markdown)
     assert [row[0] for row in figures] == ["first", "second \\| piped"]
     assert len(figures[0]) == 1 + len(result.table().columns)
-    assert "Quality by check type" in markdown and "illustrative prices" in markdown
+    assert "Quality by check type" in markdown and "estimated from list prices" in markdown
+    assert "no price, not a measured zero" in markdown, "an unpriced provider's cost is a dash, said so"
+    assert "2 calls: 2 provider(s) x (1 case(s) x 1 run(s) + 0 warm-up)" in markdown, "the call count is explained"
 
 
 async def evidence_for(settings: AISettings, report) -> str:
@@ -136,3 +138,29 @@ def test_the_evidence_goes_beside_the_notebook_unless_a_test_run_says_where(tmp_
     assert evidence_path(tmp_path / "09-emulator.result.json") == tmp_path / "09-emulator.result.pr_evidence.md"
     monkeypatch.setenv("WORKBOOK_EVIDENCE_DIR", str(tmp_path))
     assert evidence_path(None) == tmp_path / "pr_evidence.md"
+
+
+class StreamsWithoutUsage:
+    """A student's class: its stream is plain text, so it carries no token counts."""
+
+    async def chat(self, messages, *, max_tokens=512, temperature=0.7):
+        raise NotImplementedError  # the evidence's sample streams; chat is the checker's business
+
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        for piece in ("A pull ", "request ", "proposes changes."):
+            yield piece
+
+
+async def test_the_timing_sample_says_why_its_token_count_is_estimated():
+    """The checker's "usage reported" row (chat) passed, the streamed sample had none: the evidence
+    says both, instead of an unexplained "estimated" beside a row saying usage was reported."""
+    report = ConformanceReport("P", "openai", [CheckResult("usage reported", True, "input_tokens=4, output_tokens=16")])
+    settings = AISettings(provider="mock")
+    estimated = evidence_markdown(title="T", provider="p", settings=settings, report=report,
+                                  timing=await timing_sample(StreamsWithoutUsage()))
+    assert "(estimated: the stream reported no usage)" in estimated
+    assert "“usage reported” row passed" in estimated and "the stream carried none" in estimated
+    mock = create_ai_provider(AISettings(provider="mock", mock_ttft_s=0.0, mock_tokens_per_s=10_000))
+    reported = evidence_markdown(title="T", provider="p", settings=settings, report=report,
+                                 timing=await timing_sample(mock))
+    assert "(reported by the stream)" in reported and "estimated" not in reported.split("## Timing sample")[1]

@@ -55,7 +55,10 @@ async def run_comparison_async(
         raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
     price_map = normalise_prices(prices)
     total = len(providers) * (warmup + runs * len(case_list))
-    bar = _Progress(total, progress)
+    # The finished bar's line says where its total comes from ("compare: 52 of 52 calls ...").
+    bar = _Progress(total, progress, desc=(
+        f"compare ({len(providers)} providers x ({len(case_list)} cases x {runs} runs"
+        f" + {warmup} warm-up))"))
     all_records, busy = [], {}
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:

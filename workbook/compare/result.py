@@ -117,8 +117,27 @@ class ComparisonResult:
             "in tok": est + s["input_tokens"].astype(str),
             "out tok": est + s["output_tokens"].astype(str),
             "quality": s["quality"].map(lambda v: "-" if _nan(v) else f"{v:.0%}"),
-            "cost $": s["cost_usd"].map(lambda v: "-" if _nan(v) else f"{v:.6f}"),
+            "cost $": s["cost_usd"].map(_dollars),
         }, index=s.index)
+
+    def notes(self) -> list[str]:
+        """What the table's figures are, one line each: its call count, estimated token counts,
+        the streaming rate's definition, where costs come from."""
+        settings = self.settings
+        calls = len(self.summary) * (settings["warmup"] + settings["runs"] * settings["cases"])
+        estimated = [str(label) for label, flag in self.summary["tokens_estimated"].items() if flag]
+        unpriced = [str(label) for label, cost in self.summary["cost_usd"].items() if not cost > 0]
+        return [
+            f"{calls} calls: {len(self.summary)} provider(s) x ({settings['cases']} case(s) x "
+            f"{settings['runs']} run(s) + {settings['warmup']} warm-up); \"calls\" counts each "
+            "provider's measured ones, without its warm-up.",
+            *([f"~ token counts estimated (~4 characters per token) for {', '.join(estimated)}: "
+               "the comparison streams, and their streams reported no usage."] if estimated else []),
+            "tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate after the first token.",
+            "cost $: estimated from list prices (API: the model catalogue, with the date each was "
+            "verified; self-hosted: illustrative machine rates)"
+            + (f"; — for {', '.join(unpriced)}: no price, not a measured zero." if unpriced else "."),
+        ]
 
     def to_text(self) -> str:
         """A plain-text report: key figures, quality by check, errors, notes."""
@@ -135,14 +154,8 @@ class ComparisonResult:
                     "error_message"].iloc[0]
                 lines.append(f"  {label}: {row['error_types']}  e.g. {example}")
             lines.append("")
-        if self.summary["tokens_estimated"].any():
-            lines.append("~ token counts estimated (~4 characters per token): the provider "
-                         "reported no usage.")
-        lines.append("tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate "
-                     "after the first token.")
-        lines.append("cost $: estimated from list prices (API: the model catalogue, with the date "
-                     "each was verified; self-hosted: illustrative machine rates): "
-                     + "; ".join(f"{label} <- {p}" for label, p in self.summary["price"].items()))
+        lines += self.notes()
+        lines.append("prices: " + "; ".join(f"{label} <- {p}" for label, p in self.summary["price"].items()))
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -161,25 +174,24 @@ class ComparisonResult:
                          + table(["provider", *quality.columns],
                                  ([label, *row] for label, row in
                                   zip(quality.index, quality.values.tolist()))))
-        runs = self.settings.get("runs")
-        notes = [f"{runs} run(s) of each case." if runs else "",
-                 "~ token counts estimated (~4 characters per token): the provider reported "
-                 "no usage." if self.summary["tokens_estimated"].any() else "",
-                 "tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate after the "
-                 "first token.",
-                 "cost $: estimated from illustrative prices (workbook.compare.prices)."]
-        parts.append("\n".join(f"- {note}" for note in notes if note))
+        parts.append("\n".join(f"- {note}" for note in self.notes()))
         return "\n\n".join(parts)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
-        return self.summary._repr_html_()
+        return self.table()._repr_html_()  # the readable figures; every column is in .summary
 
 
 def _nan(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _dollars(value: float) -> str:
+    if _nan(value) or value <= 0:
+        return "—"  # no price: a blank, not a measured zero (the notes say so)
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.6f}"
 
 
 def _seconds(value: float) -> str:

@@ -120,7 +120,7 @@ class _Progress:
     """A tqdm.auto bar (a widget in Jupyter, text in a terminal), or nothing."""
 
     def __init__(self, total: int, enabled: bool, desc: str = "compare"):
-        self._bar = None
+        self._bar, self._desc = None, desc
         if enabled:
             from ..progress import progress_bar
 
@@ -136,6 +136,7 @@ class _Progress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.set_description(self._desc, refresh=False)  # the whole run's, not its last provider's
             self._bar.close()
 
 

@@ -1,7 +1,7 @@
 """The conformance report: one ``CheckResult`` per check, gathered in a ``ConformanceReport``.
 
 The report is what a notebook shows and what an exercise saves for CI: ``str()`` for a
-terminal, ``_repr_html_`` for Jupyter, ``to_markdown()`` for a pull request,
+terminal and a notebook's plain-text view, ``_repr_html_`` for Jupyter, ``to_markdown()`` for a pull request,
 ``to_dataframe()`` for pandas, ``to_dict()`` / ``save(path)`` for JSON. ``passed`` counts
 only the checks that ran (skipped ones do not).
 
@@ -37,6 +37,13 @@ class NotPassedYet(AssertionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
         return str(self).splitlines()
+
+
+class Passed(str):
+    """What ``require`` returns: a graded cell's last value, shown as its line, not as a quoted repr."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self))
 
 
 @dataclass
@@ -85,7 +92,7 @@ class ConformanceReport:
                 return check
         raise KeyError(name)
 
-    def require(self, *names: str) -> str:
+    def require(self, *names: str) -> Passed:
         """Raise ``NotPassedYet`` (an ``AssertionError``) unless every named check (no names: every
         check) passed: an exercise's autograded test cell. The message gives, for each check that
         did not pass, what happened and its hint (a check the suite never reached names the one
@@ -112,7 +119,7 @@ class ConformanceReport:
             untouched = all(self[name].detail.startswith(NOT_WRITTEN) for name in missing
                             if any(c.name == name for c in self.checks))
             raise NotPassedYet(problems, missing, untouched)
-        return "✓ " + ", ".join(names)
+        return Passed("✓ " + ", ".join(names))
 
     def summary(self) -> str:
         ran = [c for c in self.checks if c.passed is not None]
@@ -129,6 +136,10 @@ class ConformanceReport:
 
     def __repr__(self) -> str:
         return f"<ConformanceReport {self.summary()}>"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        # A notebook's plain-text view (a saved copy, a terminal) shows the table, not the repr.
+        printer.text(str(self))
 
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject, "protocol": self.protocol, "passed": self.passed,
@@ -164,21 +175,32 @@ class ConformanceReport:
     def _has_stretch(self) -> bool:
         return any(c.level == STRETCH for c in self.checks)
 
+    def _new_hints(self) -> list[str]:
+        """Each failed row's hint, or "" where it repeats the failed row's above it (a stub
+        fails many rows with one hint: a student reads it once)."""
+        shown, previous = [], None
+        for c in self.checks:
+            hint = c.hint if c.passed is False else ""
+            shown.append("" if hint and hint == previous else hint)
+            if c.passed is False:
+                previous = hint
+        return shown
+
     def __str__(self) -> str:
         width = max((len(c.name) for c in self.checks), default=5)
         lines = [self.summary()]
-        for c in self.checks:
+        for c, hint in zip(self.checks, self._new_hints()):
             level = "" if c.level == CORE else " (stretch)"
             lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}{level}")
-            if c.passed is False and c.hint:
-                lines.append(f"    {'':<{width}}  Hint: {c.hint}")
+            if hint:
+                lines.append(f"    {'':<{width}}  Hint: {hint}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#cf222e", None: "#6e7781"}
         rows = []
-        for c in self.checks:
-            hint = html.escape(c.hint) if c.passed is False else ""
+        for c, new_hint in zip(self.checks, self._new_hints()):
+            hint = html.escape(new_hint) if new_hint else ("same as above" if c.passed is False and c.hint else "")
             rows.append(
                 f"<tr><td style='color:{colour[c.passed]};font-weight:bold;text-align:center'>"
                 f"{c.mark}</td><td style='text-align:left'>{html.escape(c.name)}</td>"

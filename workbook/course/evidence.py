@@ -56,18 +56,32 @@ def configuration_rows(settings: AISettings) -> list[tuple[str, str]]:
     return rows
 
 
-def _timing_markdown(reply: TimedReply) -> str:
+def _timing_markdown(reply: TimedReply, report=None) -> str:
     if reply.error is not None:
         return f"The sample call failed: `{type(reply.error).__name__}: {reply.error}`"
     tokens, estimated = reply.output_tokens()
     rows = [("time to first token", _seconds(reply.ttft_s)),
             ("latency (whole reply)", _seconds(reply.latency_s)),
             ("pieces streamed", str(reply.chunks)),
-            ("output tokens", f"~{tokens} (estimated)" if estimated else str(tokens)),
+            ("output tokens", f"~{tokens} (estimated: the stream reported no usage)" if estimated
+             else f"{tokens} (reported by the stream)"),
             ("finish reason", reply.finish_reason or "not reported")]
     answer = reply.text.strip().replace("\n", " ")
-    return (table(("measure", "value"), rows)
+    text = (table(("measure", "value"), rows)
             + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer: “{answer[:200]}”")
+    if estimated and _usage_reported(report):
+        # Both are true of one server: it counts tokens for a whole answer, not at a stream's end.
+        text += ("\n\nThe checker's “usage reported” row passed: a whole answer (`chat`) came with "
+                 "its token counts. This sample streamed (`chat_stream`), and the stream carried none, "
+                 "so its count is estimated (~4 characters per token).")
+    return text
+
+
+def _usage_reported(report) -> bool:
+    try:
+        return report["usage reported"].passed is True
+    except (KeyError, TypeError):
+        return False
 
 
 def _seconds(value: float | None) -> str:
@@ -99,7 +113,7 @@ def evidence_markdown(*, title: str, provider: str, settings: AISettings, report
         report.to_markdown(),
     ]
     if timing is not None:
-        parts += ["## Timing sample" + (f" ({where})" if where else ""), _timing_markdown(timing)]
+        parts += ["## Timing sample" + (f" ({where})" if where else ""), _timing_markdown(timing, report)]
     if comparison is not None:
         parts += ["## Comparison", comparison.to_markdown()]
     for heading, text in (sections or {}).items():

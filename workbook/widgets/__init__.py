@@ -3,15 +3,17 @@
 * ``ProviderPicker`` -- choose a provider; see what is configured, missing, reachable.
 * ``ChatPanel`` -- stream one reply, with time to first token, latency and tokens.
 * ``Race`` -- one prompt to several providers side by side, streaming concurrently.
+* ``static_bundle`` -- any ipywidget's output plus a static view for a page without a kernel.
 
 Nothing here blocks the kernel: network work runs as asyncio tasks on its loop, probes
 in a background thread. Tests drive the state objects (``picker.status``,
 ``panel.state``, ``race.state``) without a browser.
 """
 
+from ._common import static_bundle
 from .chat import ChatPanel, ChatState
 from .picker import PickerStatus, ProviderOption, ProviderPicker
 from .race import Race, RaceColumn, RaceState
 
 __all__ = ["ProviderPicker", "PickerStatus", "ProviderOption", "ChatPanel", "ChatState",
-           "Race", "RaceState", "RaceColumn"]
+           "Race", "RaceState", "RaceColumn", "static_bundle"]

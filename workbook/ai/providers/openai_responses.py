@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import openai
 
-from .. import catalog
 from ..structured import OutputSchema
 from ..types import Message, Usage
 from ._openai_sdk import create_response, ended_early, stream_error, text_of, translate
@@ -82,11 +81,17 @@ async def stream(provider, messages: list[Message], max_tokens: int, temperature
 
 def _request(provider, messages: list[Message], max_tokens: int, temperature: float,
              schema: OutputSchema | None) -> dict:
-    request = {"model": provider.model, "input": [{"role": m.role, "content": m.content} for m in messages],
-               "max_output_tokens": max_tokens, "temperature": temperature}
-    if catalog.token_limit_field(provider.model) == "max_completion_tokens":
+    # Built from the provider's own chat-completions request, renaming only what the Responses
+    # API names differently: a subclass's ``_request`` (exercise 12's extra_body) then reaches
+    # the server under either API.
+    request = dict(provider._request(messages, max_tokens, temperature))
+    request["input"] = request.pop("messages")
+    for limit_field in ("max_tokens", "max_completion_tokens"):
+        if limit_field in request:
+            request["max_output_tokens"] = request.pop(limit_field)
+    if "reasoning_effort" in request:
         # A reasoning model: thinking off, as chat completions' reasoning_effort="none" does.
-        request["reasoning"] = {"effort": "none"}
+        request["reasoning"] = {"effort": request.pop("reasoning_effort")}
     if schema is not None:
         # The same JSON schema as response_format's, under text.format and one level flatter.
         request["text"] = {"format": {"type": "json_schema", "name": schema.name, "schema": schema.schema,
