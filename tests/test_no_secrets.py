@@ -233,7 +233,9 @@ def test_doctor_never_shows_a_secret(provider, tmp_path):
     # The chosen provider's server is on this machine, so doctor calls it: the server
     # echoes every header it got in its error, and doctor shows that error.
     with HostileServer(echo_headers) as server:
-        shown = _doctor({**secret_environment(server.url, provider),
+        # The server answers at once; the deadline only has to outlast a busy machine's start
+        # of the doctor's first call (0.5 s did not, with both cores loaded).
+        shown = _doctor({**secret_environment(server.url, provider), "AI__TIMEOUT_S": "10",
                          "AWS_ACCESS_KEY_ID": SECRETS["AWS access key id"],
                          "AWS_SECRET_ACCESS_KEY": SECRETS["AWS secret key"],
                          "AWS_SESSION_TOKEN": SECRETS["AWS session token"]}, tmp_path)
