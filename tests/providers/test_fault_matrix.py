@@ -24,8 +24,10 @@ streamed, and a refused key, whose hint must be its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -136,6 +138,24 @@ def _no_real_credentials(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@contextmanager
+def _no_collection_pauses():
+    """The garbage collector paused while a group's cells run (it runs between groups).
+
+    A full collection walks every object of this test process (openai's types, botocore's
+    models, pytest's own, and what earlier groups left): measured with ``gc.callbacks``, one
+    pass blocked the event loop for 0.1 s early in the matrix and 1.3 s late in it, on this
+    machine under load, and one landing inside a group ate that group's 1.5 s deadlines (every
+    complete_held_open cell failed "no complete answer within 1.5 s") -- a pause of the test
+    process, no part of the fault it plays. A group runs for seconds: nothing piles up.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 @dataclass
 class Outcome:
     result: BaseException | str | None  # None: still running at the deadline, cancelled
@@ -146,10 +166,10 @@ class Outcome:
 async def _run_group(fault: str, cells: list[tuple[str, str]]) -> list[Outcome]:
     """The cells of one fault at once, each with a server of its own.
 
-    Providers are built before any clock starts: building one (and the first import of
-    its SDK) blocks the loop, which would eat into the other cells' deadlines.
+    Providers are built before any clock starts: building one imports its SDK, and what the
+    SDK would import at its first request (test_first_call_imports.py), which blocks the loop
+    and would eat into the other cells' deadlines.
     """
-    await _warm_up()
     # Refused: the providers point at a port nobody listens on; the server only counts.
     servers = [HostileServer(FAULTS.get(fault, answer_well)).__enter__() for _ in cells]
     try:
@@ -157,8 +177,9 @@ async def _run_group(fault: str, cells: list[tuple[str, str]]) -> list[Outcome]:
             create_ai_provider(settings_for(name, f"http://127.0.0.1:{free_port()}"
                                             if fault == "connection_refused" else server.url))
             for (name, _), server in zip(cells, servers)]
-        outcomes = await asyncio.gather(*(_timed(provider, call)
-                                          for provider, (_, call) in zip(providers, cells)))
+        with _no_collection_pauses():
+            outcomes = await asyncio.gather(*(_timed(provider, call)
+                                              for provider, (_, call) in zip(providers, cells)))
         for outcome, server in zip(outcomes, servers):
             outcome.sent = len(server.requests)
         await asyncio.gather(*(aclose_quietly(provider, timeout_s=1) for provider in providers))
@@ -166,34 +187,6 @@ async def _run_group(fault: str, cells: list[tuple[str, str]]) -> list[Outcome]:
         for server in servers:
             server.stop()
     return outcomes
-
-
-_WARM: set[str] = set()
-
-
-async def _warm_up() -> None:
-    """One healthy exchange per wire protocol and call, untimed, before the first group.
-
-    An SDK's first request imports modules it loads lazily (openai's resources, anyio's
-    locks, botocore's parsers): a few tenths of a second on the event loop here, seconds on a
-    loaded machine with cold caches -- time that would land on whichever group ran first (in
-    a loaded run it was invalid_utf8: every cell "ended after 12.1 s") and be no part of the
-    fault it plays.
-    """
-    names = [name for name in WIRE_PROVIDERS if name not in _WARM]
-    if not names:
-        return
-    cells = [(name, call) for name in names for call in CALLS_BOTH]
-    servers = [HostileServer(answer_well).__enter__() for _ in cells]
-    try:
-        providers = [create_ai_provider(settings_for(name, server.url))
-                     for (name, _), server in zip(cells, servers)]
-        await asyncio.gather(*(_call(provider, call) for provider, (_, call) in zip(providers, cells)))
-        await asyncio.gather(*(aclose_quietly(provider, timeout_s=1) for provider in providers))
-    finally:
-        for server in servers:
-            server.stop()
-    _WARM.update(names)
 
 
 async def _timed(provider, call: str) -> Outcome:

@@ -35,6 +35,7 @@ import httpx
 
 from ..ports import free_port
 from ..processes import processes_marked
+from ..readiness import answered, wait_until_ready
 from ..serving.llama_server import DEFAULT_ALIAS, LlamaServer
 from . import accounts, tls
 from .errors import ClassroomError
@@ -284,11 +285,7 @@ class Classroom:
                 umask=0o077)
         finally:
             log.close()
-        try:
-            self._wait_until_ready(started)
-        except BaseException:
-            self.stop()
-            raise
+        self._wait_until_ready(started)
         self.startup_s = time.perf_counter() - started
         return self
 
@@ -349,28 +346,17 @@ class Classroom:
         return engine
 
     def _wait_until_ready(self, started: float) -> None:
-        """The hub answers through the proxy, and the gateway reaches the model server."""
-        deadline = started + START_TIMEOUT_S
-        checks = [(f"{self.local_url}/hub/api", lambda answer: True),
-                  (f"{self.local_url}/services/llm/", lambda answer: answer.json().get("engine") == "up")]
-        while checks:
-            if self.process.poll() is not None:
-                raise ClassroomError(f"JupyterHub exited with code {self.process.returncode}:\n"
-                                     f"{self.log_tail()}")
-            url, ready = checks[0]
-            try:
-                answer = httpx.get(url, timeout=2.0, verify=self.verify)
-                if answer.status_code == 200 and ready(answer):
-                    checks.pop(0)
-                    continue
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.perf_counter() > deadline:
-                raise ClassroomError(f"the classroom was not ready within {START_TIMEOUT_S:g} s "
-                                     f"(waiting for {url}):\n{self.log_tail()}\n"
-                                     f"model server log ({self.state / 'llm-engine.log'}):\n"
-                                     f"{self.engine_log_tail()}")
-            time.sleep(0.25)
+        """The hub answers through the proxy, and the gateway reaches the model server; else
+        everything started is stopped."""
+        wait_until_ready(
+            self.process, [(f"{self.local_url}/hub/api", answered),
+                           (f"{self.local_url}/services/llm/", lambda answer: answer.json().get("engine") == "up")],
+            started=started, timeout_s=START_TIMEOUT_S, stop=self.stop, interval_s=0.25,
+            probe_timeout_s=2.0, verify=self.verify,
+            exited=lambda code: ClassroomError(f"JupyterHub exited with code {code}:\n{self.log_tail()}"),
+            not_ready=lambda url: ClassroomError(
+                f"the classroom was not ready within {START_TIMEOUT_S:g} s (waiting for {url}):\n"
+                f"{self.log_tail()}\nmodel server log ({self.state / 'llm-engine.log'}):\n{self.engine_log_tail()}"))
 
     def log_tail(self, lines: int = 25) -> str:
         try:

@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..ports import free_port
+from ..readiness import answered, wait_until_ready
 from .errors import BuildUnavailable, LlamaServerError
 
 
@@ -171,34 +170,17 @@ class LlamaServer:
         started = time.perf_counter()
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
-        try:
-            self._wait_until_ready(started)
-        except BaseException:
-            self.stop()
-            raise
+        # llama-server answers /health with 503 until the model is loaded.
+        ready = "/health" if self.engine == "llama-server" else "/v1/models"
+        wait_until_ready(
+            self.process, [(f"{self.url}{ready}", answered)], started=started,
+            timeout_s=self.startup_timeout_s, stop=self.stop,
+            exited=lambda code: LlamaServerError(f"{self.engine} exited with code {code}:\n{self.log_tail()}"),
+            not_ready=lambda url: LlamaServerError(
+                f"{self.engine} was not ready within {self.startup_timeout_s:g} s:\n{self.log_tail()}"))
         self.startup_s = time.perf_counter() - started
         _running.add(self)
         return self
-
-    def _wait_until_ready(self, started: float) -> None:
-        deadline = started + self.startup_timeout_s
-        while True:
-            if self.process.poll() is not None:
-                raise LlamaServerError(
-                    f"{self.engine} exited with code {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                # llama-server answers /health with 503 until the model is loaded.
-                ready = "/health" if self.engine == "llama-server" else "/v1/models"
-                answer = httpx.get(f"{self.url}{ready}", timeout=1.0)
-                if answer.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() > deadline:
-                raise LlamaServerError(
-                    f"{self.engine} was not ready within {self.startup_timeout_s:g} s:\n"
-                    f"{self.log_tail()}")
-            time.sleep(0.1)
 
     def log_tail(self, lines: int = 15) -> str:
         if self._log is None:

@@ -32,6 +32,7 @@ from typing import Any, Callable
 import httpx
 
 from ..ports import free_port
+from ..readiness import answered, wait_until_ready
 from .errors import LlamaServerError, VllmUnavailable
 from .llama_server import DEFAULT_ALIAS, LlamaServer, _running
 from . import vllm_env
@@ -151,34 +152,30 @@ class VllmServer(LlamaServer):
                                         stdin=subprocess.DEVNULL, env=self.child_env(),
                                         start_new_session=True, preexec_fn=_terminate_with_parent)
         self.process_group = self.process.pid
-        try:
-            self._wait_until_ready(started)
-        except BaseException:
-            self.stop()
-            raise
+        wait_until_ready(
+            self.process, [(f"{self.url}/health", answered)], started=started,
+            timeout_s=self.startup_timeout_s, stop=self.stop, interval_s=0.5, probe_timeout_s=2.0,
+            exited=lambda code: LlamaServerError(f"vLLM exited with code {code}:\n{self.log_tail()}"),
+            not_ready=lambda url: LlamaServerError(
+                f"vLLM was not ready within {self.startup_timeout_s:g} s:\n{self.log_tail()}"),
+            waiting=self._note_progress())
         self.startup_s = time.perf_counter() - started
         say(f"vLLM ready in {self.startup_s:.0f} s.")
         _running.add(self)
         return self
 
-    def _wait_until_ready(self, started: float) -> None:
-        deadline = started + self.startup_timeout_s
-        next_note = started + PROGRESS_EVERY_S
-        while True:
-            if self.process.poll() is not None:
-                raise LlamaServerError(f"vLLM exited with code {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
-                    return
-            now = time.perf_counter()
-            if now > deadline:
-                raise LlamaServerError(f"vLLM was not ready within {self.startup_timeout_s:g} s:\n"
-                                       f"{self.log_tail()}")
-            if now >= next_note and self.progress:
-                # vLLM's own log lines (compiler passes, fusions) mean nothing to a student: its log file has them.
-                self.progress(f"  still starting ({now - started:.0f} s): loading the model, reserving the KV cache")
-                next_note = now + PROGRESS_EVERY_S
-            time.sleep(0.5)
+    def _note_progress(self) -> Callable[[float], None]:
+        """A note every PROGRESS_EVERY_S while vLLM starts: its own log lines (compiler passes,
+        fusions) mean nothing to a student; its log file has them."""
+        next_note = PROGRESS_EVERY_S
+
+        def note(elapsed_s: float) -> None:
+            nonlocal next_note
+            if elapsed_s >= next_note and self.progress:
+                self.progress(f"  still starting ({elapsed_s:.0f} s): loading the model, reserving the KV cache")
+                next_note = elapsed_s + PROGRESS_EVERY_S
+
+        return note
 
     def process_ids(self) -> list[int]:
         """The server's process group: the API server and every process it started (after

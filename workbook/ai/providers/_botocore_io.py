@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import encodings.idna  # noqa: F401 - urllib3 encodes each host with it on connecting: now, not in a first call
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor

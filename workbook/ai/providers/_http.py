@@ -15,6 +15,9 @@ logs request URLs at INFO); the pieces are what an error must never show (``_red
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 - see _FIRST_CONNECTION below
+import contextlib
+import importlib
 import json
 import sys
 from contextlib import asynccontextmanager
@@ -28,6 +31,15 @@ from ._bounds import answer_budget, bound_response
 from ._closing import closed_provider_error
 from ._redact import redact
 from ._url_credentials import split_credentials
+
+# What a client's first connection would otherwise import on the event loop, inside the first
+# call's deadline: anyio's asyncio backend (httpcore connects through anyio, which loads its
+# backend by this name on first use) and the thread pool asyncio resolves host names on.
+# The name is anyio's own, not public API: tests/providers/test_first_call_imports.py fails if
+# an upgrade moves it; a provider still works then, only its first call is slower.
+_FIRST_CONNECTION = "anyio._backends._asyncio"
+with contextlib.suppress(ImportError):
+    importlib.import_module(_FIRST_CONNECTION)
 
 
 def guarded_url(url: str | None) -> tuple[str | None, dict[str, str], list[str]]:

@@ -184,15 +184,25 @@ def status_error(provider, status: int, text: str, body, *, response=None,
 
 
 class SdkClientOwner:
-    """Closing the provider's SDK client, and replacing it after its event loop closed
-    (a caller's own ``http_client`` is theirs to manage)."""
+    """Building the provider's SDK client, closing it, and replacing it after its event loop
+    closed (a caller's own ``http_client`` is theirs to manage)."""
+
+    def _connect(self, http_client=None):
+        """The provider's ``_build_client`` on the shared transport, its API loaded now.
+
+        The SDK imports an API's code when a client first touches it (``client.chat``,
+        ``client.responses``): tens of milliseconds, seconds on a loaded machine, that would
+        otherwise block the event loop inside the first call and count against its deadline."""
+        client = self._build_client(self.settings, http_client or guarded_http_client(self))
+        client.responses if self.settings.openai_api == "responses" else client.chat.completions
+        return client
 
     async def aclose(self) -> None:
         await self._client.close()
 
     async def _renew_client(self) -> None:
         if self._http_client is None:
-            stale, self._client = self._client, self._build_client(self.settings, guarded_http_client(self))
+            stale, self._client = self._client, self._connect()
             # Its connections died with their loop. Closing it (which fails part-way) marks
             # it closed, so it does not try again, noisily, when it is garbage-collected.
             await aclose_quietly(stale)

@@ -37,7 +37,7 @@ from typing import AsyncIterator
 
 from .. import errors
 from ..settings import AISettings
-from ..structured import OutputSchema, provider_schema
+from ..structured import OutputSchema, provider_schema, refuse_unless_strict
 from ..types import ChatResponse, ChatStream, Message, Usage, validate_request
 from ._bounds import AFTER_END_S, SLOWEST_TOKEN_S, stream_deadline_s
 from ._closing import Closeable
@@ -153,7 +153,9 @@ class RemoteProvider(Closeable):
         return self.name
 
     def _check_schema(self, schema: OutputSchema) -> None:
-        """Refuse, before sending, a schema this service would refuse (strict mode's rules)."""
+        """Refuse, before sending, a schema a service enforcing strict mode would refuse."""
+        if getattr(self, "strict_schema", False):  # OpenAI and Azure OpenAI: see providers/openai.py
+            refuse_unless_strict(schema, self.name)
 
     async def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()

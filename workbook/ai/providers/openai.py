@@ -1,9 +1,7 @@
-"""``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI`` (or, with
-``AI__OPENAI_API=responses``, the Responses API: ``openai_responses``); also the base of
-every OpenAI-compatible entry (vLLM, LM Studio...) and of Azure OpenAI, which differ in their
-client, registry entry and hints. ``_openai_sdk`` maps the SDK's failures and builds its client
-on the shared transport; retries are ``answer_call``'s, not the SDK's (which would wait out a
-Retry-After of up to 120 s whatever AI__TIMEOUT_S says).
+"""``openai``: the OpenAI chat completions API through ``openai.AsyncOpenAI``; also the base of
+every OpenAI-compatible entry (vLLM, LM Studio...) and of Azure OpenAI. ``_openai_sdk`` builds the
+client on the shared transport and maps the SDK's failures; retries are ``answer_call``'s, not the
+SDK's (which would wait out a Retry-After of up to 120 s whatever AI__TIMEOUT_S says).
 """
 
 from __future__ import annotations
@@ -12,12 +10,12 @@ import openai
 
 from .. import catalog, errors
 from ..settings import AISettings, display_url, env_name
-from ..structured import OutputSchema, refuse_unless_strict
+from ..structured import OutputSchema
 from ..types import Message, Usage
 from ._http import guarded_url
 from ._openai_sdk import (RegistryFact, SdkClientOwner, check_key, create, ended_early, entry_class,
-                          entry_of_subclass, guarded_http_client, stream_error, text_of, translate)
-from . import openai_responses
+                          entry_of_subclass, stream_error, text_of, translate)
+from .openai_responses import or_responses_api
 from .base import Answer, RemoteProvider, StreamInfo, answer_call, stream_call
 
 
@@ -28,7 +26,7 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
     url_field, key_field = RegistryFact("url_field"), RegistryFact("key_field")  # openai_base_url...
     url_variable = RegistryFact("url_field", env_name)  # AI__OPENAI_BASE_URL, AI__VLLM_BASE_URL...
     # response_format's "strict": OpenAI and Azure OpenAI then enforce the schema exactly and
-    # refuse (400) one that breaks strict mode's rules, checked here before sending. vLLM and
+    # refuse (400) one that breaks strict mode's rules (base checks it before sending). vLLM and
     # LM Studio enforce any schema their grammar engine compiles, strict or not: they send false.
     strict_schema = True
     hints = {
@@ -45,7 +43,7 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
         self._secrets = [*settings.secret_values(), *url_secrets]
         check_key(self, settings.secret(self.key_field))
         self._http_client = http_client  # a caller's own: theirs to manage
-        self._client = self._build_client(settings, http_client or guarded_http_client(self))
+        self._client = self._connect(http_client)  # _build_client's, on the shared transport
 
     def _build_client(self, settings: AISettings, http_client):
         return openai.AsyncOpenAI(
@@ -54,10 +52,9 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
             timeout=settings.timeout_s, max_retries=0, http_client=http_client)
 
     @answer_call
+    @or_responses_api  # AI__OPENAI_API=responses: the Responses API's translation instead
     async def chat(self, messages: list[Message], *, max_tokens: int, temperature: float,
                    schema: OutputSchema | None = None) -> Answer:
-        if self.settings.openai_api == "responses":  # the other API: same call, other translation
-            return await openai_responses.answer(self, messages, max_tokens, temperature, schema)
         # Outside the SDK's try: a subclass's unfinished _request (a TODO) is its own error.
         request = self._request(messages, max_tokens, temperature)
         try:
@@ -72,11 +69,8 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
                       choice.finish_reason)
 
     @stream_call
+    @or_responses_api
     async def chat_stream(self, messages: list[Message], *, max_tokens: int, temperature: float):
-        if self.settings.openai_api == "responses":
-            async for item in openai_responses.stream(self, messages, max_tokens, temperature):
-                yield item
-            return
         request = self._request(messages, max_tokens, temperature)  # outside the try, as in chat
         try:
             chunks = await create(self, **request, stream=True, stream_options={"include_usage": True})
@@ -125,10 +119,6 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
         # "Structured Outputs", beside its own structured_outputs extra field).
         return {} if schema is None else {"response_format": {"type": "json_schema", "json_schema": {
             "name": schema.name, "schema": schema.schema, "strict": self.strict_schema}}}
-
-    def _check_schema(self, schema: OutputSchema) -> None:
-        if self.strict_schema:
-            refuse_unless_strict(schema, self.name)
 
     # -- errors: what the SDK's failures mean here (mapped in _openai_sdk) ---------------
     def _not_openai_format(self, what: str) -> errors.ProviderError:

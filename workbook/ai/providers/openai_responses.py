@@ -19,6 +19,9 @@ Responses requests (the ``ollama`` provider here speaks Ollama's native API inst
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import openai
 
 from ..structured import OutputSchema
@@ -30,8 +33,22 @@ from .base import Answer, StreamInfo
 _FINISH = {"completed": "stop", "max_output_tokens": "length", "content_filter": "content_filter"}
 
 
-async def answer(provider, messages: list[Message], max_tokens: int, temperature: float,
-                 schema: OutputSchema | None) -> Answer:
+def or_responses_api(attempt):
+    """``attempt`` (a provider's chat-completions ``chat`` or ``chat_stream``), or, when the
+    provider's settings say ``AI__OPENAI_API=responses``, this module's ``answer`` or ``stream``
+    in its place: one switch for every OpenAI-style provider, outside their translations."""
+    instead = stream if inspect.isasyncgenfunction(attempt) else answer
+
+    @functools.wraps(attempt)
+    def call(provider, messages: list[Message], *, max_tokens: int, temperature: float, **schema):
+        chosen = instead if provider.settings.openai_api == "responses" else attempt
+        return chosen(provider, messages, max_tokens=max_tokens, temperature=temperature, **schema)
+
+    return call
+
+
+async def answer(provider, messages: list[Message], *, max_tokens: int, temperature: float,
+                 schema: OutputSchema | None = None) -> Answer:
     request = _request(provider, messages, max_tokens, temperature, schema)
     try:
         response = await create_response(provider, **request)
@@ -44,7 +61,7 @@ async def answer(provider, messages: list[Message], max_tokens: int, temperature
                   _finish_reason(response))
 
 
-async def stream(provider, messages: list[Message], max_tokens: int, temperature: float):
+async def stream(provider, messages: list[Message], *, max_tokens: int, temperature: float):
     request = _request(provider, messages, max_tokens, temperature, None)
     try:
         events = await create_response(provider, **request, stream=True)
