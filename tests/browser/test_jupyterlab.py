@@ -1,7 +1,7 @@
 """The workbook in a real JupyterLab, driven through headless Debian Chromium (Playwright).
 
 What a student sees, checked on the page: the start-here notebook runs top to bottom
-without errors and shows the environment table; the provider picker is a real dropdown
+without errors and shows the doctor's report; the provider picker is a real dropdown
 whose choice reaches the kernel; the chat panel streams a reply token by token; the race
 fills its columns concurrently. Screenshots of every step land in ``test-output/browser/``.
 
@@ -96,7 +96,7 @@ def _kernel_errors(lab, name: str) -> list[str]:
 
 def test_start_here_runs_all_without_errors(page, lab, step):
     """Run → Run All Cells finishes (every code cell numbered, kernel idle) with no error
-    output anywhere, and an environment table in the outputs lists every provider."""
+    output anywhere, and the doctor's report in the outputs has a row for every provider."""
     with step("start-here-open"):
         lp.open_notebook(page, lab.url, START_HERE)
     with step("start-here-run-all"):
@@ -104,17 +104,18 @@ def test_start_here_runs_all_without_errors(page, lab, step):
         _ran.add(START_HERE)
         assert prompts and all(lp.PROMPT_DONE.match(p) for p in prompts), prompts
         assert lp.error_outputs(page) == []
-    with step("start-here-environment-table"):
-        tables = lp.panel(page).locator(".jp-OutputArea-output table")
-        env_table = None
-        for i in range(tables.count()):
-            cells = {t.strip() for t in tables.nth(i).locator("td, th").all_inner_texts()}
-            if set(PROVIDER_NAMES) <= cells:
-                env_table = tables.nth(i)
+    with step("start-here-environment-report"):
+        # The doctor's report, printed as a terminal prints it: one row per provider.
+        outputs = lp.panel(page).locator(".jp-OutputArea-output")
+        report = None
+        for i in range(outputs.count()):
+            text = outputs.nth(i).inner_text()
+            if all(re.search(rf"^\s*[✓✗!–]\s+{name}\s", text, re.M) for name in PROVIDER_NAMES):
+                report = outputs.nth(i)
                 break
-        assert env_table is not None, "no output table lists every provider"
-        env_table.scroll_into_view_if_needed()
-        expect(env_table).to_be_visible()
+        assert report is not None, "no output has the doctor's row for every provider"
+        report.scroll_into_view_if_needed()
+        expect(report).to_be_visible()
     with step("start-here-saved-clean"):
         lp.save(page)
         assert _kernel_errors(lab, START_HERE) == []
