@@ -3,6 +3,7 @@
 * ``ProviderPicker`` -- choose a provider; see what is configured, missing, reachable.
 * ``ChatPanel`` -- stream one reply, with time to first token, latency and tokens.
 * ``Race`` -- one prompt to several providers side by side, streaming concurrently.
+* ``describe`` -- one readable line for a provider: its name, model and URL.
 * ``static_bundle`` -- any ipywidget's output plus a static view for a page without a kernel.
 
 Nothing here blocks the kernel: network work runs as asyncio tasks on its loop, probes
@@ -12,8 +13,8 @@ in a background thread. Tests drive the state objects (``picker.status``,
 
 from ._common import static_bundle
 from .chat import ChatPanel, ChatState
-from .picker import PickerStatus, ProviderOption, ProviderPicker
+from .picker import PickerStatus, ProviderOption, ProviderPicker, describe
 from .race import Race, RaceColumn, RaceState
 
 __all__ = ["ProviderPicker", "PickerStatus", "ProviderOption", "ChatPanel", "ChatState",
-           "Race", "RaceState", "RaceColumn", "static_bundle"]
+           "Race", "RaceState", "RaceColumn", "static_bundle", "describe"]
