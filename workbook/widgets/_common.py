@@ -76,6 +76,7 @@ class StreamTiming:
     tokens: int | None = None
     tokens_estimated: bool = False
     tokens_per_s: float | None = None
+    finish_reason: str | None = None  # the stream's own, when it reported one: "length" = cut by max_tokens
     error: str | None = None
     hint: str | None = None
     done: bool = False
@@ -104,6 +105,8 @@ class StreamTiming:
             parts.append(f"{self.tokens} tokens ({kind})")
         if self.tokens_per_s is not None:
             parts.append(f"{self.tokens_per_s:.0f} tokens/s")
+        if self.finish_reason == "length":
+            parts.append("cut at max_tokens")
         return " · ".join(parts)
 
 
@@ -130,6 +133,7 @@ async def stream_into(state: StreamTiming, provider, messages: list[Message], *,
             state.tokens, state.tokens_estimated = reply.output_tokens()
             rate = reply.tokens_per_s()  # as workbook.compare reports it
             state.tokens_per_s = None if math.isnan(rate) else rate
+            state.finish_reason = reply.finish_reason
     finally:
         state.running = False
         state.done = True
