@@ -268,3 +268,21 @@ class StaticView:
     def _record_view(self) -> None:
         if self._display is not None:
             self._display.update(static_bundle(self.widget), raw=True)
+
+
+def progress_lines() -> Callable[[str], None]:
+    """A ``progress=`` callback for a notebook cell: messages accumulate in one output, except
+    that an indented one ("  still starting (20 s)...") only stands until the next message --
+    so a saved notebook keeps what happened, not every tick of a wait."""
+    from IPython.display import display
+
+    kept: list[str] = []
+    handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def say(text: str) -> None:
+        transient = text.startswith(" ")
+        handle.update({"text/plain": "\n".join([*kept, text])}, raw=True)
+        if not transient:
+            kept.append(text)
+
+    return say
