@@ -167,7 +167,7 @@ class ProviderPicker(StaticView):
             self.message.value = error_html(message, hint)
             self._record_view()
             return
-        self.status = PickerStatus(name, "ready", f"{describe(self.provider)} is ready")
+        self.status = PickerStatus(name, "ready", f"built the {describe(self.provider)}")
         self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
                               "</span> — <code>picker.provider</code> holds it.")
         self._record_view()
