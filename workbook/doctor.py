@@ -119,7 +119,10 @@ def _versions() -> list[Row]:
     rows.append(_finetune_row())
     from .serving import vllm_env  # the real vLLM's own environment (`make vllm`), optional
 
-    rows.append(Row("packages", "vLLM (real engine)", OK if vllm_env.installed() else WARN, vllm_env.status()))
+    # The engine notebook 03 starts for itself, not the `vllm` provider row, which is for a server you run.
+    engine = vllm_env.status() + (" (notebook 03 starts it; the `vllm` provider row is for a server you run)"
+                                  if vllm_env.installed() else "")
+    rows.append(Row("packages", "vLLM (real engine)", OK if vllm_env.installed() else WARN, engine))
     return rows
 
 
@@ -481,7 +484,13 @@ def _local_model(settings) -> tuple[Row, bool]:
     rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
     return Row("local model", "SmolLM2 loads and answers", OK,
                f"loaded in {load_s:.2f} s; first token {result['ttft_s'] * 1000:.0f} ms, "
-               f"{result['tokens_label']}{rate}: {result['text'].strip()[:40]!r}"), True
+               f"{result['tokens_label']}{rate}; its answer began: {_opening_words(result['text'])}"), True
+
+
+def _opening_words(text: str, limit: int = 40) -> str:
+    """The start of a sample answer, cut at a word and marked as cut (its tokens were capped too)."""
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …")
 
 
 def _usable(fact: dict) -> bool:

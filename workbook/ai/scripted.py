@@ -17,7 +17,7 @@ from typing import AsyncIterator, Iterable
 _TOKEN = re.compile(r"\s*\S+")
 
 _SENTENCES = (
-    "A scripted backend answers instantly and identically, which makes tests repeatable.",
+    "A scripted backend answers each prompt identically, which makes tests repeatable.",
     "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
     "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
     "Nothing left this machine to produce this reply.",

@@ -42,6 +42,12 @@ class Usage:
             return None
         return self.input_tokens + self.output_tokens
 
+    def __str__(self) -> str:
+        """What a notebook prints: "38 in, 40 out" (tokens), "not reported" for a missing count."""
+        def count(n: int | None) -> str:
+            return "not reported" if n is None else str(n)
+        return f"{count(self.input_tokens)} in, {count(self.output_tokens)} out"
+
 
 @dataclass(frozen=True)
 class ChatResponse:

@@ -36,6 +36,8 @@ from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _fiel
 CALL_TIMEOUT_S = 5.0
 CHECK_TIMEOUT_S = 30.0
 NEEDS_SETTINGS = "skipped: needs a class that takes settings"
+AN_INSTANCE = "skipped: an instance was given -- pass the class so the checker can build it with other settings"
+NEEDS_PROTOCOL = "skipped: needs protocol=... to know which setting holds its URL"
 NOT_SERVED = "skipped: its requests do not reach the emulator (build it from emulator.settings(...))"
 NO_WIRE = "skipped: no wire protocol to test against the emulator (pass protocol=...)"
 
@@ -152,13 +154,21 @@ class _Suite:
         values.update(changes)
         return base.with_(**values)
 
+    def _cannot_configure(self) -> Skip:
+        """Why this subject cannot be built with settings the checker chooses."""
+        if not self.is_class:
+            return Skip(AN_INSTANCE)
+        if not accepts_settings(self.subject):
+            return Skip(NEEDS_SETTINGS)
+        return Skip(NEEDS_PROTOCOL)
+
     def build(self, **changes):
         if not self.is_class:
             return self.subject
         if self.configurable:
             return self.subject(self.settings(**changes))
         if changes:
-            raise Skip(NEEDS_SETTINGS)
+            raise self._cannot_configure()
         return self.subject()
 
     async def run(self, name: str, check: Callable[[], Awaitable[str]], hint: str, *,
@@ -260,7 +270,7 @@ class _Suite:
             return f"{_name(self.subject)}(settings) built from emulator.settings({self.protocol!r})"
         if self.is_class:
             return f"{_name(self.subject)}() built (takes no settings)"
-        return "an instance was given"
+        raise Skip("skipped: an instance was given, so there was nothing to build (pass the class to check it)")
 
     async def round_trip(self) -> str:
         async def body(provider):
@@ -402,7 +412,7 @@ class _Suite:
         if self.wire is None:
             raise Skip(NO_WIRE)
         if needs_settings and not self.configurable:
-            raise Skip(NEEDS_SETTINGS)
+            raise self._cannot_configure()
         if not self.served:
             raise Skip(NOT_SERVED)
         changes = {"max_retries": 1} if needs_settings else {}
@@ -438,7 +448,7 @@ class _Suite:
 
     async def unreachable(self) -> str:
         if not self.configurable:
-            raise Skip(NEEDS_SETTINGS)
+            raise self._cannot_configure()
         port = free_port()
         url = f"http://127.0.0.1:{port}" + ("/v1" if self.wire == "openai" else "")
 
@@ -461,7 +471,7 @@ class _Suite:
 
     async def retry_succeeds(self) -> str:
         if not self.configurable:
-            raise Skip(NEEDS_SETTINGS)
+            raise self._cannot_configure()
 
         async def body(provider):
             self.emulator.inject("rate_limit", times=1, protocol=self.wire, retry_after=0)
@@ -482,7 +492,7 @@ class _Suite:
         """chat(..., response_format=X): X reaches the server in its field, the answer comes
         back validated in ``parsed``, and an answer off the schema raises StructuredOutputError."""
         if not takes_response_format(self.subject):
-            raise Skip("skipped: chat takes no response_format (optional; ask_structured covers such classes)")
+            raise Skip("skipped: chat takes no response_format (optional)")
         messages = [Message("user", "Route this ticket: I was charged twice.")]
         hint = ("Send response_format's schema in the protocol's own field, validate the answer with "
                 "workbook.ai.structured.output_schema(X).parse(text) and return it as ChatResponse.parsed.")

@@ -140,3 +140,9 @@ def answer_source(backend: str, provider: AIProvider | None = None) -> str:
         return EMULATED
     model = getattr(provider, "model", None) or getattr(getattr(provider, "settings", None), "model", None)
     return f"{name or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
+
+
+def cut_note(finish_reason: str | None) -> str:
+    """What to print after an answer's text: a note when ``max_tokens`` cut it (finish reason
+    ``length``), so a reply ending mid-sentence is not read as the model's whole answer."""
+    return " [… cut here: it reached max_tokens (finish reason: length)]" if finish_reason == "length" else ""

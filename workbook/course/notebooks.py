@@ -84,7 +84,7 @@ def _opening(notebook: Path) -> str:
 
 
 def minutes(notebook: Path) -> int | None:
-    """The minutes a notebook's opening cell states (``**Time:** about N minutes``); the quiz states none."""
+    """The minutes a notebook's opening cell states (``**Time:** about N minutes``); ``None`` when it states none."""
     found = _TIME.search(_opening(notebook))
     return int(found.group(1)) if found else None
 

@@ -76,6 +76,7 @@ class StreamTiming:
     tokens: int | None = None
     tokens_estimated: bool = False
     tokens_per_s: float | None = None
+    finish_reason: str | None = None  # the stream's own, when it reported one: "length" = cut by max_tokens
     error: str | None = None
     hint: str | None = None
     done: bool = False
@@ -104,6 +105,8 @@ class StreamTiming:
             parts.append(f"{self.tokens} tokens ({kind})")
         if self.tokens_per_s is not None:
             parts.append(f"{self.tokens_per_s:.0f} tokens/s")
+        if self.finish_reason == "length":
+            parts.append("cut at max_tokens")
         return " · ".join(parts)
 
 
@@ -130,6 +133,7 @@ async def stream_into(state: StreamTiming, provider, messages: list[Message], *,
             state.tokens, state.tokens_estimated = reply.output_tokens()
             rate = reply.tokens_per_s()  # as workbook.compare reports it
             state.tokens_per_s = None if math.isnan(rate) else rate
+            state.finish_reason = reply.finish_reason
     finally:
         state.running = False
         state.done = True
@@ -264,3 +268,21 @@ class StaticView:
     def _record_view(self) -> None:
         if self._display is not None:
             self._display.update(static_bundle(self.widget), raw=True)
+
+
+def progress_lines() -> Callable[[str], None]:
+    """A ``progress=`` callback for a notebook cell: messages accumulate in one output, except
+    that an indented one ("  still starting (20 s)...") only stands until the next message --
+    so a saved notebook keeps what happened, not every tick of a wait."""
+    from IPython.display import display
+
+    kept: list[str] = []
+    handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def say(text: str) -> None:
+        transient = text.startswith(" ")
+        handle.update({"text/plain": "\n".join([*kept, text])}, raw=True)
+        if not transient:
+            kept.append(text)
+
+    return say

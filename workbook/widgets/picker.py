@@ -167,7 +167,7 @@ class ProviderPicker(StaticView):
             self.message.value = error_html(message, hint)
             self._record_view()
             return
-        self.status = PickerStatus(name, "ready", f"{describe(self.provider)} is ready")
+        self.status = PickerStatus(name, "ready", f"built the {describe(self.provider)}")
         self.message.value = (f"<span style='color:#1a7f37'>✓ {html.escape(self.status.message)}"
                               "</span> — <code>picker.provider</code> holds it.")
         self._record_view()
@@ -197,10 +197,19 @@ class ProviderPicker(StaticView):
 
 
 def describe(provider) -> str:
-    """A provider's own repr when it wrote one (the built-ins name their model and URL), else its
-    class, name and model: never Python's default ``<... object at 0x...>``."""
-    if type(provider).__repr__ is not object.__repr__:
-        return repr(provider)
-    model = getattr(provider, "model", None)
+    """One line a student reads: the provider's name, its model and where its requests go --
+    "bedrock provider, model 'amazon.nova-micro-v1:0', at http://127.0.0.1:39559" -- for a
+    built-in or a student's class alike; never a repr. A URL is shown without credentials."""
+    from ..ai.registry import provider_url
+    from ..ai.settings import display_url
+
     name = getattr(provider, "name", None)
-    return type(provider).__name__ + (f" {name!r}" if name else "") + (f", model {model!r}" if model else "")
+    model = getattr(provider, "model", None)
+    settings = getattr(provider, "settings", None)
+    url = provider_url(settings, name) if settings is not None and name else None
+    where = (f", at {display_url(url)}" if url else
+             ", in this kernel" if name in ("local", "mock") else "")
+    label = f"{name} provider" if name else type(provider).__name__
+    if name and type(provider).__module__.split(".")[0] != "workbook":
+        label += f" ({type(provider).__name__})"   # a class of your own: say which
+    return label + (f", model {model!r}" if model else "") + where

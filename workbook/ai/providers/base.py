@@ -185,6 +185,7 @@ class RemoteProvider(Closeable):
         if wait >= left:
             _amend(error, f"({_requests(sent)}; the server asked to wait {wait:g} s, more than the "
                           f"{max(left, 0):.1f} s left of AI__TIMEOUT_S={self.settings.timeout_s:g})")
+            error.hint = f"Set AI__TIMEOUT_S above {wait:g} s so the retry can wait, or call again in {wait:g} s."
             raise error
         await asyncio.sleep(wait)
 
