@@ -188,8 +188,11 @@ class Gateway:
                 release()
             counted = None
             if answer.status_code == 200:
-                # Written after the answer is sent: the student does not wait for the usage file.
-                counted = BackgroundTask(self._count, student, _usage_of(content), started)
+                # Written after the answer is sent (the student does not wait for the usage
+                # file), on the event loop: a thread hop would cost more than the write.
+                async def count(usage=_usage_of(content)) -> None:
+                    self._count(student, usage, started)
+                counted = BackgroundTask(count)
             return Response(content, status_code=answer.status_code, headers=reply_headers,
                             background=counted)
         return _Relay(answer, reply_headers, _StreamTally(drop_usage_chunk=not wants_usage),
