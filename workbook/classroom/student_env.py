@@ -15,7 +15,8 @@ Where the checkout itself is closed to other users (a clone under ``/root``, as 
 students cannot read the workbook's packages, its source or the course where they are. Then
 what they run comes from a copy in ``/var/lib/workbook-classroom/<fingerprint>/`` (root's, every
 account may read it, none may change it): the virtualenv's ``site-packages``, ``share/jupyter``
-and ``etc/jupyter``, and the workbook's source with its ``notebooks/`` -- files hard-linked where
+and ``etc/jupyter``, and the workbook's source with its ``notebooks/`` and the checkout's top-level
+files (dot files such as ``.env`` excepted) -- files hard-linked where
 they can be (the same disk: no space, no time), made once per state of the checkout and the
 virtualenv (the fingerprint covers their files' sizes and times).
 """
@@ -37,6 +38,16 @@ FOLDER = "classroom-student-python"
 SHARED_COPIES = Path("/var/lib/workbook-classroom")
 CHECKOUT = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("workbook", "notebooks")  # what a student's server and its course copy read
+
+
+def _source_files() -> list[Path]:
+    """The checkout's files a student's server reads: the two folders, and the top-level files
+    the workbook finds beside itself (``requirements-vllm.lock``...); never a dot file (``.env``)."""
+    files = [path for path in CHECKOUT.iterdir() if path.is_file() and not path.name.startswith(".")]
+    for folder in SOURCE_FOLDERS:
+        files += [path for path in (CHECKOUT / folder).rglob("*")
+                  if path.is_file() and "__pycache__" not in path.parts]
+    return sorted(files)
 # What a student's server imports first; if this runs as the student, so does their server.
 SMOKE = "import jupyterhub.singleuser, jupyterlab, ipykernel, workbook.ai, llama_cpp"
 CHECK_TIMEOUT_S = 120
@@ -96,11 +107,9 @@ def _fingerprint(site_packages: Path) -> str:
     digest = hashlib.sha256(f"{sys.prefix}\0{CHECKOUT}\0{site_packages.stat().st_mtime_ns}".encode())
     for name in sorted(os.listdir(site_packages)):
         digest.update(f"{name}\0{(site_packages / name).stat().st_mtime_ns}\0".encode())
-    for folder in SOURCE_FOLDERS:
-        for path in sorted((CHECKOUT / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                info = path.stat()
-                digest.update(f"{path.relative_to(CHECKOUT)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    for path in _source_files():
+        info = path.stat()
+        digest.update(f"{path.relative_to(CHECKOUT)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     return digest.hexdigest()[:16]
 
 
@@ -133,6 +142,9 @@ def _shared_copy(site_packages: Path) -> Path:
             copy(Path(sys.prefix) / name, partial / name)
     for name in SOURCE_FOLDERS:
         copy(CHECKOUT / name, partial / "src" / name)
+    for path in _source_files():
+        if path.parent == CHECKOUT:
+            _link_or_copy(str(path), str(partial / "src" / path.name))
     for folder in [partial, *(path for path in partial.rglob("*") if path.is_dir() and not path.is_symlink())]:
         os.chown(folder, 0, 0)
         os.chmod(folder, 0o755)
