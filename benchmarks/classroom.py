@@ -3,6 +3,7 @@
     python benchmarks/classroom.py            # N = 5, 10, 20, 30 students, 60 s each, both routes
     python benchmarks/classroom.py --quick    # N = 2, 4, 15 s each (a smoke run)
     python benchmarks/classroom.py --spawn-only   # spawn p50 over 5 and the gateway's overhead only
+    python benchmarks/classroom.py --spawn-only --spawns 0 --pairs 30   # the overhead alone
 
 Run as root: a class creates a Unix account per simulated student (removed afterwards).
 
@@ -15,7 +16,10 @@ long (``ignore_eos``), so the two routes do the same work. Reports per level: ti
 token and per-request decode tokens/s (p50/p95), the server's output tokens/s, goodput
 (requests/s whose first token came within the SLO), the largest class that meets the SLO
 (95 % of first tokens within it), and the gateway's overhead (p50 latency through it over
-p50 latency direct, at the same N). Writes ``--out`` (JSON with the date, the command and the
+p50 latency direct, at the same N). Before the levels, one request at a time in rounds of
+three -- straight to llama-server, through the gateway on loopback (the students' servers' route),
+through the hub's proxy and the gateway (a client off the machine) -- each round's ratios to its
+own direct request, p50 and p90, with the load average around it. Writes ``--out`` (JSON with the date, the command and the
 machine) and prints the table. Competing load on the machine moves every figure: compare
 within one run.
 """
@@ -28,6 +32,7 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -145,24 +150,61 @@ def spawn_times(room: Classroom, student: str, runs: int) -> dict:
     return {"runs": runs, "spawn_s_p50": statistics.median(seconds), "spawn_s": seconds}
 
 
+ROUTES = ("direct", "gateway", "gateway+proxy")
+
+
+def route_of(room: Classroom, route: str, token: str) -> tuple[str, str]:
+    """The URL and key of one route: llama-server itself; the gateway on loopback, as the students'
+    servers reach it; the gateway behind the hub's proxy, as a client off the machine does."""
+    return {"direct": (room.engine_url, room.engine_key), "gateway": (room.servers_llm_url, token),
+            "gateway+proxy": (room.llm_url, token)}[route]
+
+
 async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens: int) -> dict:
-    """One request at a time, alternating routes: what the gateway itself adds to a request."""
-    latencies: dict[str, list[float]] = {"gateway": [], "direct": []}
-    ttfts: dict[str, list[float]] = {"gateway": [], "direct": []}
-    async with httpx.AsyncClient(timeout=60, verify=getattr(room, "verify", True)) as client:
+    """One request at a time, the three routes in a rotating order per round, so each round's
+    requests meet the same machine: what the gateway (and the proxy) add to a request, as the
+    ratio to the direct request of the same round (p50 and p90 over the rounds)."""
+    latencies: dict[str, list[float]] = {route: [] for route in ROUTES}
+    ratios: dict[str, list[float]] = {route: [] for route in ROUTES[1:]}
+    load_before = os.getloadavg()
+    # A connection per request, as the gateway's own client to the engine makes.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=60, verify=getattr(room, "verify", True), limits=limits) as client:
         for i in range(pairs):
-            order = ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")
+            order = ROUTES[i % 3:] + ROUTES[:i % 3]
+            got = {}
             for route in order:
-                url, key = (room.llm_url, token) if route == "gateway" else (room.engine_url, room.engine_key)
+                url, key = route_of(room, route, token)
                 result = await one_request(client, url, key, f"Probe {i}: describe a cloud.", max_tokens)
                 if "error" not in result:
+                    got[route] = result["latency_s"]
                     latencies[route].append(result["latency_s"])
-                    ttfts[route].append(result["ttft_s"])
-    gateway, direct = statistics.median(latencies["gateway"]), statistics.median(latencies["direct"])
-    return {"pairs": pairs, "latency_s_p50_gateway": gateway, "latency_s_p50_direct": direct,
-            "ttft_s_p50_gateway": statistics.median(ttfts["gateway"]),
-            "ttft_s_p50_direct": statistics.median(ttfts["direct"]),
-            "overhead_pct": 100 * (gateway - direct) / direct}
+            for route in ratios:
+                if route in got and "direct" in got:
+                    ratios[route].append(got[route] / got["direct"])
+    summary = {"pairs": pairs, "max_tokens": max_tokens,
+               "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
+    for route in ROUTES:
+        summary[route] = {"latency_s_p50": percentile(latencies[route], 50),
+                          "latency_s_p90": percentile(latencies[route], 90), "requests": len(latencies[route])}
+    for route, values in ratios.items():
+        summary[route]["paired_overhead_pct_p50"] = 100 * (percentile(values, 50) - 1) if values else None
+        summary[route]["paired_overhead_pct_p90"] = 100 * (percentile(values, 90) - 1) if values else None
+    return summary
+
+
+def overhead_lines(overhead: dict) -> str:
+    load = overhead["load_average_1min"]
+    lines = [f"overhead, one request at a time, {overhead['pairs']} rounds of {overhead['max_tokens']}-token "
+             f"streams (load average {load[0]:.1f} before, {load[1]:.1f} after):"]
+    for route in ROUTES:
+        r = overhead[route]
+        line = f"  {route:<14} latency p50 {r['latency_s_p50']:.3f} s, p90 {r['latency_s_p90']:.3f} s"
+        if "paired_overhead_pct_p50" in r and r["paired_overhead_pct_p50"] is not None:
+            line += (f"; over direct in the same round: p50 {r['paired_overhead_pct_p50']:+.1f} %, "
+                     f"p90 {r['paired_overhead_pct_p90']:+.1f} %")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -193,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/classroom.json)")
     p.add_argument("--spawn-only", action="store_true",
                    help="measure only a student's server spawn (p50 over --spawns) and the gateway's overhead")
-    p.add_argument("--spawns", type=int, default=5)
-    p.add_argument("--pairs", type=int, default=10, help="requests per route in the overhead probe")
+    p.add_argument("--spawns", type=int, default=5, help="spawns to time (0: none)")
+    p.add_argument("--pairs", type=int, default=10, help="rounds of the overhead probe (one request per route each)")
     args = p.parse_args(argv)
     levels = [int(n) for n in (args.levels or ("2,4" if args.quick else "5,10,20,30")).split(",")]
     seconds = min(60.0, args.seconds or (15.0 if args.quick else 60.0))
@@ -205,24 +247,25 @@ def main(argv: list[str] | None = None) -> int:
         room = Classroom(students=1 if args.spawn_only else max(levels), port=free_port(),
                          state=Path(state) / "state", per_student=2, parallel=args.parallel,
                          threads=args.threads, n_ctx=512, progress=print,
-                         **({"account_prefix": f"wbb{os.getpid() % 10000}-"} if hasattr(Classroom, "remove_accounts") else {}))
+                         account_prefix=f"wbb{os.getpid() % 10000}-")
+        # A benchmark stopped by `timeout` or kill still stops its class and removes its accounts.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             with room:
                 print(f"classroom up in {room.startup_s:.1f} s: {room.local_url}", flush=True)
-                spawn = spawn_times(room, room.usernames[0], args.spawns)
-                print(f"spawn of one student's server, p50 over {args.spawns}: {spawn['spawn_s_p50']:.2f} s "
-                      f"({', '.join(f'{s:.2f}' for s in spawn['spawn_s'])})", flush=True)
+                spawn = spawn_times(room, room.usernames[0], args.spawns) if args.spawns else None
+                if spawn:
+                    print(f"spawn of one student's server, p50 over {args.spawns}: {spawn['spawn_s_p50']:.2f} s "
+                          f"({', '.join(f'{s:.2f}' for s in spawn['spawn_s'])})", flush=True)
                 tokens = [room.token_for(name, note="benchmark") for name in room.usernames]
                 overhead = asyncio.run(overhead_probe(room, tokens[0], pairs=args.pairs, max_tokens=args.max_tokens))
-                print(f"gateway overhead, one request at a time: p50 latency {overhead['latency_s_p50_gateway']:.3f} s "
-                      f"vs {overhead['latency_s_p50_direct']:.3f} s direct ({overhead['overhead_pct']:+.1f} %)", flush=True)
+                print(overhead_lines(overhead), flush=True)
                 if args.spawn_only:
-                    return 0
+                    return write(out, {**header(args, argv), "overhead_one_at_a_time": overhead, "spawn": spawn})
                 rows = run_levels(room, tokens, levels, seconds, args)
                 usage = room.usage()["students"]
         finally:
-            if hasattr(room, "remove_accounts"):
-                room.remove_accounts()
+            room.remove_accounts()
     return report(rows, levels, usage, overhead, spawn, seconds, args, argv, out)
 
 
@@ -250,11 +293,7 @@ def report(rows, levels, usage, overhead, spawn, seconds, args, argv, out) -> in
              and r["ttft_s_p95"] is not None and r["ttft_s_p95"] <= args.slo]
     largest = max(meets) if meets else None
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/classroom.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "note": ("Measured on a shared 2-core machine while other work may run on it: the benchmark's "
-                 "own client, the hub and llama-server share those cores. Compare within one run."),
+        **header(args, argv),
         "settings": {"levels": levels, "seconds_per_level": seconds, "think_mean_s": args.think,
                      "max_tokens": args.max_tokens, "slo_ttft_s": args.slo, "parallel": args.parallel,
                      "threads": args.threads, "seed": args.seed, "model": "SmolLM2-135M-Instruct Q4_1",
@@ -267,11 +306,26 @@ def report(rows, levels, usage, overhead, spawn, seconds, args, argv, out) -> in
         "gateway_usage_counted": {"students": len(usage),
                                   "requests": sum(u["requests"] for u in usage.values())},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(table(rows))
     print(f"\nlargest class meeting the SLO ({result['slo']}): {largest}")
+    return write(out, result)
+
+
+def header(args, argv) -> dict:
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/classroom.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "note": ("Measured on a shared 2-core machine while other work may run on it: the benchmark's "
+                 "own client, the hub and llama-server share those cores. Compare within one run."),
+        "engine": {"parallel": args.parallel, "threads": args.threads},
+    }
+
+
+def write(out: Path, result: dict) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results: {out}")
     return 0
 

@@ -30,6 +30,7 @@ from playwright.sync_api import expect
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.ai.errors import AuthenticationError
 from workbook.aio import aclose_quietly
+from workbook.classroom.gateway import AUTH_CACHE_S
 from workbook.classroom.hub import processes_with_marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
@@ -310,7 +311,7 @@ def test_revoked_and_expired_tokens_are_refused(room):
     expiring = room.token_for("student3", expires_in=1)
     assert post(room, made["token"]).status_code == 200
     assert room.api("DELETE", f"/users/student3/tokens/{made['id']}").status_code == 204
-    time.sleep(3.0)  # the gateway trusts the hub's answer for 2 s
+    time.sleep(AUTH_CACHE_S + 1.0)  # the bound the gateway promises, and a second
     assert post(room, made["token"]).status_code == 401
     assert post(room, expiring).status_code == 401
 

@@ -145,7 +145,9 @@ def attempt(room, settings):
         "state": str(room.state),
         "state_files": sorted(str(path) for path in room.state.rglob("*") if path.is_file()),
         "code_folders": [str(ROOT / "workbook"), str(ROOT / "workbook" / "classroom"), str(ROOT / "notebooks"),
-                         str(site_packages), str(Path(settings["student_python"]).parents[1])],
+                         str(site_packages), str(Path(settings["student_python"]).parents[1]),
+                         # the students' copy of the checkout (or the virtualenv itself)
+                         str(Path(settings["student_python"]).parents[2])],
         "engine": f"http://127.0.0.1:{settings['engine_port']}",
         "gateway": f"http://127.0.0.1:{settings['gateway_port']}",
         "hub": room.local_url,
@@ -154,7 +156,11 @@ def attempt(room, settings):
         "victim_server": victim_env["JUPYTERHUB_SERVICE_URL"],
         "gateway_paths": GATEWAY_PATHS,
     }
-    code = (f"import json, sys\nsys.path.insert(0, {str(HERE)!r})\nimport curious_student\n"
+    # The attempts' source goes to the kernel as text: the checkout may be closed to students.
+    source = (HERE / "curious_student.py").read_text()
+    code = ("import json, sys, types\ncurious_student = types.ModuleType('curious_student')\n"
+            "sys.modules['curious_student'] = curious_student\n"
+            f"exec(compile({source!r}, 'curious_student.py', 'exec'), curious_student.__dict__)\n"
             f"print(json.dumps(curious_student.attempt(json.loads({json.dumps(targets)!r}))))\n")
     # student1's own token, as their browser holds it after logging in.
     output = asyncio.run(run_in_kernel(room, ATTACKER, room.token_for(ATTACKER, note="browser"), code))

@@ -14,7 +14,7 @@ within ``AUTH_CACHE_S``. Then:
 * only users' tokens (the students'), not services', get the model;
 * at most ``per_student`` requests of one student in flight; beyond that 429 + Retry-After in
   the OpenAI error shape, while everybody else is served;
-* the body goes on, unchanged, to the shared llama-server (streams relayed event by event);
+* the body goes on, unchanged, to the shared llama-server (streams relayed as the bytes arrive);
   the model server's token counts are added to the student's usage -- also for a stream the
   student drops half-way: the gateway reads on to the engine's final count, holding the
   student's slot until then (if the engine's stream breaks, it counts the pieces it read);
@@ -27,7 +27,6 @@ while the hub restarts it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -38,12 +37,13 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, Callable
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .usage import UsageStore
@@ -54,6 +54,10 @@ BEARER = re.compile(r"^\s*(?:bearer|token)\s+(\S+)\s*$", re.IGNORECASE)
 RETRY_AFTER_BUSY_S = 1
 RETRY_AFTER_ENGINE_S = 5
 ADMIN_SCOPE = "admin:users"
+# How long the hub's answer about a token is trusted: a revoked token (logout, expiry) is
+# refused within this. Asking the hub costs ~2 ms on an idle machine (measured 2026-12-07,
+# 20 calls to /hub/api/user), so the cache is a small saving and kept short.
+AUTH_CACHE_S = 2
 # The model API the course uses, and nothing else of llama-server's.
 MODEL_API = {"/v1/chat/completions": "POST", "/v1/completions": "POST", "/v1/models": "GET"}
 # Hop-by-hop and length headers are the relay's own business, not the answer's.
@@ -78,7 +82,6 @@ class Gateway:
     engine_key: str | None = None  # the model server's own key: students cannot go round the gateway
     in_flight: dict[str, int] = field(default_factory=dict)
     client: httpx.AsyncClient | None = None
-    readers: set = field(default_factory=set)  # streams being read from the engine
 
     # -- who is asking ----------------------------------------------------------------
     async def identify(self, request: Request) -> tuple[dict | None, JSONResponse | None]:
@@ -183,48 +186,18 @@ class Gateway:
             finally:
                 await answer.aclose()
                 release()
+            counted = None
             if answer.status_code == 200:
-                self._count(student, _usage_of(content), started)
-            return Response(content, status_code=answer.status_code, headers=reply_headers)
-        return StreamingResponse(self._events(answer, student, wants_usage, started, release),
-                                 status_code=200, headers=reply_headers)
-
-    async def _events(self, answer: httpx.Response, student: str, wants_usage: bool,
-                      started: float, release: "_Once") -> AsyncIterator[bytes]:
-        """The student's side of a stream: whatever the reader task has read so far. If the
-        student goes away, only this generator ends; the reader goes on (see ``_read``)."""
-        queue: asyncio.Queue = asyncio.Queue()
-        reader = asyncio.get_running_loop().create_task(self._read(answer, queue, student, started, release))
-        self.readers.add(reader)
-        reader.add_done_callback(self.readers.discard)
-        while True:
-            line = await queue.get()
-            if line is None:
-                return
-            if isinstance(line, BaseException):
-                raise line  # the engine's connection broke: so does the student's stream
-            if not wants_usage and _StreamTally.is_usage_only(line):
-                continue  # the usage-only chunk the student did not ask for
-            yield (line + "\n").encode()
-
-    async def _read(self, answer: httpx.Response, queue: asyncio.Queue, student: str,
-                    started: float, release: "_Once") -> None:
-        """Reads the engine's stream to its end in a task of its own, so a student who drops the
-        stream neither hides its tokens (the engine's final count is still read) nor frees their
-        slot before the engine is done with it."""
-        tally = _StreamTally()
-        try:
-            async for line in answer.aiter_lines():
-                tally.see(line)
-                queue.put_nowait(line)
-            queue.put_nowait(None)
-        except httpx.HTTPError as error:
-            log.warning("the model server's stream for %s broke: %r", student, error)
-            queue.put_nowait(error)
-        finally:
-            await answer.aclose()
-            release()
-            self._count(student, tally.usage(), started)
+                # Written after the answer is sent (the student does not wait for the usage
+                # file), on the event loop: a thread hop would cost more than the write.
+                async def count(usage=_usage_of(content)) -> None:
+                    self._count(student, usage, started)
+                counted = BackgroundTask(count)
+            return Response(content, status_code=answer.status_code, headers=reply_headers,
+                            background=counted)
+        return _Relay(answer, reply_headers, _StreamTally(drop_usage_chunk=not wants_usage),
+                      finished=lambda tally: (release(), self._count(student, tally.usage(), started)),
+                      student=student)
 
     def _engine_auth(self) -> dict[str, str]:
         # The student's hub token never goes further than this process.
@@ -290,33 +263,91 @@ class Gateway:
 
 
 class _StreamTally:
-    """What a relayed stream carried: the engine's final usage if it came, else the content
-    pieces (llama-server streams one token per piece)."""
+    """What a relayed stream carried, read from the engine's bytes as they come: the engine's
+    final usage if it came, else the content pieces (llama-server streams one token per piece).
+    ``feed`` returns the complete lines to relay (a line cut between two reads waits for its
+    end), without the usage-only chunk when ``drop_usage_chunk``."""
 
-    def __init__(self):
+    def __init__(self, *, drop_usage_chunk: bool = False):
         self.final: dict | None = None
         self.pieces = 0
+        self.drop_usage_chunk = drop_usage_chunk
+        self._partial = b""
 
-    def see(self, line: str) -> None:
-        if not line.startswith("data:") or line == "data: [DONE]":
-            return
+    def feed(self, block: bytes) -> bytes:
+        data = self._partial + block
+        end = data.rfind(b"\n") + 1
+        self._partial, complete = data[end:], data[:end]
+        if not complete:
+            return b""
+        lines = complete.split(b"\n")[:-1]
+        kept = [line for line in lines if self._see(line)]
+        return complete if len(kept) == len(lines) else b"".join(line + b"\n" for line in kept)
+
+    def rest(self) -> bytes:
+        """What the engine sent after its last newline (nothing, from a well-formed stream)."""
+        rest, self._partial = self._partial, b""
+        return rest if rest and self._see(rest) else b""
+
+    def _see(self, line: bytes) -> bool:
+        """Counts ``line``; False for the usage-only chunk the student did not ask for."""
+        if not line.startswith(b"data:") or line.startswith(b"data: [DONE]"):
+            return True
         chunk = _json_or_none(line[5:])
         if not isinstance(chunk, dict):
-            return
+            return True
         if chunk.get("usage"):
             self.final = chunk["usage"]
-        if any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or []):
+        choices = chunk.get("choices") or []
+        if any((choice.get("delta") or {}).get("content") for choice in choices):
             self.pieces += 1
-
-    @staticmethod
-    def is_usage_only(line: str) -> bool:
-        if not (line.startswith("data:") and '"usage"' in line):
-            return False
-        chunk = _json_or_none(line[5:])
-        return isinstance(chunk, dict) and bool(chunk.get("usage")) and not chunk.get("choices")
+        return not (self.drop_usage_chunk and chunk.get("usage") and not choices)
 
     def usage(self) -> dict:
         return self.final or {"prompt_tokens": 0, "completion_tokens": self.pieces}
+
+
+class _Relay(Response):
+    """The engine's stream, sent on to the student as it arrives and read to its end whatever
+    the student does: one who hangs up half-way neither hides its tokens (the engine's final
+    count is still read) nor frees their slot before the engine is done with it. The request's
+    own task reads and sends -- no task or queue between the two sockets, each of which cost an
+    event-loop turn per token -- and once the student is gone it stops sending, not reading."""
+
+    def __init__(self, answer: httpx.Response, headers: dict, tally: _StreamTally, *,
+                 finished: Callable[[_StreamTally], None], student: str):
+        # As StreamingResponse does: no body here, so no Content-Length (the relay is chunked).
+        self.status_code, self.background = 200, None
+        self.init_headers(headers)
+        self.answer, self.tally, self.finished, self.student = answer, tally, finished, student
+
+    async def __call__(self, scope, receive, send) -> None:
+        listening = True
+
+        async def relay(message: dict) -> None:
+            nonlocal listening
+            if listening:
+                try:
+                    await send(message)
+                except OSError:  # the student hung up (how a server of ASGI 2.4 says so)
+                    listening = False
+
+        try:
+            await relay({"type": "http.response.start", "status": self.status_code,
+                         "headers": self.raw_headers})
+            async for block in self.answer.aiter_raw():
+                data = self.tally.feed(block)
+                if data:
+                    await relay({"type": "http.response.body", "body": data, "more_body": True})
+            await relay({"type": "http.response.body", "body": self.tally.rest(), "more_body": False})
+        except httpx.HTTPError as error:
+            log.warning("the model server's stream for %s broke: %r", self.student, error)
+            raise  # the student's stream breaks too, and sees it did
+        finally:
+            try:
+                await self.answer.aclose()
+            finally:
+                self.finished(self.tally)
 
 
 class _Once:
@@ -357,7 +388,7 @@ def main() -> int:
     service_url = urllib.parse.urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
     hub_auth = HubAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"],
                        api_url=os.environ["JUPYTERHUB_API_URL"],
-                       cache_max_age=int(os.environ.get("WORKBOOK_CLASSROOM_AUTH_CACHE_S", "2")))
+                       cache_max_age=int(os.environ.get("WORKBOOK_CLASSROOM_AUTH_CACHE_S", AUTH_CACHE_S)))
     gateway = Gateway(engine_url=os.environ["WORKBOOK_CLASSROOM_ENGINE_URL"],
                       prefix=os.environ["JUPYTERHUB_SERVICE_PREFIX"],
                       usage=UsageStore(os.environ["WORKBOOK_CLASSROOM_USAGE_DB"]),
