@@ -156,11 +156,11 @@ def test_provider_picker_switches_provider_in_the_kernel(page, lab, step):
         expect(picker.locator("select")).to_be_visible()
         _choose(page, "mock")
         expect(picker.locator("select")).to_have_value(re.compile(r"^mock "))
-        expect(_picker_message(page)).to_contain_text(re.compile(r"MockProvider\(.*\) is ready"))
+        expect(_picker_message(page)).to_contain_text("✓ built the mock provider, model 'mock-1', in this kernel")
     with step("picker-local"):
         _choose(page, "local")
         expect(picker.locator("select")).to_have_value(re.compile(r"^local "))
-        expect(_picker_message(page)).to_contain_text(re.compile(r"LocalProvider\(.*\) is ready"),
+        expect(_picker_message(page)).to_contain_text(re.compile(r"✓ built the local provider, model '[^']+', in this kernel"),
                                                       timeout=30_000)
     with step("picker-kernel-state"):
         output = lp.add_cell_and_run(page, PICKED)
@@ -224,7 +224,7 @@ def test_chat_panel_streams_a_reply(page, lab, step, output_dir):
     with step("chat-ready"):
         _open_and_run(page, lab, START_HERE)
         _choose(page, "mock")  # the picker test may have left it on local
-        expect(_picker_message(page)).to_contain_text("MockProvider")
+        expect(_picker_message(page)).to_contain_text("built the mock provider")
         chat = _chat(page)
         chat.scroll_into_view_if_needed()
     with step("chat-streamed"):

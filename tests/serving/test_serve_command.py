@@ -27,8 +27,9 @@ from .conftest import needs_model
 def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_binary):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbook", "serve", "--parallel", "2", "--port", str(port),
-         "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # -X faulthandler: if it does not stop, SIGABRT below prints where each thread waits.
+        [sys.executable, "-X", "faulthandler", "-m", "workbook", "serve", "--parallel", "2",
+         "--port", str(port), "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
         deadline = time.monotonic() + 60
@@ -45,7 +46,12 @@ def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_bina
         assert "2 parallel slots" in output
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
         process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=20)
+        try:
+            rest, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            stuck, _ = process.communicate(timeout=10)
+            pytest.fail(f"serve did not stop within 20 s of Ctrl-C; where it waited:\n{stuck}")
     finally:
         if process.poll() is None:
             process.kill()
