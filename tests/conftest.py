@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbook.ai.registry import get_spec, provider_names, unregister_provider
+from workbook.cache import cache_home
 from workbook.emulator import Emulator
 
 
@@ -23,7 +24,7 @@ def _notebook_metadata(path: Path) -> dict:
 def pytest_collection_modifyitems(config, items):
     """A notebook whose metadata says ``"measures_speed": true`` compares two engines' speed in
     one run: marked ``solo``, ``make test`` runs it after the parallel phase, on an otherwise
-    quiet machine."""
+    quiet machine. Then the longest units go first (``_longest_first``)."""
     for item in items:
         notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("measures_speed"):
@@ -36,12 +37,20 @@ def pytest_collection_modifyitems(config, items):
         # A notebook that may wait for a background job (08: make test's fine-tune) says how long.
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("timeout_s"):
             item.add_marker(pytest.mark.timeout(int(_notebook_metadata(notebook)["timeout_s"]) + 120))
+    _longest_first(items)
+
+
+def _scope(nodeid: str) -> str:
+    """What a worker runs as one unit: a test file (its expensive module fixtures -- a
+    JupyterLab, an emulator, a graded class -- start once), except that each notebook run is a
+    unit of its own, so the notebooks spread over every core."""
+    if "::test_notebook_runs[" in nodeid:
+        return nodeid
+    return nodeid.split("::", 1)[0]
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadfile``, refined: a test file's tests stay on one worker (its expensive module
-    fixtures -- a JupyterLab, an emulator, a graded class -- start once), but each notebook run
-    is a unit of its own, so the notebooks spread over every core. (xdist's ``loadgroup`` marks
+    """``--dist loadfile``, refined to the units of ``_scope``. (xdist's ``loadgroup`` marks
     would say the same, but xdist 3.8 cannot rename pytest 9's test ids, so they are ignored.)"""
     if config.getvalue("dist") != "loadfile":
         return None
@@ -49,11 +58,43 @@ def pytest_xdist_make_scheduler(config, log):
 
     class FilesWholeNotebookRunsApart(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if "::test_notebook_runs[" in nodeid:
-                return nodeid
-            return nodeid.split("::", 1)[0]
+            return _scope(nodeid)
 
     return FilesWholeNotebookRunsApart(config, log)
+
+
+# Longest first: xdist hands out units in collection order, so a long unit handed out last
+# keeps one core busy while the other waits. The units' times from the previous run on this
+# machine (kept outside the checkout) put the long ones first; a first run keeps file order.
+# Only the order changes, never what runs: no test may depend on it.
+_DURATIONS = cache_home() / "test-durations.json"
+_measured: dict[str, float] = {}
+
+
+def _longest_first(items: list) -> None:
+    try:
+        known = json.loads(_DURATIONS.read_text())
+    except (OSError, ValueError):
+        return
+    items.sort(key=lambda item: -float(known.get(_scope(item.nodeid), 0.0)))  # stable
+
+
+def pytest_runtest_logreport(report):
+    _measured[_scope(report.nodeid)] = _measured.get(_scope(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput") or not _measured:
+        return  # a worker: the controller sees every report and writes once
+    try:
+        known = json.loads(_DURATIONS.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known.update({scope: round(seconds, 2) for scope, seconds in _measured.items()})
+    _DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+    partial = _DURATIONS.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(known, indent=0, sort_keys=True))
+    partial.replace(_DURATIONS)
 
 
 # This worker's environment and folder before any test ran. Every test starts from them: a
