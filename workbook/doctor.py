@@ -145,8 +145,10 @@ def _node_row() -> Row:
 
     if shutil.which("npm") is None:
         return Row("packages", "node.js", WARN, "npm not found: optional, for Mermaid diagrams "
-                   "(without it the course site shows them as text)")
-    return Row("packages", "node.js", OK, "npm found (optional, for Mermaid diagrams)")
+                   "on the course site, `make book` (without it the site shows them as text; JupyterLab "
+                   "draws them itself)")
+    return Row("packages", "node.js", OK,
+               "npm found (optional, for Mermaid diagrams on the course site, `make book`)")
 
 
 @dataclass
