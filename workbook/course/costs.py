@@ -320,7 +320,10 @@ def plot_break_even_vs_ops(inputs: CostInputs, ops_values=None, ax=None):
     ax.plot([ops for ops, _ in shown], [even for _, even in shown], color="tab:purple")
     ax.axvline(inputs.ops_monthly, color="tab:green", linewidth=1, label="assumed ops cost")
     ax.set_xlabel("ops cost, USD per month (people, on-call, monitoring)")
-    ax.set_ylabel("break-even tokens per day")
+    ax.set_ylabel("break-even, million tokens per day")
+    # Millions on the axis itself: matplotlib's "1e8" offset above it is easy to miss.
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1e6:,.0f}"))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"${value:,.0f}"))
     ax.set_title(f"Where self-hosting starts to pay, {inputs.min_servers}+ servers at "
                  f"${inputs.gpu_hourly:.2f}/h, {inputs.utilization:.0%} utilisation")
     ax.legend(loc="upper left", fontsize=9)
