@@ -92,11 +92,12 @@ def test_recommend_respects_hard_constraints_and_fine_tuning_conditions():
     big = CostInputs(tokens_per_day=2_000_000_000, price_in_per_m=2.5, price_out_per_m=10)
     assert recommend(big, needs_frontier_quality=True).choice == "api"
     assert recommend(big, has_ops_team=False).choice == "api"
-    tuned = recommend(base, needs_custom_behaviour=True, prompting_and_rag_tried=True, labelled_examples=2000)
-    assert tuned.choice == "fine-tuned" and any("prompting and RAG" in r for r in tuned.reasons)
+    tuned = recommend(base, needs_custom_behaviour=True, fine_tune_beat_untrained=True, labelled_examples=2000)
+    assert tuned.choice == "fine-tuned" and any("held-out" in r for r in tuned.reasons)
+    # 08's rule: without a fine-tune that beat the untrained uses of the same examples, no fine-tune.
     untried = recommend(base, needs_custom_behaviour=True, labelled_examples=2000)
     assert untried.choice == "api" and any("before fine-tuning" in r for r in untried.reasons)
-    few = recommend(base, needs_custom_behaviour=True, prompting_and_rag_tried=True, labelled_examples=50)
+    few = recommend(base, needs_custom_behaviour=True, fine_tune_beat_untrained=True, labelled_examples=50)
     assert few.choice != "fine-tuned" and any("collect" in r for r in few.reasons)
     for rec in (tuned, untried, few):
         assert rec.choice in CHOICES and rec.reasons and str(rec).startswith(rec.choice)

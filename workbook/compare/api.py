@@ -57,7 +57,7 @@ async def run_comparison_async(
     total = len(providers) * (warmup + runs * len(case_list))
     # The finished bar's line says where its total comes from ("compare: 52 of 52 calls ...").
     bar = _Progress(total, progress, desc=(
-        f"compare ({len(providers)} providers x ({len(case_list)} cases x {runs} runs"
+        f"compare ({len(providers)} providers x ({len(case_list)} cases x {runs} run{'' if runs == 1 else 's'}"
         f" + {warmup} warm-up))"))
     all_records, busy = [], {}
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -121,11 +121,14 @@ def quality_figure(result: "ComparisonResult") -> Figure:
     ax = fig.subplots()
     width = 0.8 / max(1, len(labels))
     for index, (label, color) in enumerate(zip(labels, _colors(len(labels)))):
-        values = [0.0 if pd.isna(v) else float(v) for v in table.loc[label]]
+        shares = list(table.loc[label])
+        values = [0.0 if pd.isna(v) else float(v) for v in shares]
         positions = [i + (index - (len(labels) - 1) / 2) * width for i in range(len(checks))]
-        ax.bar(positions, values, width=width, label=label, color=color)
+        bars = ax.bar(positions, values, width=width, label=label, color=color)
+        # A label on every bar: a provider at 0 % has no bar to see, and "—" marks no case of that kind.
+        ax.bar_label(bars, labels=["—" if pd.isna(v) else f"{v:.0%}" for v in shares], fontsize=7, padding=1)
     ax.set_xticks(range(len(checks)), checks)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("fraction passed")
     n_cases = result.records.loc[~result.records["warmup"], "case_id"].nunique() if len(result.records) else 0
     ax.set_title(f"Quality by check type ({n_cases} cases; small samples: differences of one "

@@ -15,6 +15,7 @@ import re
 from ..ai import AISettings, Message, create_ai_provider, errors
 from ..aio import aclose_quietly
 from ..ai.catalog import default_model
+from ..ai.registry import get_spec
 from ..ai.settings import settings_from_mapping
 from .report import CheckResult, ConformanceReport
 
@@ -66,7 +67,11 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
                "Remove AWS keys from the block: credentials come from the AWS chain "
                "(`aws sso login`, AWS_PROFILE, a role).")
     credentials = boto3.Session().get_credentials()
+    # Offline, the notebook itself may have put the emulator's dummy keys in the environment:
+    # say so, or a student reads the tick as "my AWS credentials were found".
+    dummy = credentials is not None and endpoint_url is not None and credentials.access_key == get_spec("bedrock").emulator_env["AWS_ACCESS_KEY_ID"]
     ok &= step("credentials chain", credentials is not None,
+               "the emulator's dummy keys (offline; set by the notebook, not yours)" if dummy else
                f"found via {credentials.method}" if credentials else "none found",
                "Run `aws configure sso` then `aws sso login`, or set AWS_PROFILE.")
     if not ok:

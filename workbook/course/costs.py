@@ -209,27 +209,31 @@ def _money(value: float) -> str:
 
 def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
               needs_frontier_quality: bool = False, has_ops_team: bool = True,
-              needs_custom_behaviour: bool = False, prompting_and_rag_tried: bool = False,
+              needs_custom_behaviour: bool = False, fine_tune_beat_untrained: bool = False,
               labelled_examples: int = 0, min_examples_to_fine_tune: int = 500) -> Recommendation:
     """API, self-hosted or fine-tuned, with the reasons in the order they decided it.
 
-    Hard constraints first (data residency, quality), then the fine-tuning case (custom
-    behaviour that prompting and RAG did not achieve, with enough labelled data), then cost.
+    Hard constraints first (data residency, quality), then the fine-tuning case, then cost.
+    Fine-tuning is chosen by notebook 08's rule, the course's one: only when a fine-tune,
+    measured on held-out cases, beat the untrained uses of the same labelled examples
+    (retrieved into the prompt, or a nearest-example vote) by more than the test's noise
+    (``fine_tune_beat_untrained``).
     """
     comparison = compare_costs(inputs)
     api, own = comparison.api_monthly, comparison.self_hosted_monthly
     cost_line = (f"at {inputs.tokens_per_day:,.0f} tokens/day the API costs {_money(api)}/month, "
-                 f"self-hosting {_money(own)}/month ({comparison.servers} server(s))")
+                 f"self-hosting {_money(own)}/month ({comparison.servers} server{'' if comparison.servers == 1 else 's'})")
     if comparison.break_even_tokens_per_day is None:
         even_line = "self-hosting never breaks even at these prices"
     else:
         even_line = f"break-even at {comparison.break_even_tokens_per_day:,.0f} tokens/day"
 
-    if needs_custom_behaviour and prompting_and_rag_tried and labelled_examples >= min_examples_to_fine_tune:
+    if needs_custom_behaviour and fine_tune_beat_untrained and labelled_examples >= min_examples_to_fine_tune:
         reasons = [
-            "the task needs behaviour, format or terminology that prompting and RAG did not achieve",
-            f"{labelled_examples:,} labelled examples are enough to fine-tune a small model",
-            "a fine-tuned small model can then be served cheaply (hosted fine-tuning or self-hosted)",
+            "the task needs behaviour, format or terminology the model does not have untrained",
+            f"a fine-tune on the {labelled_examples:,} labelled examples, measured on held-out cases, beat "
+            "the same examples used untrained (retrieved into the prompt, a nearest-example vote) by more "
+            "than the test's noise (notebook 08)",
             cost_line,
         ]
         if data_must_stay_on_premises:
@@ -250,11 +254,13 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
             cost_line, even_line], comparison)
 
     reasons = [cost_line, even_line]
-    if needs_custom_behaviour and not prompting_and_rag_tried:
-        reasons.append("try better prompts, few-shot examples and RAG before fine-tuning")
-    elif needs_custom_behaviour and labelled_examples < min_examples_to_fine_tune:
+    if needs_custom_behaviour and labelled_examples < min_examples_to_fine_tune:
         reasons.append(f"only {labelled_examples} labelled examples: collect about "
                        f"{min_examples_to_fine_tune} before fine-tuning")
+    elif needs_custom_behaviour:
+        reasons.append("measure before fine-tuning: put the labelled examples in the prompt (retrieved) "
+                       "and in a vote, fine-tune, and compare on held-out cases (notebook 08); until a "
+                       "fine-tune clearly beats them, the untrained uses win")
     if own < api and has_ops_team:
         reasons.insert(0, "self-hosting is cheaper at this volume and you can operate it")
         return Recommendation("self-hosted", reasons, comparison)
@@ -314,7 +320,10 @@ def plot_break_even_vs_ops(inputs: CostInputs, ops_values=None, ax=None):
     ax.plot([ops for ops, _ in shown], [even for _, even in shown], color="tab:purple")
     ax.axvline(inputs.ops_monthly, color="tab:green", linewidth=1, label="assumed ops cost")
     ax.set_xlabel("ops cost, USD per month (people, on-call, monitoring)")
-    ax.set_ylabel("break-even tokens per day")
+    ax.set_ylabel("break-even, million tokens per day")
+    # Millions on the axis itself: matplotlib's "1e8" offset above it is easy to miss.
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1e6:,.0f}"))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"${value:,.0f}"))
     ax.set_title(f"Where self-hosting starts to pay, {inputs.min_servers}+ servers at "
                  f"${inputs.gpu_hourly:.2f}/h, {inputs.utilization:.0%} utilisation")
     ax.legend(loc="upper left", fontsize=9)

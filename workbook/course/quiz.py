@@ -213,7 +213,7 @@ QUESTIONS: tuple[Question, ...] = (
           "-- not for quality.", True),
         O("Follow strict output formats, such as \"reply with the year only\", every time.",
           "It mostly ignores such instructions and answers in a sentence; strict formats need "
-          "constrained decoding or a bigger model."),
+          "constrained decoding, fine-tuning or a bigger model (notebooks 06a and 08)."),
         O("Replace a frontier model in a product, once it has been given a good prompt.",
           "Not at 135M parameters: a good prompt does not make up for the size."),
     ), "small models"),
