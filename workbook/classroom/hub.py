@@ -130,6 +130,7 @@ class Classroom:
         self.gateway_port: int | None = None
         self._trust: ssl.SSLContext | None = None
         self._engine_has_key = False
+        self._engine_networks: set[str] = set()  # vLLM's own network namespaces (each start's)
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -309,6 +310,7 @@ class Classroom:
         finally:
             log.close()
         self._wait_until_ready(started)
+        self._note_engine_networks()
         self.startup_s = time.perf_counter() - started
         return self
 
@@ -432,6 +434,30 @@ class Classroom:
             return "(no model server log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def _note_engine_networks(self) -> None:
+        """Remembers the network of the model server's own (vLLM), to find all its processes."""
+        from .netns import namespace_of
+
+        ours = namespace_of()
+        for pid in processes_with_marker(self.marker):
+            try:
+                network = namespace_of(pid)
+            except OSError:
+                continue
+            if network != ours:
+                self._engine_networks.add(network)
+
+    def engine_processes(self) -> list[int]:
+        """vLLM's processes (its API server, engine core and worker): everything in its network."""
+        from .netns import processes_in
+
+        return sorted({pid for network in self._engine_networks for pid in processes_in(network)})
+
+    def _processes(self) -> set[int]:
+        """This class's processes: the marker's, and the model server's own network's (vLLM's
+        engine renames itself, which hides its environment, the marker with it)."""
+        return set(processes_with_marker(self.marker)) | set(self.engine_processes())
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -444,7 +470,9 @@ class Classroom:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM to the hub (it stops servers, services and proxy), then anything left over:
-        what carries this run's marker, and every process of every student account."""
+        what carries this run's marker or runs in vLLM's network, and every process of every
+        student account."""
+        self._note_engine_networks()  # the hub may have restarted the model server since start
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -454,9 +482,9 @@ class Classroom:
                 process.kill()
                 process.wait(5)
         deadline = time.monotonic() + 5
-        while processes_with_marker(self.marker) and time.monotonic() < deadline:
+        while self._processes() and time.monotonic() < deadline:
             time.sleep(0.2)
-        for pid in processes_with_marker(self.marker):
+        for pid in self._processes():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -465,8 +493,8 @@ class Classroom:
             accounts.end_processes_of(uid)
 
     def leftovers(self) -> list[int]:
-        """Processes of this class still running: its marker's, and any student account's."""
-        found = set(processes_with_marker(self.marker))
+        """Processes of this class still running: its own, and any student account's."""
+        found = self._processes()
         for uid in self._student_uids():
             found |= set(accounts.processes_of(uid))
         return sorted(found)
