@@ -270,10 +270,10 @@ class Classroom:
         os.chmod(self.state, 0o700)
         _secret_file(self.state / "instructor-token", lambda: secrets.token_hex(32))
         _secret_file(self.state / "engine-key", lambda: secrets.token_hex(32))
+        self.engine = self._engine()  # before anything is installed or made: a class without it is refused
         if self.https and self.ssl_cert is None:
             tls.self_signed(self.state / "tls", self.host)
         proxy = ensure_proxy(self.say)
-        self.engine = self._engine()  # before any account is made: a class without it is refused
         student_python = self._prepare_students()
         self.gateway_port = free_port()
         settings = {
