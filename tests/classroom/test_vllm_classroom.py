@@ -6,7 +6,8 @@ two students, Unix accounts of their own, started once for this file as a class 
 * No student reaches vLLM: not its Unix socket (root's state folder), and not the TCP ports
   its worker opens on 127.0.0.1 (they are in a network namespace of its own). Why it matters:
   vLLM's key guards only its /v1 paths, and /invocations answers a chat without it.
-* Stopping the class leaves no vLLM process.
+* vLLM killed leaves no engine behind (the hub restarts it: a second one beside the first would
+  not fit in a class machine's memory), and stopping the class leaves no vLLM process.
 
 Marked ``solo``: vLLM takes half a minute and 3-4 GB to load, so ``make test`` runs this after
 the parallel phase, alone. Without the extra a developer's run skips it (saying ``make vllm``);
@@ -19,6 +20,7 @@ import json
 import os
 import pwd
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.aio import aclose_quietly
 from workbook.classroom.hub import Classroom
-from workbook.classroom.netns import namespace_of
+from workbook.classroom.namespaces import namespace_of
 from workbook.ports import free_port
 from workbook.serving import vllm_env
 
@@ -68,7 +70,7 @@ def vllm_room(tmp_path_factory, as_root):
     finally:
         engine.update(vllm_processes(room))
         room.stop()
-        alive = {pid: name for pid, name in engine.items() if Path(f"/proc/{pid}").exists()}
+        alive = {pid: name for pid, name in engine.items() if running(pid)}
         left = room.leftovers()
         removed = room.remove_accounts()
         assert {"VLLM::EngineCor", "VLLM::Worker"} <= set(engine.values()), \
@@ -76,6 +78,14 @@ def vllm_room(tmp_path_factory, as_root):
         assert not alive, f"vLLM processes outlived the class: {alive}"
         assert not left, f"processes the classroom started are still running: {left}"
         assert not any(_exists(name) for name in removed), "accounts left behind"
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (this machine's first process reaps no orphans)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _exists(name: str) -> bool:
@@ -215,3 +225,23 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     readable[pid] = record
 print(json.dumps({"uid": os.getuid(), "attempts": attempts, "readable": readable}))
 '''
+
+
+def test_vllm_killed_leaves_no_engine_behind(vllm_room):
+    """Last in this file: the hub restarts vLLM (a minute of loading), which the fixture's stop
+    then ends half-way -- that too must leave nothing."""
+    room = vllm_room
+    engine = vllm_processes(room)
+    (server,) = [pid for pid in engine if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3]
+                 == [b"-m", b"vllm.entrypoints.openai.api_server"]]
+    os.kill(server, signal.SIGKILL)
+    token = room.token_for("student2")
+    dead = httpx.post(f"{room.servers_llm_url}/chat/completions", timeout=60,
+                      headers={"Authorization": f"Bearer {token}"},
+                      json={"model": "smollm2", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]})
+    assert dead.status_code == 503 and "restarting" in dead.json()["error"]["message"], dead.text
+    deadline = time.monotonic() + 30
+    while any(map(running, engine)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: name for pid, name in engine.items() if running(pid)}
+    assert not left, f"the killed vLLM's engine lives on: {left}"

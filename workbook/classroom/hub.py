@@ -86,8 +86,8 @@ class Classroom:
     ``engine``: ``"llama-server"`` (the default) or ``"vllm"``, the real vLLM's CPU build
     (``make vllm``), where ``parallel`` is its ``--max-num-seqs``. vLLM's API key guards only
     its ``/v1`` paths (``/invocations`` answers without it), so it never listens on a port a
-    student can reach: it runs in a network namespace of its own and answers the gateway on a
-    Unix socket in ``state`` (root's alone).
+    student can reach: it runs in network and PID namespaces of its own (``namespaces``) and
+    answers the gateway on a Unix socket in ``state`` (root's alone).
 
     HTTPS: ``ssl_cert``/``ssl_key`` if given; otherwise, when ``host`` is not loopback (or
     ``https=True``), a self-signed certificate made in ``STATE/tls``; plain HTTP off loopback
@@ -288,7 +288,7 @@ class Classroom:
             "engine_env": self._engine_env(),
             # The model server's chatter goes to its own log, not the hub's.
             "engine_command": [sys.executable, "-m", "workbook.classroom.logged",
-                               *(["--own-network", "--socket", str(self.engine_socket)]
+                               *(["--alone", "--socket", str(self.engine_socket)]
                                  if self.engine_socket else []),
                                str(self.state / "llm-engine.log"), *self.engine.command],
             "model_alias": self.engine.alias, "proxy_command": str(proxy),
@@ -436,7 +436,7 @@ class Classroom:
 
     def _note_engine_networks(self) -> None:
         """Remembers the network of the model server's own (vLLM), to find all its processes."""
-        from .netns import namespace_of
+        from .namespaces import namespace_of
 
         ours = namespace_of()
         for pid in processes_with_marker(self.marker):
@@ -449,7 +449,7 @@ class Classroom:
 
     def engine_processes(self) -> list[int]:
         """vLLM's processes (its API server, engine core and worker): everything in its network."""
-        from .netns import processes_in
+        from .namespaces import processes_in
 
         return sorted({pid for network in self._engine_networks for pid in processes_in(network)})
 
