@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--slo", type=float, default=2.0, help="time-to-first-token SLO, s")
     p.add_argument("--parallel", type=int, default=8, help="llama-server's slots (vLLM's --max-num-seqs)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None,
+                   help="the model server's CPU threads (default: the classroom's, 2 for llama-server, 1 for vLLM)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/classroom.json)")
     p.add_argument("--spawn-only", action="store_true",

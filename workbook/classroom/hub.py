@@ -81,7 +81,9 @@ def processes_with_marker(marker: str) -> list[int]:
 
 class Classroom:
     """``students`` accounts; ``per_student`` requests in flight each; the model server has
-    ``parallel`` slots (continuous batching) on ``threads`` CPU threads.
+    ``parallel`` slots (continuous batching) on ``threads`` CPU threads (default, as ``serve``'s:
+    2 for llama-server, 1 for vLLM, whose pinned threads slow down tenfold when other work
+    shares their cores).
 
     ``engine``: ``"llama-server"`` (the default) or ``"vllm"``, the real vLLM's CPU build
     (``make vllm``), where ``parallel`` is its ``--max-num-seqs``. vLLM's API key guards only
@@ -95,7 +97,7 @@ class Classroom:
 
     def __init__(self, *, students: int = 10, host: str = "127.0.0.1", port: int = 8000,
                  state: str | os.PathLike = "classroom", per_student: int = 2, parallel: int = 8,
-                 threads: int = 2, n_ctx: int = 2048, idle_timeout_s: int = 3600,
+                 threads: int | None = None, n_ctx: int = 2048, idle_timeout_s: int = 3600,
                  model_path: str | os.PathLike | None = None, poll_interval_s: int = 10,
                  engine: str = "llama-server", demo: bool = False, https: bool | None = None,
                  ssl_cert: str | os.PathLike | None = None, ssl_key: str | os.PathLike | None = None,
@@ -112,6 +114,7 @@ class Classroom:
             raise ClassroomError("--insecure-http and a certificate exclude each other: choose one")
         self.students, self.host, self.port = students, host, port
         self.state = Path(state).resolve()
+        threads = threads or (1 if engine == "vllm" else 2)
         self.per_student, self.parallel, self.threads, self.n_ctx = per_student, parallel, threads, n_ctx
         self.idle_timeout_s, self.model_path, self.poll_interval_s = idle_timeout_s, model_path, poll_interval_s
         self.engine_name, self.demo = engine, demo
