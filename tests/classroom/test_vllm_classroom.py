@@ -5,7 +5,9 @@ two students, Unix accounts of their own, started once for this file as a class 
   the tokens vLLM reports -- also for a stream whose student did not ask for usage.
 * No student reaches vLLM: not its Unix socket (root's state folder), and not the TCP ports
   its worker opens on 127.0.0.1 (they are in a network namespace of its own). Why it matters:
-  vLLM's key guards only its /v1 paths, and /invocations answers a chat without it.
+  vLLM's key guards only its /v1 paths, and /invocations answers a chat without it. And the
+  curious student of ``test_isolation.py`` tries everything else again, against this class:
+  its tests are imported here, with their fixtures, and run on this module's ``room``.
 * vLLM killed leaves no engine behind (the hub restarts it: a second one beside the first would
   not fit in a class machine's memory), and stopping the class leaves no vLLM process.
 
@@ -35,6 +37,11 @@ from workbook.classroom.namespaces import namespace_of
 from workbook.ports import free_port
 from workbook.serving import vllm_env
 
+from test_isolation import (  # noqa: F401 -- collected here too, on this module's vLLM class
+    attempt, settings, test_every_attempt_of_the_curious_student_is_refused,
+    test_no_secret_shows_in_any_process_the_student_can_read, test_the_attempts_covered_what_the_issue_lists,
+    test_the_students_servers_run_as_their_own_accounts_never_root)
+
 pytestmark = [pytest.mark.solo, pytest.mark.slow,
               # the first run on a machine may wait for make test's background install (minutes)
               pytest.mark.timeout(900, func_only=False)]
@@ -55,12 +62,12 @@ def vllm_processes(room: Classroom) -> dict[int, str]:
 
 
 @pytest.fixture(scope="module")
-def vllm_room(tmp_path_factory, as_root):
+def room(tmp_path_factory, as_root):
     if not vllm_env.installed() and os.environ.get("CI") != "true":
         pytest.skip(f"vLLM is not installed: {vllm_env.HINT}")
     vllm_env.ensure_model(progress=print)  # waits for make test's background install, if running
     room = Classroom(students=2, port=free_port(), state=tmp_path_factory.mktemp("vclass") / "state",
-                     per_student=1, parallel=4, threads=1, n_ctx=1024, poll_interval_s=1,
+                     per_student=1, parallel=4, threads=1, n_ctx=1024, poll_interval_s=1, https=True,
                      engine="vllm", account_prefix=f"wbv{secrets.token_hex(2)}-", progress=print)
     engine: dict[int, str] = {}
     try:
@@ -126,8 +133,8 @@ def usage_chunks(lines: list[str]) -> list[dict]:
     return [chunk["usage"] for chunk in chunks if chunk.get("usage")]
 
 
-async def test_a_students_chat_and_streams_are_answered_by_vllm_and_counted_exactly(vllm_room):
-    room, student = vllm_room, "student1"
+async def test_a_students_chat_and_streams_are_answered_by_vllm_and_counted_exactly(room):
+    room, student = room, "student1"
     token = room.token_for(student)
     before = counted(room, student)
     # The student's own code: the workbook's openai provider, as their server configures it.
@@ -152,8 +159,8 @@ async def test_a_students_chat_and_streams_are_answered_by_vllm_and_counted_exac
     assert after["input_tokens"] - before["input_tokens"] == reply.usage.input_tokens + 2 * usage["prompt_tokens"]
 
 
-async def test_a_student_reaches_neither_vllms_socket_nor_its_ports(vllm_room):
-    room = vllm_room
+async def test_a_student_reaches_neither_vllms_socket_nor_its_ports(room):
+    room = room
     engine = vllm_processes(room)
     assert "VLLM::Worker" in engine.values(), engine
     (network,) = {namespace_of(pid) for pid in engine}
@@ -227,10 +234,10 @@ print(json.dumps({"uid": os.getuid(), "attempts": attempts, "readable": readable
 '''
 
 
-def test_vllm_killed_leaves_no_engine_behind(vllm_room):
+def test_vllm_killed_leaves_no_engine_behind(room):
     """Last in this file: the hub restarts vLLM (a minute of loading), which the fixture's stop
     then ends half-way -- that too must leave nothing."""
-    room = vllm_room
+    room = room
     engine = vllm_processes(room)
     (server,) = [pid for pid in engine if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3]
                  == [b"-m", b"vllm.entrypoints.openai.api_server"]]
