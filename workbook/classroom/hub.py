@@ -13,7 +13,8 @@ The hub is the one child of this process; it starts configurable-http-proxy, the
 services (``llm-engine``: llama-server, or the real vLLM with ``engine="vllm"``; ``llm``: the
 gateway) and each student's server, and
 stops them all when it stops. ``stop`` then ends whatever is left: the processes carrying this
-run's marker (the hub's own children) and every process of every student account, by uid.
+run's marker (the hub's own children), vLLM's (by its network namespace: its engine renames
+itself, which hides the marker), and every process of every student account, by uid.
 """
 
 from __future__ import annotations
