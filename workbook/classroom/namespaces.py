@@ -13,6 +13,7 @@ restart to double. Needs root (CAP_SYS_ADMIN).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -23,7 +24,7 @@ from typing import NoReturn
 
 CLONE_NEWNET, CLONE_NEWPID = 0x40000000, 0x20000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -40,6 +41,9 @@ def run_alone(command: list[str]) -> NoReturn:
         raise NamespaceError(error, f"unshare: {os.strerror(error)} (namespaces of its own need "
                              "root with CAP_SYS_ADMIN)")
     _loopback_up()
+    # The namespace's other processes, killed when its first one dies, become this process's
+    # to reap (not the machine's first process's, which here reaps nobody's: zombies).
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
     child = os.fork()
     if child == 0:
         try:
@@ -47,9 +51,18 @@ def run_alone(command: list[str]) -> NoReturn:
             os.execv(command[0], command)
         finally:
             os._exit(127)
+    def pass_on(received: int, frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.kill(child, received)
+
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(number, lambda received, frame: os.kill(child, received))
+        signal.signal(number, pass_on)
     _, status = os.waitpid(child, 0)
+    while True:  # the kernel has killed the rest of the namespace: they end, and are reaped here
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)
 
