@@ -4,6 +4,7 @@
     python benchmarks/classroom.py --quick    # N = 2, 4, 15 s each (a smoke run)
     python benchmarks/classroom.py --spawn-only   # spawn p50 over 5 and the gateway's overhead only
     python benchmarks/classroom.py --spawn-only --spawns 0 --pairs 30   # the overhead alone
+    python benchmarks/classroom.py --engines llama-server,vllm   # both engines side by side
 
 Run as root: a class creates a Unix account per simulated student (removed afterwards).
 
@@ -22,6 +23,13 @@ through the hub's proxy and the gateway (a client off the machine) -- each round
 own direct request, p50 and p90, with the load average around it. Writes ``--out`` (JSON with the date, the command and the
 machine) and prints the table. Competing load on the machine moves every figure: compare
 within one run.
+
+``--engine vllm`` serves the class from the real vLLM (``make vllm``) instead: its "direct"
+route is vLLM's Unix socket (a class never gives it a port). ``--engines llama-server,vllm``
+measures both in one run, one class after the other, each with the overhead probe and a
+concurrency probe -- C students asking at once through the gateway, C = ``--concurrency``
+(1 and 8), three rounds each, aggregate output tokens/s -- and writes them side by side
+(default ``benchmarks/results/classroom-engines.json``).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -58,6 +67,11 @@ def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def engine_transport(room: Classroom, limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
+    """How to reach the model server itself: vLLM's Unix socket, or (None) llama-server's port."""
+    return httpx.AsyncHTTPTransport(uds=str(room.engine_socket), limits=limits) if room.engine_socket else None
 
 
 async def one_request(client: httpx.AsyncClient, url: str, token: str, prompt: str,
@@ -105,10 +119,12 @@ async def student(number: int, url: str, token: str, *, until: float, think_mean
 
 
 async def run_level(students: int, url: str, tokens: list[str], *, seconds: float,
-                    think_mean_s: float, seed: int, max_tokens: int, slo_s: float) -> dict:
+                    think_mean_s: float, seed: int, max_tokens: int, slo_s: float,
+                    transport: Callable[[httpx.Limits], httpx.AsyncHTTPTransport | None] = lambda limits: None) -> dict:
     records: list[dict] = []
     limits = httpx.Limits(max_connections=students + 4, max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0), limits=limits) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(90.0, connect=5.0), limits=limits,
+                                 transport=transport(limits)) as client:
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(*(student(i + 1, url, tokens[i], until=until, think_mean_s=think_mean_s,
@@ -154,8 +170,9 @@ ROUTES = ("direct", "gateway", "gateway+proxy")
 
 
 def route_of(room: Classroom, route: str, token: str) -> tuple[str, str]:
-    """The URL and key of one route: llama-server itself; the gateway on loopback, as the students'
-    servers reach it; the gateway behind the hub's proxy, as a client off the machine does."""
+    """The URL and key of one route: the model server itself (``engine_transport``); the gateway
+    on loopback, as the students' servers reach it; the gateway behind the hub's proxy, as a
+    client off the machine does."""
     return {"direct": (room.engine_url, room.engine_key), "gateway": (room.servers_llm_url, token),
             "gateway+proxy": (room.llm_url, token)}[route]
 
@@ -169,13 +186,15 @@ async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens:
     load_before = os.getloadavg()
     # A connection per request, as the gateway's own client to the engine makes.
     limits = httpx.Limits(max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=60, verify=getattr(room, "verify", True), limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60, verify=getattr(room, "verify", True), limits=limits) as client, \
+            httpx.AsyncClient(timeout=60, limits=limits, transport=engine_transport(room, limits)) as engine:
         for i in range(pairs):
             order = ROUTES[i % 3:] + ROUTES[:i % 3]
             got = {}
             for route in order:
                 url, key = route_of(room, route, token)
-                result = await one_request(client, url, key, f"Probe {i}: describe a cloud.", max_tokens)
+                result = await one_request(engine if route == "direct" else client, url, key,
+                                           f"Probe {i}: describe a cloud.", max_tokens)
                 if "error" not in result:
                     got[route] = result["latency_s"]
                     latencies[route].append(result["latency_s"])
@@ -191,6 +210,41 @@ async def overhead_probe(room: Classroom, token: str, *, pairs: int, max_tokens:
         summary[route]["paired_overhead_pct_p50"] = 100 * (percentile(values, 50) - 1) if values else None
         summary[route]["paired_overhead_pct_p90"] = 100 * (percentile(values, 90) - 1) if values else None
     return summary
+
+
+async def concurrency_probe(room: Classroom, tokens: list[str], *, levels: list[int], rounds: int,
+                            max_tokens: int) -> dict:
+    """``c`` students asking at once through the gateway (each their own token, so no
+    per-student limit applies), ``rounds`` times per ``c``: the server's aggregate output
+    tokens/s per round (every answer exactly ``max_tokens`` long), p50 over the rounds."""
+    load_before = os.getloadavg()
+    result: dict = {"rounds": rounds, "max_tokens": max_tokens}
+    limits = httpx.Limits(max_connections=max(levels) + 4, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        for c in levels:
+            rates, errors = [], 0
+            for r in range(rounds):
+                started = time.perf_counter()
+                answers = await asyncio.gather(*(
+                    one_request(client, room.servers_llm_url, tokens[i], f"Round {r}, student {i}: describe a river.",
+                                max_tokens) for i in range(c)))
+                wall = time.perf_counter() - started
+                errors += sum("error" in a for a in answers)
+                rates.append(sum(a.get("output_tokens", 0) for a in answers) / wall)
+            result[str(c)] = {"output_tok_s_p50": statistics.median(rates), "output_tok_s": rates, "errors": errors}
+    low, high = str(min(levels)), str(max(levels))
+    result[f"scaling_{high}_over_{low}"] = result[high]["output_tok_s_p50"] / result[low]["output_tok_s_p50"]
+    result["load_average_1min"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+    return result
+
+
+def concurrency_lines(probe: dict, levels: list[int]) -> str:
+    load = probe["load_average_1min"]
+    rates = ", ".join(f"c={c}: {probe[str(c)]['output_tok_s_p50']:.0f}" for c in levels)
+    key = f"scaling_{max(levels)}_over_{min(levels)}"
+    return (f"students asking at once through the gateway, output tokens/s p50 over {probe['rounds']} rounds: "
+            f"{rates}; c={max(levels)} / c={min(levels)} = {probe[key]:.1f}x "
+            f"(load average {load[0]:.1f} before, {load[1]:.1f} after)")
 
 
 def overhead_lines(overhead: dict) -> str:
@@ -229,15 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--think", type=float, default=10.0, help="mean think time between questions, s")
     p.add_argument("--max-tokens", type=int, default=48)
     p.add_argument("--slo", type=float, default=2.0, help="time-to-first-token SLO, s")
-    p.add_argument("--parallel", type=int, default=8, help="llama-server's slots")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--parallel", type=int, default=8, help="llama-server's slots (vLLM's --max-num-seqs)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="the model server's CPU threads (default: the classroom's, 2 for llama-server, 1 for vLLM)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=None, help="JSON file (default benchmarks/results/classroom.json)")
     p.add_argument("--spawn-only", action="store_true",
                    help="measure only a student's server spawn (p50 over --spawns) and the gateway's overhead")
     p.add_argument("--spawns", type=int, default=5, help="spawns to time (0: none)")
     p.add_argument("--pairs", type=int, default=10, help="rounds of the overhead probe (one request per route each)")
+    p.add_argument("--engines", default="llama-server",
+                   help="the class's model server: llama-server, vllm, or both (llama-server,vllm: "
+                        "the overhead and concurrency probes for each, side by side)")
+    p.add_argument("--concurrency", default="1,8", help="with several --engines: students asking at once")
     args = p.parse_args(argv)
+    engines = args.engines.split(",")
+    if len(engines) > 1:
+        return compare_engines(engines, args, argv)
     levels = [int(n) for n in (args.levels or ("2,4" if args.quick else "5,10,20,30")).split(",")]
     seconds = min(60.0, args.seconds or (15.0 if args.quick else 60.0))
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / (
@@ -246,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="classroom-bench-") as state:
         room = Classroom(students=1 if args.spawn_only else max(levels), port=free_port(),
                          state=Path(state) / "state", per_student=2, parallel=args.parallel,
-                         threads=args.threads, n_ctx=512, progress=print,
+                         threads=args.threads, n_ctx=512, progress=print, engine=engines[0],
                          account_prefix=f"wbb{os.getpid() % 10000}-")
         # A benchmark stopped by `timeout` or kill still stops its class and removes its accounts.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -269,16 +331,64 @@ def main(argv: list[str] | None = None) -> int:
     return report(rows, levels, usage, overhead, spawn, seconds, args, argv, out)
 
 
+def compare_engines(engines: list[str], args, argv) -> int:
+    """One class per engine, one after the other (one class at a time on a machine): the
+    overhead probe and the concurrency probe of each, written side by side."""
+    levels = [int(c) for c in args.concurrency.split(",")]
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / "classroom-engines.json"
+    result = {**header(args, argv), "concurrency": levels, "engines": {}}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for engine in engines:
+        with tempfile.TemporaryDirectory(prefix="classroom-bench-") as state:
+            room = Classroom(students=max(levels), port=free_port(), state=Path(state) / "state",
+                             per_student=2, parallel=args.parallel, threads=args.threads,
+                             n_ctx=512, progress=print, engine=engine,
+                             account_prefix=f"wbb{os.getpid() % 10000}-")
+            try:
+                with room:
+                    print(f"{engine}: classroom up in {room.startup_s:.1f} s", flush=True)
+                    tokens = [room.token_for(name, note="benchmark") for name in room.usernames]
+                    overhead = asyncio.run(overhead_probe(room, tokens[0], pairs=args.pairs,
+                                                          max_tokens=args.max_tokens))
+                    print(overhead_lines(overhead), flush=True)
+                    scaling = asyncio.run(concurrency_probe(room, tokens, levels=levels, rounds=3,
+                                                            max_tokens=args.max_tokens))
+                    print(concurrency_lines(scaling, levels), flush=True)
+                    result["engines"][engine] = {"startup_s": room.startup_s, "overhead_one_at_a_time": overhead,
+                                                 "students_at_once": scaling}
+            finally:
+                room.remove_accounts()
+    print()
+    print(engines_table(result, levels))
+    return write(out, result)
+
+
+def engines_table(result: dict, levels: list[int]) -> str:
+    key = f"scaling_{max(levels)}_over_{min(levels)}"
+    lines = [f"{'engine':<13} {'direct p50 s':>12} {'gateway p50 %':>13} {'proxy p50 %':>11} "
+             + " ".join(f"{'tok/s c=' + str(c):>10}" for c in levels) + f" {'c' + str(max(levels)) + '/c' + str(min(levels)):>7}"]
+    for engine, figures in result["engines"].items():
+        overhead, scaling = figures["overhead_one_at_a_time"], figures["students_at_once"]
+        pct = lambda route: overhead[route].get("paired_overhead_pct_p50")  # noqa: E731
+        fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+        lines.append(f"{engine:<13} {fmt(overhead['direct']['latency_s_p50'], '12.3f')} "
+                     f"{fmt(pct('gateway'), '+13.1f')} {fmt(pct('gateway+proxy'), '+11.1f')} "
+                     + " ".join(f"{scaling[str(c)]['output_tok_s_p50']:10.1f}" for c in levels)
+                     + f" {scaling[key]:6.1f}x")
+    return "\n".join(lines)
+
+
 def run_levels(room: Classroom, tokens: list[str], levels: list[int], seconds: float, args) -> list[dict]:
     rows = []
     for students in levels:
-        routes = (("gateway", room.llm_url, tokens),
-                  ("direct", room.engine_url, [room.engine_key] * students))
-        for route, url, keys in routes:
+        routes = (("gateway", room.llm_url, tokens, lambda limits: None),
+                  ("direct", room.engine_url, [room.engine_key] * students,
+                   lambda limits: engine_transport(room, limits)))
+        for route, url, keys, transport in routes:
             print(f"N = {students} through {route} for {seconds:g} s ...", flush=True)
             row = asyncio.run(run_level(students, url, keys, seconds=seconds,
                                         think_mean_s=args.think, seed=args.seed,
-                                        max_tokens=args.max_tokens, slo_s=args.slo))
+                                        max_tokens=args.max_tokens, slo_s=args.slo, transport=transport))
             rows.append({"route": route, **row})
     return rows
 
@@ -297,7 +407,7 @@ def report(rows, levels, usage, overhead, spawn, seconds, args, argv, out) -> in
         "settings": {"levels": levels, "seconds_per_level": seconds, "think_mean_s": args.think,
                      "max_tokens": args.max_tokens, "slo_ttft_s": args.slo, "parallel": args.parallel,
                      "threads": args.threads, "seed": args.seed, "model": "SmolLM2-135M-Instruct Q4_1",
-                     "engine": "llama-server (continuous batching)"},
+                     "engine": args.engines},
         "levels": rows,
         "overhead_one_at_a_time": overhead,
         "spawn": spawn,
@@ -318,8 +428,8 @@ def header(args, argv) -> dict:
         "command": "python benchmarks/classroom.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "note": ("Measured on a shared 2-core machine while other work may run on it: the benchmark's "
-                 "own client, the hub and llama-server share those cores. Compare within one run."),
-        "engine": {"parallel": args.parallel, "threads": args.threads},
+                 "own client, the hub and the model server share those cores. Compare within one run."),
+        "engine": {"engines": args.engines, "parallel": args.parallel, "threads": args.threads},
     }
 
 

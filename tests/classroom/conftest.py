@@ -28,8 +28,13 @@ def require_root() -> None:
 
 
 @pytest.fixture(scope="module")
-def room(tmp_path_factory, llama_server_binary):
+def as_root() -> None:
+    """A class's tests run as root (skipped otherwise, failed on CI)."""
     require_root()
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory, llama_server_binary, as_root):
     room = Classroom(students=3, port=free_port(), state=tmp_path_factory.mktemp("classroom") / "state",
                      per_student=1, parallel=4, threads=1, n_ctx=512, poll_interval_s=1, https=True,
                      account_prefix=f"wbt{secrets.token_hex(2)}-", progress=None)

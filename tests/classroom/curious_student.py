@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import urllib.parse
 from pathlib import Path
@@ -68,11 +69,25 @@ def signal_attack(pid: int) -> list:
         return allowed(f"{pid} is not running (so the check proves nothing)")
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
 def raw_request(base: str, method: str, path: str, headers: dict | None = None,
                 body: bytes | None = None) -> tuple[int, bytes, dict]:
-    """Exactly this path on the wire: no client normalising ``..`` or decoding ``%2e``."""
+    """Exactly this path on the wire: no client normalising ``..`` or decoding ``%2e``.
+    ``base`` ``unix:PATH`` is a server on a Unix socket."""
     url = urllib.parse.urlsplit(base)
-    if url.scheme == "https":
+    if url.scheme == "unix":
+        connection = _UnixConnection(url.path, timeout=30)
+    elif url.scheme == "https":
         connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=30, context=UNVERIFIED)
     else:
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -92,12 +107,12 @@ def model_refused(status: int, body: bytes) -> list:
     return allowed(f"{status} {text}")
 
 
-def engine_attack(engine: str, key: str | None) -> list:
+def engine_attack(engine: str, key: str | None, path: str = "/v1/chat/completions") -> list:
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     body = json.dumps({"model": "smollm2", "max_tokens": 2,
                        "messages": [{"role": "user", "content": "hi"}]}).encode()
     try:
-        status, text, _ = raw_request(engine, "POST", "/v1/chat/completions", headers, body)
+        status, text, _ = raw_request(engine, "POST", path, headers, body)
     except OSError as error:
         return refused(f"no connection: {error}")
     return model_refused(status, text)
@@ -207,6 +222,8 @@ def attempt(t: dict) -> dict:
         results[f"{folder}: plant code"] = new_file_attack(folder)
     results["the engine's port without a key"] = engine_attack(t["engine"], None)
     results["the engine's port with my hub token as its key"] = engine_attack(t["engine"], token)
+    # vLLM answers a chat there without its key (SageMaker's route); llama-server has none
+    results["the engine's /invocations without a key"] = engine_attack(t["engine"], None, "/invocations")
     for base in (t["gateway"], t["hub"]):
         for path in t["gateway_paths"]:
             results[f"{base}{path}"] = gateway_path_attack(base, path, token)

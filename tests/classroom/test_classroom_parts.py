@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -205,3 +208,18 @@ def test_a_dropped_stream_is_read_to_the_engines_own_count_holding_the_students_
         assert (counted["requests"], counted["input_tokens"], counted["output_tokens"]) == (1, 7, 30), counted
     finally:
         relay.should_exit = engine.should_exit = True
+
+
+def test_a_class_on_vllm_without_the_extra_says_make_vllm_in_one_line(tmp_path):
+    """A machine without ``make vllm`` (an empty workbook cache): one line, and no account made."""
+    if os.geteuid() != 0:
+        pytest.skip("a class needs root: without it the command stops earlier, at that")
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook", "classroom", "--engine", "vllm", "--students", "1",
+         "--port", str(free_port()), "--state", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "WORKBOOK_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "vLLM is not installed" in lines[0] and "make vllm" in lines[0], done.stderr
+    assert not (tmp_path / "state" / "accounts-created").exists(), "accounts were made for a class that cannot start"

@@ -76,7 +76,7 @@ def hub_processes(room) -> dict[str, int]:
     named = {}
     wanted = {"the hub": ("jupyterhub -f",), "the proxy": ("configurable-http-proxy",),
               "the gateway": ("workbook.classroom.gateway",),
-              "the model server": ("llama-server", "llama_cpp.server")}
+              "the model server": ("llama-server", "llama_cpp.server", "vllm.entrypoints")}
     for pid in processes_with_marker(room.marker) + [room.process.pid]:
         command = cmdline_of(pid)
         for name, needles in wanted.items():
@@ -130,6 +130,12 @@ def settings(room):
 @pytest.fixture(scope="module")
 def attempt(room, settings):
     """Runs curious_student.py once as student1 and returns what it saw."""
+    return curious_attempt(room, settings)
+
+
+def curious_attempt(room, settings: dict) -> dict:
+    """curious_student.py run once as student1, in a kernel of their own server (started here,
+    with student2's): what it saw, with the targets it was given and student2's environment."""
     for student in (ATTACKER, VICTIM):
         start_server(room, student)
     attacker_env = environ_of(server_pid(room, ATTACKER))
@@ -148,7 +154,9 @@ def attempt(room, settings):
                          str(site_packages), str(Path(settings["student_python"]).parents[1]),
                          # the students' copy of the checkout (or the virtualenv itself)
                          str(Path(settings["student_python"]).parents[2])],
-        "engine": f"http://127.0.0.1:{settings['engine_port']}",
+        # llama-server's port; or vLLM's socket (it has no port a student could reach)
+        "engine": (f"unix:{settings['engine_socket']}" if settings.get("engine_socket")
+                   else f"http://127.0.0.1:{settings['engine_port']}"),
         "gateway": f"http://127.0.0.1:{settings['gateway_port']}",
         "hub": room.local_url,
         "proxy_api": f"http://127.0.0.1:{settings['proxy_api_port']}",

@@ -15,7 +15,7 @@ import threading
 from ..serving.build import BuildFailed
 from ..serving.llama_server import LlamaServerError
 from .errors import ClassroomError
-from .hub import Classroom
+from .hub import ENGINES, Classroom
 from .roster import slips
 
 
@@ -35,8 +35,12 @@ def parser(prog: str) -> argparse.ArgumentParser:
                         "instructor may write DIR/roster.csv, username,password per line, beforehand)")
     p.add_argument("--per-student", type=int, default=2,
                    help="requests one student may have running at once (default 2; more get 429)")
+    p.add_argument("--engine", choices=ENGINES, default="llama-server",
+                   help="the class's model server: llama-server (default; the faster single answer) "
+                        "or vllm, the real vLLM on the CPU (needs `make vllm`; pays off when many "
+                        "students ask at once)")
     p.add_argument("--parallel", type=int, default=8,
-                   help="requests the model server decodes together (default 8)")
+                   help="requests the model server decodes together (default 8; vLLM's --max-num-seqs)")
     p.add_argument("--idle-timeout", type=int, default=3600,
                    help="seconds before an idle student's server is stopped (default 3600)")
     p.add_argument("--ssl-cert", help="the certificate to serve HTTPS with (PEM; with --ssl-key)")
@@ -59,7 +63,7 @@ def main(argv: list[str], prog: str = "python -m workbook classroom") -> int:
             return 2
     try:
         room = Classroom(students=args.students, host=args.host, port=args.port, state=args.state,
-                         per_student=args.per_student, parallel=args.parallel,
+                         per_student=args.per_student, parallel=args.parallel, engine=args.engine,
                          idle_timeout_s=args.idle_timeout, demo=args.demo, ssl_cert=args.ssl_cert,
                          ssl_key=args.ssl_key, insecure_http=args.insecure_http,
                          progress=lambda text: print(text, flush=True))

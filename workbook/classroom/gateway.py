@@ -14,7 +14,8 @@ within ``AUTH_CACHE_S``. Then:
 * only users' tokens (the students'), not services', get the model;
 * at most ``per_student`` requests of one student in flight; beyond that 429 + Retry-After in
   the OpenAI error shape, while everybody else is served;
-* the body goes on, unchanged, to the shared llama-server (streams relayed as the bytes arrive);
+* the body goes on, unchanged, to the shared model server -- llama-server, or vLLM on a Unix
+  socket -- and streams come back as the bytes arrive;
   the model server's token counts are added to the student's usage -- also for a stream the
   student drops half-way: the gateway reads on to the engine's final count, holding the
   student's slot until then (if the engine's stream breaks, it counts the pieces it read);
@@ -80,6 +81,7 @@ class Gateway:
     per_student: int = 2
     hub_auth: Any = None  # jupyterhub.services.auth.HubAuth
     engine_key: str | None = None  # the model server's own key: students cannot go round the gateway
+    engine_socket: str | None = None  # vLLM answers on a Unix socket (engine_url's host is then a name)
     in_flight: dict[str, int] = field(default_factory=dict)
     client: httpx.AsyncClient | None = None
 
@@ -243,10 +245,12 @@ class Gateway:
 
         @contextlib.asynccontextmanager
         async def lifespan(app):
+            # No kept-alive connections: llama-server sometimes drops one after a stream.
+            limits = httpx.Limits(max_connections=512, max_keepalive_connections=0)
             self.client = httpx.AsyncClient(
-                base_url=self.engine_url, timeout=httpx.Timeout(600.0, connect=3.0),
-                # No kept-alive connections: llama-server sometimes drops one after a stream.
-                limits=httpx.Limits(max_connections=512, max_keepalive_connections=0))
+                base_url=self.engine_url, timeout=httpx.Timeout(600.0, connect=3.0), limits=limits,
+                transport=(httpx.AsyncHTTPTransport(uds=self.engine_socket, limits=limits)
+                           if self.engine_socket else None))
             try:
                 yield
             finally:
@@ -393,7 +397,8 @@ def main() -> int:
                       prefix=os.environ["JUPYTERHUB_SERVICE_PREFIX"],
                       usage=UsageStore(os.environ["WORKBOOK_CLASSROOM_USAGE_DB"]),
                       per_student=int(os.environ.get("WORKBOOK_CLASSROOM_PER_STUDENT", "2")),
-                      hub_auth=hub_auth, engine_key=_read_key(os.environ.get("WORKBOOK_CLASSROOM_ENGINE_KEY_FILE")))
+                      hub_auth=hub_auth, engine_key=_read_key(os.environ.get("WORKBOOK_CLASSROOM_ENGINE_KEY_FILE")),
+                      engine_socket=os.environ.get("WORKBOOK_CLASSROOM_ENGINE_SOCKET"))
     uvicorn.run(gateway.app(), host=service_url.hostname, port=service_url.port,
                 log_level="warning", access_log=False)
     return 0

@@ -10,9 +10,11 @@ with their own password (PAM, ``authenticator``) and gets a server running as th
 as the instructor, behind one shared password -- no isolation at all, and it says so.
 
 The hub is the one child of this process; it starts configurable-http-proxy, the two
-services (``llm-engine``: llama-server; ``llm``: the gateway) and each student's server, and
+services (``llm-engine``: llama-server, or the real vLLM with ``engine="vllm"``; ``llm``: the
+gateway) and each student's server, and
 stops them all when it stops. ``stop`` then ends whatever is left: the processes carrying this
-run's marker (the hub's own children) and every process of every student account, by uid.
+run's marker (the hub's own children), vLLM's (by its network namespace: its engine renames
+itself, which hides the marker), and every process of every student account, by uid.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .roster import ensure_roster, read_roster
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 MARKER = "WORKBOOK_CLASSROOM_RUN"
 START_TIMEOUT_S = 90.0
+ENGINES = ("llama-server", "vllm")
 NOT_ROOT = ("a class needs root: each student gets a Unix account of their own, and without one "
             "they would all run as you, with your files, processes and tokens. Run it as root on "
             "a class machine (or use The Littlest JupyterHub), or add --demo to try it alone")
@@ -79,7 +82,15 @@ def processes_with_marker(marker: str) -> list[int]:
 
 class Classroom:
     """``students`` accounts; ``per_student`` requests in flight each; the model server has
-    ``parallel`` slots (continuous batching) on ``threads`` CPU threads.
+    ``parallel`` slots (continuous batching) on ``threads`` CPU threads (default, as ``serve``'s:
+    2 for llama-server, 1 for vLLM, whose pinned threads slow down tenfold when other work
+    shares their cores).
+
+    ``engine``: ``"llama-server"`` (the default) or ``"vllm"``, the real vLLM's CPU build
+    (``make vllm``), where ``parallel`` is its ``--max-num-seqs``. vLLM's API key guards only
+    its ``/v1`` paths (``/invocations`` answers without it), so it never listens on a port a
+    student can reach: it runs in network and PID namespaces of its own (``namespaces``) and
+    answers the gateway on a Unix socket in ``state`` (root's alone).
 
     HTTPS: ``ssl_cert``/``ssl_key`` if given; otherwise, when ``host`` is not loopback (or
     ``https=True``), a self-signed certificate made in ``STATE/tls``; plain HTTP off loopback
@@ -87,13 +98,15 @@ class Classroom:
 
     def __init__(self, *, students: int = 10, host: str = "127.0.0.1", port: int = 8000,
                  state: str | os.PathLike = "classroom", per_student: int = 2, parallel: int = 8,
-                 threads: int = 2, n_ctx: int = 2048, idle_timeout_s: int = 3600,
+                 threads: int | None = None, n_ctx: int = 2048, idle_timeout_s: int = 3600,
                  model_path: str | os.PathLike | None = None, poll_interval_s: int = 10,
                  engine: str = "llama-server", demo: bool = False, https: bool | None = None,
                  ssl_cert: str | os.PathLike | None = None, ssl_key: str | os.PathLike | None = None,
                  insecure_http: bool = False, account_prefix: str = accounts.PREFIX,
                  home_root: str | os.PathLike = "/home",
                  progress: Callable[[str], None] | None = print):
+        if engine not in ENGINES:
+            raise ClassroomError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
         if students < 1 or per_student < 1 or parallel < 1:
             raise ClassroomError("--students, --per-student and --parallel must be 1 or more")
         if (ssl_cert is None) != (ssl_key is None):
@@ -102,6 +115,7 @@ class Classroom:
             raise ClassroomError("--insecure-http and a certificate exclude each other: choose one")
         self.students, self.host, self.port = students, host, port
         self.state = Path(state).resolve()
+        threads = threads or (1 if engine == "vllm" else 2)
         self.per_student, self.parallel, self.threads, self.n_ctx = per_student, parallel, threads, n_ctx
         self.idle_timeout_s, self.model_path, self.poll_interval_s = idle_timeout_s, model_path, poll_interval_s
         self.engine_name, self.demo = engine, demo
@@ -120,6 +134,7 @@ class Classroom:
         self.gateway_port: int | None = None
         self._trust: ssl.SSLContext | None = None
         self._engine_has_key = False
+        self._engine_networks: set[str] = set()  # vLLM's own network namespaces (each start's)
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -168,13 +183,22 @@ class Classroom:
         return tls.fingerprint(self.certificate) if self.certificate and self.certificate.exists() else None
 
     @property
+    def engine_socket(self) -> Path | None:
+        """vLLM's Unix socket (``engine="vllm"``; llama-server listens on a loopback port)."""
+        return self.state / "llm-engine.sock" if self.engine_name == "vllm" else None
+
+    @property
     def engine_url(self) -> str:
-        """llama-server itself, loopback only (benchmarks compare the gateway with it)."""
+        """The model server itself (benchmarks compare the gateway with it): llama-server's
+        loopback port, or -- with ``engine_socket`` -- a URL whose host only names vLLM: send
+        it through ``httpx.HTTPTransport(uds=room.engine_socket)``."""
+        if self.engine_socket is not None:
+            return "http://llm-engine/v1"
         return self.engine.base_url
 
     @property
     def engine_key(self) -> str:
-        """llama-server's own key (benchmarks send it when they go round the gateway)."""
+        """The model server's own key (benchmarks send it when they go round the gateway)."""
         return (self.state / "engine-key").read_text().strip()
 
     @property
@@ -250,10 +274,10 @@ class Classroom:
         os.chmod(self.state, 0o700)
         _secret_file(self.state / "instructor-token", lambda: secrets.token_hex(32))
         _secret_file(self.state / "engine-key", lambda: secrets.token_hex(32))
+        self.engine = self._engine()  # before anything is installed or made: a class without it is refused
         if self.https and self.ssl_cert is None:
             tls.self_signed(self.state / "tls", self.host)
         proxy = ensure_proxy(self.say)
-        self.engine = self._engine()  # before any account is made: a class without it is refused
         student_python = self._prepare_students()
         self.gateway_port = free_port()
         settings = {
@@ -262,10 +286,14 @@ class Classroom:
             "ssl_cert": str(self.certificate) if self.https else None,
             "ssl_key": str(self.ssl_key or self.state / "tls" / "key.pem") if self.https else None,
             "hub_port": free_port(), "proxy_api_port": free_port(), "gateway_port": self.gateway_port,
-            "engine_port": self.engine.port,
+            "engine": self.engine_name, "engine_port": self.engine.port,
+            "engine_socket": str(self.engine_socket) if self.engine_socket else None,
             "engine_key_file": str(self.state / "engine-key") if self._engine_has_key else None,
+            "engine_env": self._engine_env(),
             # The model server's chatter goes to its own log, not the hub's.
             "engine_command": [sys.executable, "-m", "workbook.classroom.logged",
+                               *(["--alone", "--socket", str(self.engine_socket)]
+                                 if self.engine_socket else []),
                                str(self.state / "llm-engine.log"), *self.engine.command],
             "model_alias": self.engine.alias, "proxy_command": str(proxy),
             "per_student": self.per_student, "poll_interval_s": self.poll_interval_s,
@@ -286,6 +314,7 @@ class Classroom:
         finally:
             log.close()
         self._wait_until_ready(started)
+        self._note_engine_networks()
         self.startup_s = time.perf_counter() - started
         return self
 
@@ -317,6 +346,8 @@ class Classroom:
         """The model server's command line and port (the hub starts it, as service llm-engine)."""
         from ..serving.build import BuildUnavailable, ensure_llama_server
 
+        if self.engine_name == "vllm":
+            return self._vllm()
         binary = None
         if self.engine_name == "llama-server":
             try:
@@ -345,17 +376,52 @@ class Classroom:
         self._engine_has_key = binary is not None
         return engine
 
+    def _vllm(self) -> LlamaServer:
+        """The real vLLM on a Unix socket, its key in its environment (root's processes' only)."""
+        from ..serving.errors import VllmUnavailable
+        from ..serving.vllm_server import VllmServer
+
+        socket_path = self.engine_socket
+        # A Unix socket's path has room for 107 bytes (vLLM's engine adds its own beside it).
+        if len(str(socket_path)) > 100:
+            raise ClassroomError(f"--state {self.state} is too long a path for vLLM's socket "
+                                 f"({socket_path}): choose a shorter folder")
+        engine = VllmServer(self.model_path, threads=self.threads, max_model_len=self.n_ctx,
+                            max_num_seqs=self.parallel, uds=socket_path, progress=self.say,
+                            extra_args=("--disable-uvicorn-access-log",))
+        try:
+            engine.prepare()
+        except VllmUnavailable as unavailable:
+            raise ClassroomError(f"--engine vllm: {unavailable}") from None
+        self.say(f"The class's model: vLLM {engine.version} on the CPU, dtype {engine.dtype} "
+                 f"({engine.dtype_reason}), up to {self.parallel} requests decoded together.")
+        self._engine_has_key = True
+        return engine
+
+    def _engine_env(self) -> dict[str, str]:
+        """What the model server's service gets besides the hub's own variables (the hub hands
+        a service nothing else; its key is added from its file by the hub's configuration)."""
+        if self.engine_name != "vllm":
+            return {}
+        ipc = self.state / "llm-engine-ipc"  # vLLM's processes talk over Unix sockets made here
+        ipc.mkdir(mode=0o700, exist_ok=True)
+        return {**self.engine.engine_env(), "VLLM_RPC_BASE_PATH": str(ipc),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
     def _wait_until_ready(self, started: float) -> None:
         """The hub answers through the proxy, and the gateway reaches the model server; else
-        everything started is stopped."""
+        everything started is stopped. vLLM loads for half a minute or more: its own start-up
+        limit, and a progress line every few seconds."""
+        vllm = self.engine_name == "vllm"
+        timeout_s = START_TIMEOUT_S + (self.engine.startup_timeout_s if vllm else 0)
         wait_until_ready(
             self.process, [(f"{self.local_url}/hub/api", answered),
                            (f"{self.local_url}/services/llm/", lambda answer: answer.json().get("engine") == "up")],
-            started=started, timeout_s=START_TIMEOUT_S, stop=self.stop, interval_s=0.25,
-            probe_timeout_s=2.0, verify=self.verify,
+            started=started, timeout_s=timeout_s, stop=self.stop, interval_s=0.25,
+            probe_timeout_s=2.0, verify=self.verify, waiting=self.engine.note_progress() if vllm else None,
             exited=lambda code: ClassroomError(f"JupyterHub exited with code {code}:\n{self.log_tail()}"),
             not_ready=lambda url: ClassroomError(
-                f"the classroom was not ready within {START_TIMEOUT_S:g} s (waiting for {url}):\n"
+                f"the classroom was not ready within {timeout_s:g} s (waiting for {url}):\n"
                 f"{self.log_tail()}\nmodel server log ({self.state / 'llm-engine.log'}):\n{self.engine_log_tail()}"))
 
     def log_tail(self, lines: int = 25) -> str:
@@ -372,6 +438,30 @@ class Classroom:
             return "(no model server log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def _note_engine_networks(self) -> None:
+        """Remembers the network of the model server's own (vLLM), to find all its processes."""
+        from .namespaces import namespace_of
+
+        ours = namespace_of()
+        for pid in processes_with_marker(self.marker):
+            try:
+                network = namespace_of(pid)
+            except OSError:
+                continue
+            if network != ours:
+                self._engine_networks.add(network)
+
+    def engine_processes(self) -> list[int]:
+        """vLLM's processes (its API server, engine core and worker): everything in its network."""
+        from .namespaces import processes_in
+
+        return sorted({pid for network in self._engine_networks for pid in processes_in(network)})
+
+    def _processes(self) -> set[int]:
+        """This class's processes: the marker's, and the model server's own network's (vLLM's
+        engine renames itself, which hides its environment, the marker with it)."""
+        return set(processes_with_marker(self.marker)) | set(self.engine_processes())
+
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -384,7 +474,9 @@ class Classroom:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM to the hub (it stops servers, services and proxy), then anything left over:
-        what carries this run's marker, and every process of every student account."""
+        what carries this run's marker or runs in vLLM's network, and every process of every
+        student account."""
+        self._note_engine_networks()  # the hub may have restarted the model server since start
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -394,9 +486,9 @@ class Classroom:
                 process.kill()
                 process.wait(5)
         deadline = time.monotonic() + 5
-        while processes_with_marker(self.marker) and time.monotonic() < deadline:
+        while self._processes() and time.monotonic() < deadline:
             time.sleep(0.2)
-        for pid in processes_with_marker(self.marker):
+        for pid in self._processes():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -405,8 +497,8 @@ class Classroom:
             accounts.end_processes_of(uid)
 
     def leftovers(self) -> list[int]:
-        """Processes of this class still running: its marker's, and any student account's."""
-        found = set(processes_with_marker(self.marker))
+        """Processes of this class still running: its own, and any student account's."""
+        found = self._processes()
         for uid in self._student_uids():
             found |= set(accounts.processes_of(uid))
         return sorted(found)

@@ -83,11 +83,19 @@ c.Spawner.environment = {
 }
 
 # -- services: the model server, the class's gateway in front of it, the instructor, the culler
+engine_env = dict(settings.get("engine_env") or {})
+if settings.get("engine") == "vllm":
+    # vLLM reads its key from here (a command line is every local user's to read; a root
+    # process's environment is not).
+    engine_env["VLLM_API_KEY"] = Path(settings["engine_key_file"]).read_text().strip()
+engine_socket = settings.get("engine_socket")
 services = [
-    {"name": "llm-engine", "command": settings["engine_command"], "environment": {**marker}},
+    {"name": "llm-engine", "command": settings["engine_command"], "environment": {**engine_env, **marker}},
     {"name": "llm", "url": gateway_url,
      "command": [sys.executable, "-m", "workbook.classroom.gateway"],
-     "environment": {"WORKBOOK_CLASSROOM_ENGINE_URL": f"http://127.0.0.1:{settings['engine_port']}",
+     "environment": {"WORKBOOK_CLASSROOM_ENGINE_URL": ("http://llm-engine" if engine_socket else
+                                                       f"http://127.0.0.1:{settings['engine_port']}"),
+                     **({"WORKBOOK_CLASSROOM_ENGINE_SOCKET": engine_socket} if engine_socket else {}),
                      "WORKBOOK_CLASSROOM_PER_STUDENT": str(settings["per_student"]),
                      "WORKBOOK_CLASSROOM_USAGE_DB": str(state / "llm-usage.sqlite"),
                      **({"WORKBOOK_CLASSROOM_ENGINE_KEY_FILE": settings["engine_key_file"]}

@@ -73,7 +73,8 @@ class VllmServer(LlamaServer):
                  port: int | None = None, threads: int = 1, kv_cache_gib: float = 1.0,
                  max_model_len: int = 2048, dtype: str | None = None,
                  startup_timeout_s: float = STARTUP_TIMEOUT_S, extra_args: tuple[str, ...] = (),
-                 lora_path: str | os.PathLike | None = None,
+                 lora_path: str | os.PathLike | None = None, max_num_seqs: int | None = None,
+                 uds: str | os.PathLike | None = None,
                  progress: Callable[[str], None] | None = print):
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
@@ -86,6 +87,11 @@ class VllmServer(LlamaServer):
         self.kv_cache_gib = kv_cache_gib
         self.max_model_len = max_model_len
         self.dtype, self.dtype_reason = (dtype, "asked for") if dtype else cpu_dtype()
+        # vLLM's own limit on requests decoded together (its default suits a GPU, not 2 cores).
+        self.max_num_seqs = max_num_seqs
+        # A Unix socket instead of a TCP port: what may reach it is then the file's permissions
+        # (the classroom: vLLM's key guards only /v1, and /invocations answers without it).
+        self.uds = Path(uds) if uds is not None else None
         self.progress = progress
         self.hf_model: Path | None = None
         self.version = "?"
@@ -110,8 +116,9 @@ class VllmServer(LlamaServer):
         return [
             str(vllm_env.env_python()), "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.hf_model), "--served-model-name", served,
-            "--host", "127.0.0.1", "--port", str(self.port),
+            *(["--uds", str(self.uds)] if self.uds else ["--host", "127.0.0.1", "--port", str(self.port)]),
             "--dtype", self.dtype, "--max-model-len", str(self.max_model_len),
+            *(["--max-num-seqs", str(self.max_num_seqs)] if self.max_num_seqs else []),
             # Without it vLLM compiles the model first: 70-95 s of every start, for ~20 % speed.
             "--enforce-eager",
             *(["--enable-lora", "--max-lora-rank", "64", "--lora-modules", f"{self.alias}={lora}"]
@@ -120,8 +127,11 @@ class VllmServer(LlamaServer):
         ]
 
     def child_env(self) -> dict[str, str]:
+        return {**os.environ, **self.engine_env()}
+
+    def engine_env(self) -> dict[str, str]:
+        """The variables vLLM itself needs (none of them secret)."""
         return {
-            **os.environ,
             "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
             "VLLM_CPU_OMP_THREADS_BIND": f"0-{self.threads - 1}",
             # Offline: no model hub, no usage report home.
@@ -129,16 +139,25 @@ class VllmServer(LlamaServer):
             "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
         }
 
-    def start(self) -> "VllmServer":
-        if self.running:
-            return self
+    def prepare(self) -> "VllmServer":
+        """Checks vLLM is installed (``VllmUnavailable`` says how, in one line) and converts the
+        model once: after this, ``command`` is complete (the classroom's hub runs it itself)."""
         if not vllm_env.installed():
             problem = vllm_env.platform_problem()
             raise VllmUnavailable("vLLM is not installed" + (f" ({problem})" if problem else ""),
                                   vllm_env.HINT)
-        say = self.progress or (lambda text: None)
-        self.hf_model = vllm_env.ensure_model(self.model_path, progress=say)
+        self.hf_model = vllm_env.ensure_model(self.model_path, progress=self.progress or (lambda text: None))
         self.version = vllm_env.package_version(vllm_env.VLLM_PACKAGE)
+        return self
+
+    def start(self) -> "VllmServer":
+        if self.running:
+            return self
+        if self.uds is not None:
+            raise LlamaServerError("start() serves on a TCP port; a server on a Unix socket is "
+                                   "started by whoever runs its command (the classroom's hub)")
+        self.prepare()
+        say = self.progress or (lambda text: None)
         if self.port is None:
             self.port = free_port()
         say(f"Starting vLLM {self.version} on the CPU: dtype {self.dtype} ({self.dtype_reason}), "
@@ -158,13 +177,13 @@ class VllmServer(LlamaServer):
             exited=lambda code: LlamaServerError(f"vLLM exited with code {code}:\n{self.log_tail()}"),
             not_ready=lambda url: LlamaServerError(
                 f"vLLM was not ready within {self.startup_timeout_s:g} s:\n{self.log_tail()}"),
-            waiting=self._note_progress())
+            waiting=self.note_progress())
         self.startup_s = time.perf_counter() - started
         say(f"vLLM ready in {self.startup_s:.0f} s.")
         _running.add(self)
         return self
 
-    def _note_progress(self) -> Callable[[float], None]:
+    def note_progress(self) -> Callable[[float], None]:
         """A note every PROGRESS_EVERY_S while vLLM starts: its own log lines (compiler passes,
         fusions) mean nothing to a student; its log file has them."""
         next_note = PROGRESS_EVERY_S
