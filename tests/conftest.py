@@ -66,17 +66,39 @@ def pytest_xdist_make_scheduler(config, log):
 # Longest first: xdist hands out units in collection order, so a long unit handed out last
 # keeps one core busy while the other waits. The units' times from the previous run on this
 # machine (kept outside the checkout) put the long ones first; a first run keeps file order.
+# On a new machine, units that would wait for a build `make test` started in the background
+# go last, so the workers run everything else meanwhile instead of waiting on its lock.
 # Only the order changes, never what runs: no test may depend on it.
 _DURATIONS = cache_home() / "test-durations.json"
 _measured: dict[str, float] = {}
+
+
+def _builds_pending() -> dict[str, bool]:
+    from workbook.finetune.train import cached, default_request
+    from workbook.serving.build import cached_binary
+
+    return {"llama-server": cached_binary() is None, "fine-tune": cached(default_request()) is None}
+
+
+def _waits_for(item, pending: dict[str, bool]) -> bool:
+    if pending["llama-server"] and "llama_server_binary" in getattr(item, "fixturenames", ()):
+        return True
+    notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
+    # A notebook that says how long it may wait for a background job waits for the fine-tune.
+    return (pending["fine-tune"] and isinstance(notebook, Path)
+            and bool(_notebook_metadata(notebook).get("timeout_s")))
 
 
 def _longest_first(items: list) -> None:
     try:
         known = json.loads(_DURATIONS.read_text())
     except (OSError, ValueError):
-        return
-    items.sort(key=lambda item: -float(known.get(_scope(item.nodeid), 0.0)))  # stable
+        known = {}
+    pending = _builds_pending()
+    waiting = {_scope(item.nodeid) for item in items if _waits_for(item, pending)}
+    # Whole units move, never a test within one: a file's tests keep their order.
+    items.sort(key=lambda item: (_scope(item.nodeid) in waiting,
+                                 -float(known.get(_scope(item.nodeid), 0.0))))  # stable
 
 
 def pytest_runtest_logreport(report):
