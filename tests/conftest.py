@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
         # A notebook that may wait for a background job (08: make test's fine-tune) says how long.
         if isinstance(notebook, Path) and _notebook_metadata(notebook).get("timeout_s"):
             item.add_marker(pytest.mark.timeout(int(_notebook_metadata(notebook)["timeout_s"]) + 120))
-    _longest_first(items)
+    _longest_first(config, items)
 
 
 def _scope(nodeid: str) -> str:
@@ -89,12 +89,25 @@ def _waits_for(item, pending: dict[str, bool]) -> bool:
             and bool(_notebook_metadata(notebook).get("timeout_s")))
 
 
-def _longest_first(items: list) -> None:
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        config.builds_pending = _builds_pending()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """Every worker must collect the same order: they are told what was pending when the run
+    began, not each asked (a build may finish between two workers' collections)."""
+    node.workerinput["builds_pending"] = node.config.builds_pending
+
+
+def _longest_first(config, items: list) -> None:
     try:
         known = json.loads(_DURATIONS.read_text())
     except (OSError, ValueError):
         known = {}
-    pending = _builds_pending()
+    pending = (config.workerinput["builds_pending"] if hasattr(config, "workerinput")
+               else config.builds_pending)
     waiting = {_scope(item.nodeid) for item in items if _waits_for(item, pending)}
     # Whole units move, never a test within one: a file's tests keep their order.
     items.sort(key=lambda item: (_scope(item.nodeid) in waiting,
