@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,8 +30,9 @@ def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_bina
     process = subprocess.Popen(
         # -X faulthandler: if it does not stop, SIGABRT below prints where each thread waits.
         [sys.executable, "-X", "faulthandler", "-m", "workbook", "serve", "--parallel", "2",
-         "--port", str(port), "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
+         "--port", str(port), "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)   # its llama-server shares the group: a failed run ends both
+    lines, rest = [], None
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -53,8 +55,10 @@ def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_bina
             stuck, _ = process.communicate(timeout=10)
             pytest.fail(f"serve did not stop within 20 s of Ctrl-C; where it waited:\n{stuck}")
     finally:
-        if process.poll() is None:
-            process.kill()
+        if rest is None:  # it failed half-way: nothing it started may outlive the test
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
     assert process.returncode == 0 and "Server stopped" in rest
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
