@@ -158,8 +158,8 @@ async def test_the_timing_sample_says_why_its_token_count_is_estimated():
     settings = AISettings(provider="mock")
     estimated = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                   timing=await timing_sample(StreamsWithoutUsage()))
-    assert "(estimated: the stream reported no usage)" in estimated
-    assert "“usage reported” row passed" in estimated and "the stream carried none" in estimated
+    assert "(estimated: chat_stream passed on no usage)" in estimated
+    assert "“usage reported” row passed" in estimated and "which passed on no counts" in estimated
     mock = create_ai_provider(AISettings(provider="mock", mock_ttft_s=0.0, mock_tokens_per_s=10_000))
     reported = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                  timing=await timing_sample(mock))

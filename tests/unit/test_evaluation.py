@@ -51,6 +51,17 @@ async def test_grade_runs_a_provider_over_items():
     assert [g.correct for g in graded] == [True, False] and accuracy(graded) == 0.5
 
 
+async def test_grade_records_which_answers_the_token_limit_cut():
+    """06 tells a cut answer from a wrong one: a value the limit cut off is not a model miss."""
+    provider = MockProvider(AISettings(provider="mock", mock_ttft_s=0, mock_tokens_per_s=10_000),
+                            reply=lambda messages: "The phone number is 555-0142, as written above.")
+    items = [{"id": "a", "task": "extraction", "prompt": "p", "expected": "555-0142", "check": "contains"}]
+    build = lambda item: [{"role": "user", "content": item["prompt"]}]
+    cut = await grade(provider, items, build, max_tokens=3, progress=False)
+    whole = await grade(provider, items, build, max_tokens=64, progress=False)
+    assert cut[0].finish_reason == "length" and not cut[0].correct
+    assert whole[0].finish_reason != "length" and whole[0].correct
+
 def test_bm25_ranks_the_matching_document_first():
     docs = [{"id": 1, "text": "refunds and double charges on your card"},
             {"id": 2, "text": "parcels that have not arrived, tracking"},

@@ -41,6 +41,8 @@ class Graded:
     input_tokens: int | None
     output_tokens: int | None
     latency_s: float
+    # "length" when max_tokens cut the answer: a value it would have named later is then not "found".
+    finish_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,7 +70,7 @@ async def grade(provider, items: list[dict[str, Any]],
               is_correct(reply.content, item["expected"], item.get("check", "contains"), item.get("labels")))
         graded.append(Graded(item.get("id", str(len(graded))), item.get("task", ""), item["expected"],
                              reply.content, bool(ok), reply.usage.input_tokens, reply.usage.output_tokens,
-                             reply.latency_s))
+                             reply.latency_s, reply.finish_reason))
     return graded
 
 

@@ -63,16 +63,18 @@ def _timing_markdown(reply: TimedReply, report=None) -> str:
     rows = [("time to first token", _seconds(reply.ttft_s)),
             ("latency (whole reply)", _seconds(reply.latency_s)),
             ("pieces streamed", str(reply.chunks)),
-            ("output tokens", f"~{tokens} (estimated: the stream reported no usage)" if estimated
+            ("output tokens", f"~{tokens} (estimated: chat_stream passed on no usage)" if estimated
              else f"{tokens} (reported by the stream)"),
-            ("finish reason", reply.finish_reason or "not reported")]
+            ("finish reason", reply.finish_reason or "not passed on by chat_stream")]
     answer = reply.text.strip().replace("\n", " ")
     text = (table(("measure", "value"), rows)
             + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer: “{answer[:200]}”")
     if estimated and _usage_reported(report):
-        # Both are true of one server: it counts tokens for a whole answer, not at a stream's end.
+        # Both are true of one provider: its chat returns the counts, its chat_stream yields text only --
+        # the wire's last event (Ollama's done line, ConverseStream's metadata) may carry them all the same.
         text += ("\n\nThe checker's “usage reported” row passed: a whole answer (`chat`) came with "
-                 "its token counts. This sample streamed (`chat_stream`), and the stream carried none, "
+                 "its token counts. This sample streamed (`chat_stream`), which passed on no counts (a "
+                 "stream's last event can carry them; a `chat_stream` that yields only text drops them), "
                  "so its count is estimated (~4 characters per token).")
     return text
 
