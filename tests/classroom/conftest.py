@@ -11,11 +11,11 @@ started at once on this machine (two test workers) never share an account.
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
 
 import pytest
 
+from workbook.classroom.accounts import uid_of
 from workbook.classroom.hub import Classroom
 from workbook.ports import free_port
 
@@ -45,15 +45,9 @@ def room(tmp_path_factory, llama_server_binary, as_root):
         room.stop()
         left = room.leftovers()
         removed = room.remove_accounts()
-        still = [name for name in removed if _exists(name)]
+        still = [name for name in removed if uid_of(name) is not None]
         assert not left, f"processes the classroom started are still running: {left}"
         assert not still, f"accounts left behind: {still}"
         assert not any(room.home(student).exists() for student in room.usernames), "homes left behind"
 
 
-def _exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False

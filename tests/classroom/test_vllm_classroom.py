@@ -32,6 +32,7 @@ import pytest
 
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.aio import aclose_quietly
+from workbook.classroom.accounts import uid_of
 from workbook.classroom.hub import Classroom
 from workbook.classroom.namespaces import namespace_of
 from workbook.ports import free_port
@@ -84,7 +85,7 @@ def room(tmp_path_factory, as_root):
             f"the class ran no vLLM engine (so stopping it proves nothing): {engine}"
         assert not alive, f"vLLM processes outlived the class: {alive}"
         assert not left, f"processes the classroom started are still running: {left}"
-        assert not any(_exists(name) for name in removed), "accounts left behind"
+        assert not any(uid_of(name) is not None for name in removed), "accounts left behind"
 
 
 def running(pid: int) -> bool:
@@ -92,14 +93,6 @@ def running(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
-        return False
-
-
-def _exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
         return False
 
 
