@@ -73,6 +73,21 @@ async def test_request_fields_land_in_the_protocols_places(build, emu, name):
         assert body["messages"][0] == {"role": "system", "content": "Answer in one sentence."}
 
 
+async def test_an_azure_deployment_named_by_its_owner_gets_its_models_fields():
+    """A deployment called "chat-prod" runs gpt-5.4-nano (AI__MODEL says so): it is sent
+    max_completion_tokens and no max_tokens, which Azure's GPT-5 deployments refuse with 400
+    unsupported_parameter. Without AI__MODEL the workbook cannot know, and sends max_tokens."""
+    model = "gpt-5.4-nano"
+    assert token_limit_field(model) == "max_completion_tokens"
+    with Emulator(backend="scripted", deployments=("chat-prod",)) as emulator:
+        settings = emulator.settings("azure_openai").with_(azure_openai_deployment="chat-prod")
+        for named, expected in ((model, "max_completion_tokens"), (None, "max_tokens")):
+            await create_ai_provider(settings.with_(model=named)).chat(QUESTION, max_tokens=20)
+            body = model_requests(emulator)[-1].body
+            assert body["model"] == "chat-prod" and body[expected] == 20, body
+            assert ("reasoning_effort" in body) == (expected == "max_completion_tokens")
+
+
 @providers
 async def test_stream_asks_for_usage(build, emu, name):
     [p async for p in build(name).chat_stream(QUESTION)]

@@ -100,7 +100,8 @@ class OpenAIProvider(SdkClientOwner, RemoteProvider):
             raise ended_early(self, parsed, received)
 
     def _request(self, messages: list[Message], max_tokens: int, temperature: float) -> dict:
-        limit_field = catalog.token_limit_field(self.model)
+        # The catalogue knows models, not Azure's deployment names: AI__MODEL names the model.
+        limit_field = catalog.token_limit_field(self.settings.model or self.model)
         request = {"model": self.model, "messages": [{"role": m.role, "content": m.content} for m in messages],
                    limit_field: max_tokens, "temperature": temperature}
         if limit_field == "max_completion_tokens":
