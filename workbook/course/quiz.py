@@ -256,8 +256,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("API keys stop working after thirty days, while Entra ID tokens never expire.",
           "The reverse: keys live until rotated, tokens expire within hours and are renewed."),
     ), "api services"),
-    Question("break-even", "An API bill is $300 a month; one GPU server able to carry the same load "
-             "costs $580 a month. What follows?", (
+    Question("break-even", "An API bill is $300 a month; the two GPU servers that would carry the same "
+             "load (one kept for availability, notebook 07) cost $1,160 a month. What follows?", (
         O("Self-host now: a server you own gets cheaper per token as the traffic grows.",
           "It does, but only past the break-even volume; at today's volume it costs more."),
         O("Stay on the API: below the break-even volume, an idle GPU still costs its price.",
