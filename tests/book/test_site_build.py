@@ -143,6 +143,10 @@ def test_the_quiz_static_view_has_every_question_option_and_explanation_folded()
     bundle = box._repr_mimebundle_()
     assert book.WIDGET_VIEW in bundle, "the live quiz lost its widget"
     assert quiz.static_html() in bundle["text/html"]
+    text = bundle["text/plain"]
+    assert all(item.prompt in text for item in quiz.QUESTIONS), "a question is missing from the text view"
+    assert "The right answer" not in text and not any(o.feedback in text for item in quiz.QUESTIONS
+                                                      for o in item.options), "the text view gives an answer away"
 
 
 def test_a_widget_snapshot_shows_its_text_buttons_and_choice():

@@ -300,3 +300,6 @@ def test_a_widgets_saved_text_is_its_snapshot_not_its_repr():
     text = static_bundle(tree)["text/plain"]
     assert "VBox(" not in text, "the saved text is no longer the widget's repr"
     assert text.splitlines()[:3] == ["Score 3 < 4", "[Send]  ·  Provider: local (2 choices)", "[a <prompt>]"]
+    sliders = static_bundle(w.VBox([w.FloatLogSlider(value=5e6, base=10, min=4, max=10, description="tokens/day"),
+                                    w.FloatSlider(value=2.0, description="$/1M in")]))["text/plain"]
+    assert sliders.splitlines()[:2] == ["tokens/day 5,000,000", "$/1M in 2"], "a float shows as a reader writes it"

@@ -32,8 +32,8 @@ class NotPassedYet(AssertionError):
     def __init__(self, problems: list[str], names: list[str], untouched: bool):
         self.problems, self.names, self.untouched = problems, names, untouched
         super().__init__(
-            f"✗ Not passed yet: {', '.join(names)}: {NOT_WRITTEN} (the checker's table above has a "
-            "hint on each row)." if untouched else "\n".join(problems))
+            f"✗ Not passed yet: {', '.join(names)}: {NOT_WRITTEN} (the checker's table above says "
+            "which TODO each row waits for)." if untouched else "\n".join(problems))
 
     def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
         return str(self).splitlines()

@@ -233,7 +233,7 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
             "the task needs behaviour, format or terminology the model does not have untrained",
             f"a fine-tune on the {labelled_examples:,} labelled examples, measured on held-out cases, beat "
             "the same examples used untrained (retrieved into the prompt, a nearest-example vote) by more "
-            "than the test's noise (notebook 08)",
+            "than the test's noise, as you report it (notebook 08 shows how to measure it)",
             cost_line,
         ]
         if data_must_stay_on_premises:

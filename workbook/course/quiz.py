@@ -256,8 +256,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("API keys stop working after thirty days, while Entra ID tokens never expire.",
           "The reverse: keys live until rotated, tokens expire within hours and are renewed."),
     ), "api services"),
-    Question("break-even", "An API bill is $300 a month; one GPU server able to carry the same load "
-             "costs $580 a month. What follows?", (
+    Question("break-even", "An API bill is $300 a month; the two GPU servers that would carry the same "
+             "load (one kept for availability, notebook 07) cost $1,160 a month. What follows?", (
         O("Self-host now: a server you own gets cheaper per token as the traffic grows.",
           "It does, but only past the break-even volume; at today's volume it costs more."),
         O("Stay on the API: below the break-even volume, an idle GPU still costs its price.",
@@ -376,6 +376,18 @@ def static_html(questions: tuple[Question, ...] = QUESTIONS) -> str:
     return "".join(parts)
 
 
+def static_text(questions: tuple[Question, ...] = QUESTIONS) -> str:
+    """The quiz for a reader that shows only text: the questions and their options, no answers."""
+    from ..widgets._common import STATIC_NOTE
+
+    lines = []
+    for number, item in enumerate(questions, 1):
+        lines.append(f"{number}. {item.prompt}")
+        lines += [f"   {letter}. {o.text}" for letter, o in zip("ABCDEFGH", item.options)]
+    lines.append(f"(The questions only: the answers and their explanations are in the HTML view. {STATIC_NOTE})")
+    return "\n".join(lines)
+
+
 def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | None = None):
     """An ipywidgets quiz: a radio group, a *Check* button and feedback per question.
 
@@ -419,6 +431,10 @@ def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | 
         def _repr_mimebundle_(self, **kwargs):
             from ..widgets._common import static_bundle
 
-            return static_bundle(super(), static_html(tuple(questions)), **kwargs)
+            bundle = static_bundle(super(), static_html(tuple(questions)), **kwargs)
+            # A text-only reader cannot fold the answers away as the HTML view does: it gets the
+            # questions alone, so that printing the notebook gives no answer away.
+            bundle["text/plain"] = static_text(tuple(questions))
+            return bundle
 
     return QuizBox([*boxes, score]), state, controls

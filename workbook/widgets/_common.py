@@ -195,7 +195,7 @@ def snapshot_html(widget) -> str:
     if isinstance(widget, w.Label):
         return f"<span>{html.escape(widget.value)}</span>"
     if hasattr(widget, "value") and hasattr(widget, "description"):
-        return f"<div>{html.escape(widget.description)} {html.escape(str(widget.value))}</div>"
+        return f"<div>{html.escape(widget.description)} {html.escape(_value(widget.value))}</div>"
     return ""
 
 
@@ -220,8 +220,13 @@ def snapshot_text(widget) -> str:
     if isinstance(widget, w.Label):
         return widget.value
     if hasattr(widget, "value") and hasattr(widget, "description"):
-        return f"{widget.description} {widget.value}"
+        return f"{widget.description} {_value(widget.value)}"
     return ""
+
+
+def _value(value) -> str:
+    """A control's value as a reader writes it: 5,000,000 and 2, not 5000000.0 and 2.0."""
+    return f"{value:,.4f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
 
 def _html_to_text(markup: str) -> str:
