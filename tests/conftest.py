@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,7 @@ def pytest_sessionfinish(session):
 # it) never reaches the next test, nor the notebook kernels and servers that test starts.
 _START_ENVIRONMENT = dict(os.environ)
 _START_FOLDER = os.getcwd()
+_START_SIGINT = signal.getsignal(signal.SIGINT)  # an ignored SIGINT reaches every process started
 
 
 def _as_the_worker_started(monkeypatch) -> None:
@@ -148,6 +150,8 @@ def _as_the_worker_started(monkeypatch) -> None:
             monkeypatch.setenv(name, value)
     if os.getcwd() != _START_FOLDER:
         monkeypatch.chdir(_START_FOLDER)
+    if signal.getsignal(signal.SIGINT) != _START_SIGINT:
+        signal.signal(signal.SIGINT, _START_SIGINT)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -8,6 +8,7 @@ Adding a command is one entry in ``COMMANDS``.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 # name -> (module with main(argv, prog), one-line description)
@@ -54,4 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C stops every command, even one started from a process that ignores it: an ignored
+    # SIGINT is inherited across exec (a notebook kernel's `!python -m workbook serve` inherits
+    # the kernel's), and Python then installs no KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())

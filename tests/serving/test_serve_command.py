@@ -31,7 +31,10 @@ def test_serve_prints_the_url_and_settings_and_stops_on_ctrl_c(llama_server_bina
         # -X faulthandler: if it does not stop, SIGABRT below prints where each thread waits.
         [sys.executable, "-X", "faulthandler", "-m", "workbook", "serve", "--parallel", "2",
          "--port", str(port), "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)   # its llama-server shares the group: a failed run ends both
+        start_new_session=True,   # its llama-server shares the group: a failed run ends both
+        # Started as a notebook kernel's `!` command starts it: with SIGINT ignored, which exec
+        # passes on (a test worker once had it so, and Ctrl-C then did nothing).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines, rest = [], None
     try:
         deadline = time.monotonic() + 60
