@@ -125,7 +125,7 @@ QUESTIONS: tuple[Question, ...] = (
           "notebook 08 measures all three on the same tickets."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
-        O("When it beats retrieved examples from the same labelled data, measured on held-out cases.",
+        O("When it beats retrieved examples from the same labelled data beyond a held-out test's noise.",
           "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task). It "
           "earns its training and serving only if it clearly beats the untrained uses of the same "
           "labelled examples on a test set -- by more than that set's noise.", True),
