@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import socketserver
 import threading
 import time
@@ -23,6 +24,7 @@ import pytest
 from workbook.ai import (AISettings, IncompleteResponseError, Message, ProviderError,
                          ProviderUnavailableError, RateLimitError, create_ai_provider)
 from workbook.ai.registry import network_names
+from workbook.ports import free_port
 from workbook.emulator import eventstream
 
 QUESTION = [Message("user", "Why is the sky blue?")]
@@ -219,6 +221,20 @@ async def test_a_retry_after_longer_than_the_deadline_fails_at_once(server, buil
     assert caught.value.retry_after == 100
     assert "1 request sent" in caught.value.message
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("name", NETWORK)
+async def test_a_refused_connection_keeps_its_own_hint_when_retries_run_out_of_time(build, name):
+    # Nobody listens, and the deadline is shorter than any back-off after the second refusal:
+    # the retries always run out of time, and the reader must still be told to start the server.
+    provider = build(settings_for(name, f"http://127.0.0.1:{free_port()}", timeout_s=0.3, max_retries=5))
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await asyncio.wait_for(provider.chat(QUESTION), guard_s(5))
+    assert "so the retry can wait" not in caught.value.hint
+    assert "no time left of AI__TIMEOUT_S=0.3" in caught.value.message
+    assert "ran out of time" in caught.value.hint
+    # The unreachable server's own hint: its URL setting, or whether it runs.
+    assert re.search(r"running|start|_BASE_URL|_ENDPOINT", caught.value.hint), caught.value.hint
 
 
 @pytest.mark.parametrize("name", NETWORK)

@@ -180,8 +180,16 @@ class RemoteProvider(Closeable):
             if retryable(error):
                 _amend(error, f"({_requests(sent)}; AI__MAX_RETRIES={self.settings.max_retries})")
             raise error
-        wait = _backoff(sent, getattr(error, "retry_after", None))
+        retry_after = getattr(error, "retry_after", None)
+        wait = _backoff(sent, retry_after)
         left = deadline - time.monotonic()
+        if wait >= left and retry_after is None:
+            # Our own back-off ran past the deadline: the failure is the news, and its hint
+            # (is the server running?) is what the reader acts on, however busy the machine.
+            _amend(error, f"({_requests(sent)}; no time left of AI__TIMEOUT_S={self.settings.timeout_s:g} "
+                          "for another attempt)")
+            error.hint = f"{error.hint} (Retries ran out of time: or raise AI__TIMEOUT_S.)"
+            raise error
         if wait >= left:
             _amend(error, f"({_requests(sent)}; the server asked to wait {wait:g} s, more than the "
                           f"{max(left, 0):.1f} s left of AI__TIMEOUT_S={self.settings.timeout_s:g})")
