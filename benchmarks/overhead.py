@@ -8,9 +8,10 @@ ratios. Also the import time of ``workbook.ai``.
 
     .venv/bin/python benchmarks/overhead.py [--calls 150]
 
-Targets: ratio <= 1.05 (streaming and not), import < 150 ms; a structured row per protocol
-(``chat(..., response_format=Route)`` against the raw SDK sending the same field and parsing the
-answer with pydantic, as a program using the SDK directly would): ratio <= 1.03.
+Target (issue 29): ratio <= 1.03 at the median for every row -- chat, first chunk, and a structured
+row per protocol (``chat(..., response_format=Route)`` against the raw SDK sending the same field and
+parsing the answer with pydantic, as a program using the SDK directly would); import < 150 ms.
+Against the emulator a call takes 2-4 ms, so 3 % is about 0.1 ms of Python per call.
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ async def main(calls: int, structured_only: bool = False) -> None:
     print(f"import workbook.ai: {import_time_ms():.0f} ms (median of 5 fresh interpreters; target < 150 ms)")
     print(f"{calls} alternating calls per provider against the emulator "
           "(medians in ms; ratio = median of paired workbook/raw ratios):")
+    print("target: every ratio <= 1.03")
     print(f"{'provider':<13}{'raw chat':>10}{'workbook':>10}{'ratio':>7}   {'raw 1st':>9}{'workbook':>10}{'ratio':>7}")
     for row in rows:
         print(f"{row['provider']:<13}{row['raw_chat_ms']:>10.2f}{row['workbook_chat_ms']:>10.2f}"
