@@ -177,7 +177,7 @@ def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: st
     ``throughput`` is (column, legend label, axis label), ``tail`` a latency column."""
     frames = tables if isinstance(tables, dict) else {"": tables}
     column, label, ylabel = throughput
-    fig = _figure(8.0, 3.4)
+    fig = _figure(8.0, 4.0)
     left, right = fig.subplots(1, 2)
     for (name, frame), color in zip(frames.items(), _colors(len(frames))):
         suffix = f" {name}" if name else ""
@@ -197,20 +197,21 @@ def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: st
         ax.set_ylim(0, _top([f[shown] for f in frames.values()]))
         ax.grid(alpha=0.3)
         _name_coinciding_lines(ax)
-        ax.legend(fontsize=8)
+        # Below the axes, not on them: a legend inside covers the highest points, the tail's.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.suptitle(title, fontsize=10)
     return fig
 
 
 def _name_coinciding_lines(ax) -> None:
     """A line drawn over another at every point would be a series nobody can see: its legend
-    entry says which one it coincides with ("p95 mock-batch (= p50 mock-batch: ...)")."""
+    entry says which one it coincides with ("p95 mock-batch (same as p50 mock-batch)")."""
     span = ax.get_ylim()[1] - ax.get_ylim()[0]
     lines = ax.get_lines()
     for index, line in enumerate(lines):
         for earlier in lines[:index]:
             if _same_points(line, earlier, tolerance=0.01 * span):
-                line.set_label(f"{line.get_label()} (= {earlier.get_label()}: the lines coincide)")
+                line.set_label(f"{line.get_label()} (same as {earlier.get_label()})")
                 break
 
 
