@@ -40,6 +40,16 @@ async def test_async_version_runs_on_the_current_loop(emu):
     assert report.passed, str(report)
 
 
+def test_a_row_names_the_type_its_title_expects(emu):
+    # The 500 row is titled "→ ProviderError" and passes a subclass: the detail names both,
+    # so a reader never sees one name in the title and another in the result.
+    report = check_provider(provider_factory(get_spec("ollama")), emulator=emu)
+    detail = report["500 exhausted → ProviderError"].detail
+    assert detail.startswith("raised ProviderUnavailableError (a ProviderError)"), detail
+    assert report["bad key → AuthenticationError"].detail.startswith("raised AuthenticationError (hint"), \
+        report["bad key → AuthenticationError"].detail
+
+
 async def test_sync_version_works_inside_a_running_loop(emu):
     asyncio.get_running_loop()
     report = check_provider(sp.StudentOllama, protocol="ollama", emulator=emu)

@@ -40,7 +40,7 @@ def test_converse_round_trip(emu, bedrock):
     assert isinstance(reply["metrics"]["latencyMs"], int)
     record = emu.requests[-1]
     assert record.path == f"/model/{MODEL}/converse" and record.protocol == "bedrock"
-    assert record.headers["authorization"] == "***redacted***"
+    assert record.headers["authorization"] == "AWS4-HMAC-SHA256 ***redacted***"  # SigV4, signature masked
     assert record.body["inferenceConfig"] == {"maxTokens": 4096, "temperature": 0.2}
 
 

@@ -100,12 +100,32 @@ def test_log_redacts_secrets_and_keeps_the_rest(emu):
     headers = {**OPENAI, "x-api-key": "k", "x-amz-security-token": "t", "api-key": "a", "x-trace": "1"}
     httpx.post(f"{emu.url}/v1/chat/completions", json=CHAT, headers=headers)
     record = emu.requests[0]
-    for name in ("authorization", "x-api-key", "x-amz-security-token", "api-key"):
+    # The bearer's scheme stays (a reader can tell a token from an api-key), its secret does not.
+    assert record.headers["authorization"] == "Bearer ***redacted***"
+    for name in ("x-api-key", "x-amz-security-token", "api-key"):
         assert record.headers[name] == "***redacted***"
+    assert "secret-key" not in str(record.to_dict())
     assert record.headers["x-trace"] == "1"
     assert (record.method, record.path, record.protocol, record.body) == (
         "POST", "/v1/chat/completions", "openai", CHAT)
     assert record.status == 200 and record.server_ms >= 0
+
+
+@pytest.mark.parametrize("sent,logged", [
+    ("Bearer eyJ.token.sig", "Bearer ***redacted***"),
+    ("bearer sk-1", "bearer ***redacted***"),
+    ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/bedrock/aws4_request, Signature=ab",
+     "AWS4-HMAC-SHA256 ***redacted***"),
+    ("sk-a-bare-key", "***redacted***"),             # no scheme: all of it is the secret
+    ("sk-key-before-a-space Bearer", "***redacted***"),  # an unknown first word is not a scheme
+    ("Bearer", "***redacted***"),
+])
+def test_the_log_keeps_only_a_known_authorization_scheme(emu, sent, logged):
+    httpx.post(f"{emu.url}/v1/chat/completions", json=CHAT, headers={"authorization": sent})
+    record = emu.requests[-1]
+    assert record.headers["authorization"] == logged
+    secret = sent.split(" ", 1)[-1] if logged != "***redacted***" else sent
+    assert secret not in str(record.to_dict())
 
 
 def test_control_routes(emu):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .metrics import percentile
+
 if TYPE_CHECKING:
     from .result import ComparisonResult
 
@@ -72,15 +74,29 @@ def latency_figure(result: "ComparisonResult") -> Figure:
                 for label in labels]
         shown = [(label, values) for label, values in zip(labels, data) if len(values)]
         if shown:
-            ax.boxplot([v for _, v in shown], tick_labels=[label for label, _ in shown],
-                       showmeans=True, whis=(5, 95))
+            ax.bxp([_box(label, values) for label, values in shown], showmeans=True)
         ax.set_title(title)
         ax.set_ylabel("seconds")
         ax.set_ylim(0, _top([v for _, v in shown]))
         ax.grid(axis="y", alpha=0.3)
         ax.tick_params(axis="x", labelrotation=20)
-    fig.suptitle("Latency per call (box: p25-p75, whiskers: p5-p95, triangle: mean)", fontsize=10)
+    fig.suptitle("Latency per call (box: p25-p75, whiskers: p5-p95, dots: calls beyond them, triangle: mean)",
+                 fontsize=10)
     return fig
+
+
+def _box(label: str, values) -> dict:
+    """One box whose whiskers end at p5 and p95 as the summary computes them.
+
+    ``boxplot(whis=(5, 95))`` would end each whisker at the last call inside that range, short
+    of the p95 the tables print; here the whiskers are the percentiles, and the calls beyond
+    them are drawn as dots."""
+    from matplotlib import cbook
+
+    box = cbook.boxplot_stats(values, labels=[label])[0]
+    box["whislo"], box["whishi"] = percentile(values, 5), percentile(values, 95)
+    box["fliers"] = [v for v in values if v < box["whislo"] or v > box["whishi"]]
+    return box
 
 
 def speed_figure(result: "ComparisonResult") -> Figure:
@@ -161,7 +177,7 @@ def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: st
     ``throughput`` is (column, legend label, axis label), ``tail`` a latency column."""
     frames = tables if isinstance(tables, dict) else {"": tables}
     column, label, ylabel = throughput
-    fig = _figure(8.0, 3.4)
+    fig = _figure(8.0, 4.0)
     left, right = fig.subplots(1, 2)
     for (name, frame), color in zip(frames.items(), _colors(len(frames))):
         suffix = f" {name}" if name else ""
@@ -180,9 +196,30 @@ def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: st
         ax.set_ylabel(axis_label)
         ax.set_ylim(0, _top([f[shown] for f in frames.values()]))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _name_coinciding_lines(ax)
+        # Below the axes, not on them: a legend inside covers the highest points, the tail's.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _name_coinciding_lines(ax) -> None:
+    """A line drawn over another at every point would be a series nobody can see: its legend
+    entry says which one it coincides with ("p95 mock-batch (same as p50 mock-batch)")."""
+    span = ax.get_ylim()[1] - ax.get_ylim()[0]
+    lines = ax.get_lines()
+    for index, line in enumerate(lines):
+        for earlier in lines[:index]:
+            if _same_points(line, earlier, tolerance=0.01 * span):
+                line.set_label(f"{line.get_label()} (same as {earlier.get_label()})")
+                break
+
+
+def _same_points(one, other, tolerance: float) -> bool:
+    xs, ys = list(one.get_xdata()), list(one.get_ydata())
+    if xs != list(other.get_xdata()):
+        return False
+    return all(abs(float(a) - float(b)) <= tolerance for a, b in zip(ys, other.get_ydata()))
 
 
 def _top(groups) -> float:

@@ -61,6 +61,14 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _kind_of(error: BaseException, expected: tuple[type, ...]) -> str:
+    """The raised type, and the expected one it is a kind of when the names differ:
+    "ProviderUnavailableError (a ProviderError)" beside a row titled "→ ProviderError"."""
+    broadest = next((kind for kind in expected if all(issubclass(other, kind) for other in expected)), None)
+    raised = type(error).__name__
+    return raised if broadest is None or type(error) is broadest else f"{raised} (a {broadest.__name__})"
+
+
 def _unfinished(error: BaseException) -> NotImplementedError | None:
     """The ``NotImplementedError`` of a TODO behind ``error``, if any.
 
@@ -434,7 +442,7 @@ class _Suite:
                 if _unfinished(error):  # a TODO wrapped into the expected error is no pass
                     raise _unfinished(error) from None
                 self._judge_hint(error, fault)
-                return f"raised {type(error).__name__} (hint: {error.hint})"
+                return f"raised {_kind_of(error, expected)} (hint: {error.hint})"
             except errors.ProviderError as error:
                 raise CheckFailed(f"raised {type(error).__name__}, expected "
                                   f"{' or '.join(e.__name__ for e in expected)}", hint)

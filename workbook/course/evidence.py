@@ -151,5 +151,5 @@ def write_evidence(path: str | Path, **fields: Any) -> Path:
     return path
 
 
-__all__ = ["configuration_rows", "evidence_markdown", "evidence_path", "timing_sample",
+__all__ = ["EVIDENCE_NAME", "configuration_rows", "evidence_markdown", "evidence_path", "timing_sample",
            "write_evidence"]

@@ -21,6 +21,10 @@ from .faults import Fault
 
 REDACTED = "***redacted***"
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-amz-security-token", "x-api-key"})
+# The log keeps an Authorization header's scheme, so a reader can tell a bearer token (a key on
+# OpenAI's path, an Entra ID token) from a SigV4 signature; only these words are kept: anything
+# else before a space could be a secret.
+AUTH_SCHEMES = frozenset({"bearer", "basic", "aws4-hmac-sha256"})
 
 
 class StreamAborted(Exception):
@@ -65,7 +69,15 @@ class RequestLog:
 
 
 def redact(headers) -> dict[str, str]:
-    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+    return {k: (_masked(k, v) if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _masked(name: str, value: str) -> str:
+    """``Bearer ***redacted***`` for an Authorization header of a known scheme, else ``***redacted***``."""
+    scheme, _, credentials = value.strip().partition(" ")
+    if name.lower() == "authorization" and credentials and scheme.lower() in AUTH_SCHEMES:
+        return f"{scheme} {REDACTED}"
+    return REDACTED
 
 
 class Exchange:
