@@ -14,10 +14,10 @@ Checks (all applied to the whole answer text):
               (nested dicts are compared the same way, as subsets).
 ``number``    the *first* number in the answer equals ``expected`` within ``tolerance``
               (absolute, default 1e-6). ``1,234`` reads as 1234.
-``choice``    the answer names ``expected`` and no other entry of ``choices``
-              (whole words, ignoring case): "negative" passes, "positive or negative" fails.
-``label``     the first of ``choices`` the answer mentions is ``expected`` ("The review is
-              negative, not positive" counts as negative): lenient, for chatty small models.
+``choice``    the answer names ``expected`` and no other entry of ``choices`` (whole words,
+              ignoring case): "The review is negative" passes, "positive or negative" and
+              "positive, I mean negative" fail. A program acting on a label needs one label;
+              this is the one rule the course grades a label answer by (06, 08, compare).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 import re
 from typing import Any, Iterable
 
-CHECKS = ("exact", "contains", "regex", "json", "number", "choice", "label")
+CHECKS = ("exact", "contains", "regex", "json", "number", "choice")
 DEFAULT_TOLERANCE = 1e-6
 
 
@@ -94,22 +94,10 @@ def named_choices(choices: Iterable[str], answer: str) -> list[str]:
     return named
 
 
-def first_label(answer: str, labels: Iterable[str]) -> str | None:
-    """The label mentioned first in ``answer`` (whole words, case-insensitive), or ``None``."""
-    text = answer.lower()
-    best: tuple[int, int, str] | None = None
-    # Longest labels first so that "not spam" claims its span before "spam" does.
-    taken: list[tuple[int, int]] = []
-    for label in sorted(labels, key=len, reverse=True):
-        for match in re.finditer(r"\b" + re.escape(label.lower()) + r"\b", text):
-            span = match.span()
-            if any(start < span[1] and span[0] < end for start, end in taken):
-                continue
-            taken.append(span)
-            if best is None or span[0] < best[0]:
-                best = (span[0], -len(label), label)
-            break
-    return best[2] if best else None
+def only_choice(choices: Iterable[str], answer: str) -> str | None:
+    """The one entry of ``choices`` the answer names, or ``None`` when it names none or several."""
+    named = named_choices(choices, answer)
+    return named[0] if len(named) == 1 else None
 
 
 def normalise_exact(answer: str) -> str:
@@ -140,13 +128,11 @@ def passes(check: str, answer: str, expected: Any, *, choices: Iterable[str] = (
         return value is not None and math.isclose(value, float(expected), rel_tol=0.0,
                                                   abs_tol=tolerance)
     if check == "choice":
-        return named_choices(choices, answer) == [expected]
-    if check == "label":
         if not choices:
-            raise ValueError("a 'label' check needs the list of labels")
-        return first_label(answer, choices) == expected
+            raise ValueError("a 'choice' check needs the list of choices")
+        return only_choice(choices, answer) == expected
     raise ValueError(f"unknown check {check!r}; use one of {', '.join(CHECKS)}")
 
 
-__all__ = ["CHECKS", "DEFAULT_TOLERANCE", "extract_json_object", "first_label", "first_number",
-           "named_choices", "normalise_exact", "passes"]
+__all__ = ["CHECKS", "DEFAULT_TOLERANCE", "extract_json_object", "first_number", "named_choices",
+           "normalise_exact", "only_choice", "passes"]

@@ -58,6 +58,8 @@ def test_the_adapter_is_a_small_gguf_with_metrics(toy_adapter):
     assert metrics["loss_per_step"][-1] < metrics["loss_per_step"][0], metrics["loss_per_step"]
     assert metrics["seed"] == 5 and metrics["versions"]["peft"] and metrics["tokens_per_s"] > 0
     assert metrics["adapter_gguf_bytes"] == toy_adapter.gguf.stat().st_size < 20e6
+    # 08 counts the adapter's weights from its file: the count torch made while training.
+    assert toy_adapter.adapter_parameters == metrics["trainable_parameters"] > 0
 
 
 def test_a_second_request_is_served_from_the_cache(toy_request, toy_adapter, monkeypatch):

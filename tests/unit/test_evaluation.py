@@ -2,7 +2,7 @@ import pytest
 
 from workbook.ai import AISettings
 from workbook.ai.providers.mock import MockProvider
-from workbook.course.evaluation import accuracy, first_label, grade, is_correct, load_jsonl
+from workbook.course.evaluation import accuracy, grade, is_correct, load_jsonl, only_choice, verdict
 from workbook.answer_checks import normalise_exact
 from workbook.course.retrieval import BM25, tokenize
 
@@ -12,20 +12,43 @@ def test_shipped_data_sets_load_and_are_labelled():
     assert 20 <= len(items) <= 40
     assert {i["task"] for i in items} == {"classification", "facts", "extraction"}
     for item in items:
-        assert item["check"] in ("contains", "label", "exact")
-        if item["check"] == "label":
+        assert item["check"] in ("contains", "choice", "exact")
+        if item["check"] == "choice":
             assert item["expected"] in item["labels"]
     tickets = load_jsonl("support_tickets.jsonl")
     docs = load_jsonl("support_docs.jsonl")
     assert len(tickets) >= 16 and {t["label"] for t in tickets} == {d["category"] for d in docs}
 
 
-def test_first_label_prefers_the_earliest_and_the_longest_label():
-    assert first_label("The review is negative, not positive.", ["positive", "negative"]) == "negative"
-    assert first_label("This is not spam.", ["spam", "not spam"]) == "not spam"
-    assert first_label("Spam, clearly. Not spam? No.", ["spam", "not spam"]) == "spam"
-    assert first_label("No idea.", ["spam", "not spam"]) is None
-    assert first_label("BILLING", ["billing"]) == "billing"
+def test_a_label_answer_counts_only_when_it_names_one_label():
+    """The course's one rule for a label (06, 08, compare): a program acting on it needs one."""
+    assert only_choice(["positive", "negative"], "The review is negative.") == "negative"
+    assert only_choice(["positive", "negative"], "positive, I mean negative") is None
+    assert only_choice(["spam", "not spam"], "This is not spam.") == "not spam"   # not also "spam"
+    assert only_choice(["spam", "not spam"], "Spam, clearly. Not spam? No.") is None
+    assert only_choice(["spam", "not spam"], "No idea.") is None
+    assert only_choice(["billing"], "BILLING") == "billing"
+    assert not is_correct("positive, I mean negative", "negative", "choice", ["positive", "negative"])
+
+
+@pytest.mark.parametrize("answer, expected, check, cut, outcome", [
+    ("The largest planet in the solar system is Jupiter.", "Jupiter", "contains", False, "right"),
+    ("The largest planet in the solar system is Neptune.", "Jupiter", "contains", False, "wrong"),
+    # Cut, but its first clause already names something else: wrong, not unfinished.
+    ("The largest planet in the solar system is Neptune, but i", "Jupiter", "contains", True, "wrong"),
+    ("El Salvador, also known as La Esp", "Madrid", "contains", True, "wrong"),
+    # Cut before it said anything the check can judge.
+    ("The largest planet in the solar system is", "Jupiter", "contains", True, "could not tell"),
+    ("17 * 23 = ", "391", "contains", True, "could not tell"),
+    ("The price is 1,000 and", "1,200", "contains", True, "could not tell"),   # "1,000" ends no clause
+    ("john.smith@exa", "john.smith@example.com", "exact", True, "could not tell"),
+    ("The company was founded in 19", "1998", "exact", True, "wrong"),   # already not the bare value
+    ("This email is a classic example of a", "spam", "choice", True, "could not tell"),
+    ("A positive sentiment is", "negative", "choice", True, "wrong"),     # a wrong label is named
+])
+def test_verdict_tells_a_cut_answer_from_a_wrong_one(answer, expected, check, cut, outcome):
+    labels = ["positive", "negative", "spam", "not spam"]
+    assert verdict(answer, expected, check, cut=cut, labels=labels) == outcome
 
 
 def test_checks():
@@ -35,16 +58,16 @@ def test_checks():
     assert not is_correct("The year is 1998.", "1998", "exact")
     assert normalise_exact('"A-4821"') == "a-4821"
     with pytest.raises(ValueError):
-        is_correct("x", "x", "label")
+        is_correct("x", "x", "label")   # the lenient first-label check is gone: one rule, "choice"
     with pytest.raises(ValueError):
         is_correct("x", "x", "fuzzy")
 
 
 async def test_grade_runs_a_provider_over_items():
     provider = MockProvider(AISettings(provider="mock", mock_ttft_s=0), reply=lambda messages: "positive")
-    items = [{"id": "a", "task": "t", "prompt": "p", "expected": "positive", "check": "label",
+    items = [{"id": "a", "task": "t", "prompt": "p", "expected": "positive", "check": "choice",
               "labels": ["positive", "negative"]},
-             {"id": "b", "task": "t", "prompt": "p", "expected": "negative", "check": "label",
+             {"id": "b", "task": "t", "prompt": "p", "expected": "negative", "check": "choice",
               "labels": ["positive", "negative"]}]
     graded = await grade(provider, items, lambda item: [{"role": "user", "content": item["prompt"]}],
                          progress=False)

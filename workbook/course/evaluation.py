@@ -1,20 +1,29 @@
 """Small labelled evaluations: load a JSONL set shipped with the workbook, score answers.
 
 The data sets use three of ``workbook.answer_checks``'s checks, because a small model's answers
-need fair grading: ``contains`` (facts), ``label`` (classification: the first label the
-answer mentions) and ``exact`` (the strict format a program reading the output needs).
+need fair grading: ``contains`` (facts), ``choice`` (classification: the answer names one label,
+the expected one) and ``exact`` (the strict format a program reading the output needs).
+
+An answer the token limit cut (``finish_reason == "length"``) that fails its check is not always
+a miss: ``verdict`` says "could not tell" when the cut came before the answer said anything its
+check can judge, and "wrong" when what it said before the cut already fails.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Callable, Iterable
 
-from ..answer_checks import first_label, passes  # noqa: F401 -- first_label: notebooks label answers
+from ..answer_checks import named_choices, normalise_exact, only_choice, passes  # noqa: F401 -- only_choice: 06 shows the label picked
 
-CHECKS = ("contains", "label", "exact")  # the checks the course's data sets use
+CHECKS = ("contains", "choice", "exact")  # the checks the course's data sets use
+VERDICTS = ("right", "wrong", "could not tell")
+# The end of a first clause: a comma, semicolon or sentence end before a space or the end of the
+# text (not inside "1,000" or "3.5"), or a "but" that turns to another claim.
+_CLAUSE_END = re.compile(r"[,;.!?](?=\s|$)|\sbut\s", re.IGNORECASE)
 
 
 def load_jsonl(name: str) -> list[dict[str, Any]]:
@@ -25,10 +34,40 @@ def load_jsonl(name: str) -> list[dict[str, Any]]:
 
 def is_correct(answer: str, expected: str, check: str = "contains",
                labels: Iterable[str] | None = None) -> bool:
-    """Grade one answer with ``workbook.answer_checks``'s checks (``labels`` for ``label``)."""
+    """Grade one answer with ``workbook.answer_checks``'s checks (``labels`` for ``choice``)."""
     if check not in CHECKS:
         raise ValueError(f"unknown check {check!r}; use one of {', '.join(CHECKS)}")
     return passes(check, answer, expected, choices=labels or ())
+
+
+def said_something(answer: str) -> bool:
+    """Whether an answer finished its first clause -- "The largest planet is Neptune, but" has,
+    "The largest planet in the solar system is" has not: what a check can judge of a cut answer."""
+    text = answer.strip() + " "   # a clause that ends the text ends before a space too
+    end = _CLAUSE_END.search(text)
+    return end is not None and bool(text[:end.start()].strip())
+
+
+def verdict(answer: str, expected: str, check: str = "contains", *, cut: bool,
+            labels: Iterable[str] | None = None) -> str:
+    """"right", "wrong" or "could not tell" (see ``VERDICTS``) for one answer.
+
+    An answer that passes is right, and one that fails is wrong -- unless the token limit
+    ``cut`` it before it said anything its check can judge: for ``exact``, what it wrote is
+    still the start of the value; for ``choice``, it named no label yet and its first clause
+    was cut; for ``contains``, its first clause was cut. A cut answer whose start already
+    fails ("The largest planet is Neptune, but i...", or a wrong label) is wrong.
+    """
+    if is_correct(answer, expected, check, labels):
+        return "right"
+    if not cut:
+        return "wrong"
+    if check == "exact":
+        started = normalise_exact(answer)
+        return "could not tell" if str(expected).strip().lower().startswith(started) else "wrong"
+    if check == "choice" and named_choices(labels or (), answer):
+        return "wrong"   # a wrong label, or several: more text cannot make it one right label
+    return "wrong" if said_something(answer) else "could not tell"
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import costs
+
 
 @dataclass(frozen=True)
 class Option:
@@ -114,6 +116,9 @@ def O(text: str, feedback: str, correct: bool = False) -> Option:  # noqa: E743 
 # that no blind strategy (always the longest, the shortest, or the same position) passes:
 # tests/unit/test_quiz.py measures those strategies. Scenario facts come from the workbook's own
 # notebooks (01, 02, 05, 07, 08) and settings code, which cite the providers' documentation.
+# Question "break-even" quotes notebook 07's cost model (workbook.course.costs), not figures of its own.
+_SELF_HOSTED = costs.CostInputs(tokens_per_day=0)
+
 QUESTIONS: tuple[Question, ...] = (
     Question("fine-tune-when", "When should you fine-tune a model instead of prompting or RAG?", (
         O("When the model must answer from your own documents, which change every week.",
@@ -256,13 +261,17 @@ QUESTIONS: tuple[Question, ...] = (
         O("API keys stop working after thirty days, while Entra ID tokens never expire.",
           "The reverse: keys live until rotated, tokens expire within hours and are renewed."),
     ), "api services"),
-    Question("break-even", "An API bill is $300 a month; the two GPU servers that would carry the same "
-             "load (one kept for availability, notebook 07) cost $1,160 a month. What follows?", (
+    Question("break-even", f"An API bill is $300 a month. Self-hosting the same load takes "
+             f"{_SELF_HOSTED.min_servers} GPU servers (one kept for availability), "
+             f"${_SELF_HOSTED.min_servers * _SELF_HOSTED.server_monthly:,.0f} a month together, plus "
+             f"${_SELF_HOSTED.ops_monthly:,.0f} a month to operate them (notebook 07's assumptions). "
+             "What follows?", (
         O("Self-host now: a server you own gets cheaper per token as the traffic grows.",
           "It does, but only past the break-even volume; at today's volume it costs more."),
         O("Stay on the API: below the break-even volume, an idle GPU still costs its price.",
-          "Yes. The server is billed by the hour whether busy or idle; it pays off only once "
-          "traffic grows past the break-even volume (notebook 07).", True),
+          "Yes. The servers are billed by the hour whether busy or idle, and the people who run "
+          "them are paid either way; self-hosting pays off only once traffic grows past the "
+          "break-even volume (notebook 07).", True),
         O("Self-host now: the GPU's hourly price does not depend on how busy it is.",
           "That is exactly why it loses at low volume: you pay for the idle hours too."),
         O("Stay on the API: self-hosting never pays off, whatever the volume of traffic becomes.",

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -90,6 +91,20 @@ class FinetuneResult:
     @property
     def metrics_path(self) -> Path:
         return self.directory / "metrics.json"
+
+    @property
+    def adapter_parameters(self) -> int:
+        """The weights this adapter holds, counted from its own file (the safetensors header
+        lists every tensor's shape, so no torch is needed): what LoRA trained."""
+        return adapter_parameters(self.adapter / "adapter_model.safetensors")
+
+
+def adapter_parameters(path: Path) -> int:
+    """How many weights a safetensors file holds, from its header: an 8-byte little-endian
+    length, then JSON naming each tensor's dtype and shape."""
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    return sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
 
 
 @dataclass
