@@ -111,7 +111,7 @@ async def test_student_provider_works_and_its_tokens_are_marked_estimated():
     assert row["errors"] == 0 and row["quality"] == 1.0
     assert row["tokens_estimated"] and row["output_tokens"] > 0 and row["input_tokens"] > 0
     assert row["ttft_s_p50"] > 0 and row["tokens_per_s_p50"] > 0
-    assert "~" in result.table().loc["student", "out tok"]
+    assert "~" in result.table().loc["student", "out tok, total"]
 
 
 async def test_timeout_counts_as_an_error():

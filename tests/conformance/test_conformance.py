@@ -195,6 +195,25 @@ def test_a_class_is_checked_with_the_model_asked_for(emu):
     assert built and set(built) == {model}, built
 
 
+def test_a_provider_passing_bedrocks_own_stop_reason_fails_the_round_trip(emu):
+    # Exercise 10's provider once copied stopReason as it came ("end_turn", "max_tokens"),
+    # while every built-in provider says "stop" or "length".
+    from dataclasses import replace
+
+    builtin = provider_factory(get_spec("bedrock"))
+
+    class RawStopReason(builtin):
+        async def chat(self, messages, **options):
+            answer = await super().chat(messages, **options)
+            raw = {"stop": "end_turn", "length": "max_tokens"}[answer.finish_reason]
+            return replace(answer, finish_reason=raw)
+
+    report = check_provider(RawStopReason, emulator=emu)
+    trip = _failed(report, "round trip")
+    assert "end_turn" in trip.detail and "'stop'" in trip.detail, str(report)
+    assert "max_tokens -> 'length'" in trip.hint, trip.hint
+
+
 def test_protocol_is_a_wire_and_a_provider_name_still_means_its_wire(emu):
     from workbook.ai.registry import PROTOCOLS
 

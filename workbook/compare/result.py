@@ -114,8 +114,8 @@ class ComparisonResult:
             "latency p50": s["latency_s_p50"].map(_seconds),
             "latency p95": s["latency_s_p95"].map(_seconds),
             "tok/s p50": s["tokens_per_s_p50"].map(lambda v: "-" if _nan(v) else f"{v:.0f}"),
-            "in tok": est + s["input_tokens"].astype(str),
-            "out tok": est + s["output_tokens"].astype(str),
+            "in tok, total": est + s["input_tokens"].astype(str),
+            "out tok, total": est + s["output_tokens"].astype(str),
             "quality": s["quality"].map(lambda v: "-" if _nan(v) else f"{v:.0%}"),
             "cost $": s["cost_usd"].map(_dollars),
         }, index=s.index)

@@ -39,6 +39,8 @@ _HINTS = {
     "concurrent_blocking": "Use an async client (httpx.AsyncClient) and await it; a blocking "
                            "call (requests, time.sleep) stops every other call.",
     "round_trip": "Implement chat: POST the messages, read the reply, return a ChatResponse.",
+    "finish": "Set finish_reason in the words every provider uses: 'stop' when the answer ended, "
+              "'length' when max_tokens cut it.",
     "stream": "chat_stream must be an async generator yielding str pieces.",
     "usage": "Fill Usage(input_tokens, output_tokens) from what the server reports.",
     "request_fields": "Send max_tokens, temperature and the system prompt where the protocol wants them.",
@@ -89,6 +91,8 @@ _WIRE_HINTS = {
         "cut_stream": "boto3's event stream ends a cut stream silently: raise "
                       "IncompleteResponseError when no messageStop event arrived.",
         "unreachable": "Turn botocore EndpointConnectionError into ProviderUnavailableError.",
+        "finish": "Translate stopReason into the words every provider uses: end_turn and "
+                  "stop_sequence -> 'stop', max_tokens -> 'length'.",
         "retry": "Retry ThrottlingException in the provider (as _call does), with botocore at "
                  "total_max_attempts 1.",
         "concurrent_blocking": "boto3 blocks: run converse in a thread (asyncio.to_thread or "

@@ -304,12 +304,19 @@ class _Suite:
                 raise CheckFailed("; ".join(problems),
                                   "Fill every ChatResponse field: the reply text, model and "
                                   "provider names, and latency_s = time.perf_counter() difference.")
-            if self.served:
-                expected = scripted_reply(messages)
-                if response.content.strip() != expected:
-                    raise CheckFailed(f"content {response.content[:60]!r} is not the emulator's reply",
-                                      "Return the message content from the response body unchanged.")
-            return f"{len(response.content)} chars from {response.model!r} in {response.latency_s:.3f} s"
+            if not self.served:
+                return f"{len(response.content)} chars from model {response.model!r} in {response.latency_s:.3f} s"
+            expected = scripted_answer(messages, 64)
+            if response.content.strip() != expected.text.strip():
+                raise CheckFailed(f"content {response.content[:60]!r} is not the emulator's reply",
+                                  "Return the message content from the response body unchanged.")
+            # Every provider says why an answer ended in the same two words, so code that
+            # reads finish_reason works whichever provider answered.
+            if response.finish_reason != expected.finish_reason:
+                raise CheckFailed(f"finish_reason is {response.finish_reason!r}, not {expected.finish_reason!r}",
+                                  self.hints["finish"])
+            return (f"{len(response.content)} chars in {response.latency_s:.3f} s from the emulator "
+                    f"answering as {response.model!r} (finish_reason {response.finish_reason!r})")
 
         return await self.using(body)
 
