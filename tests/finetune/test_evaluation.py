@@ -49,3 +49,11 @@ def test_the_test_is_symmetric_and_refuses_different_lengths():
     assert paired(a, b).p_value == paired(b, a).p_value == 1.0   # 2 to 1: min(1, 2 * (1 + 3) / 8)
     with pytest.raises(ValueError):
         paired([True], [True, False])
+
+
+def test_clearly_better_needs_a_clear_difference_in_the_first_ones_favour():
+    # 6 to 0 is clear (p = 2/64): the winner is clearly better, the loser is not, though the test is symmetric.
+    winner, loser = [True] * 6, [False] * 6
+    assert paired(winner, loser).first_clearly_better() and not paired(loser, winner).first_clearly_better()
+    # 4 to 0 (p = 2/16) goes the first's way but could be luck: not clearly better.
+    assert not paired([True] * 4, [False] * 4).first_clearly_better()

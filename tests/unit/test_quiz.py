@@ -2,7 +2,7 @@ import pytest
 
 from workbook.ai import load_settings
 from workbook.course import quiz
-from workbook.course.quiz import QUESTIONS, Option, Question, QuizState, check
+from workbook.course.quiz import O, QUESTIONS, Option, Question, QuizState, check
 
 # A blind strategy -- always the longest option, the shortest, or one fixed position -- must not
 # pass the quiz: 40% is the ceiling the course sets (issue 14).
@@ -125,3 +125,20 @@ def test_the_precedence_answer_is_what_load_settings_does(tmp_path):
     built = load_settings(env_file=env_file, environ={"AI__PROVIDER": "mock"}).provider
     answer = quiz.question("env-precedence").answer.text
     assert answer.startswith(f"{built}:"), (built, answer)
+
+
+def test_the_html_views_render_the_questions_markup_instead_of_showing_it():
+    marked = Question("marked", "How long does `await asyncio.gather(a, b)` take?", (
+        O("One coroutine *runs* at a time.", "Right: *runs*, not waits.", correct=True),
+        O("Four seconds, a <b> tag", "No: 2 * 2 is not how it adds up."),
+        O("Never", "No.")))
+    page = quiz.static_html((marked,))
+    assert "<code>await asyncio.gather(a, b)</code>" in page and "<em>runs</em>" in page
+    assert "`" not in page and "*runs*" not in page
+    assert "&lt;b&gt; tag" in page and "2 * 2" in page, "other text is escaped, a lone * left as it is"
+    box, _, controls = quiz.quiz_widget((marked,))
+    radio, button = controls["marked"]
+    radio.value = radio.options[0]
+    button.click()
+    feedback = box.children[0].children[3].value
+    assert "<em>runs</em>" in feedback, "the widget's feedback renders it too"

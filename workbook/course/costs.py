@@ -214,7 +214,8 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
     """API, self-hosted or fine-tuned, with the reasons in the order they decided it.
 
     Hard constraints first (data residency, quality), then the fine-tuning case, then cost.
-    Fine-tuning is chosen by notebook 08's rule, the course's one: only when a fine-tune,
+    Fine-tuning is chosen by the course's one rule for it (notebook 08 applies it to a measured
+    run, "07's rule" there): only when a fine-tune,
     measured on held-out cases, beat the untrained uses of the same labelled examples
     (retrieved into the prompt, or a nearest-example vote) by more than the test's noise
     (``fine_tune_beat_untrained``).

@@ -362,6 +362,15 @@ def question(question_id: str, questions: tuple[Question, ...] = QUESTIONS) -> Q
     raise KeyError(f"no question {question_id!r}; ids: {', '.join(q.id for q in questions)}")
 
 
+def _html(text: str) -> str:
+    """A question's text as HTML: escaped, with its `code` and *emphasis* rendered, not shown as marks."""
+    import html
+    import re
+
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", text)
+
+
 def static_html(questions: tuple[Question, ...] = QUESTIONS) -> str:
     """The quiz for a reader without a kernel (the course site): every question with its
     options, and the answer with every option's explanation folded below it."""
@@ -370,16 +379,16 @@ def static_html(questions: tuple[Question, ...] = QUESTIONS) -> str:
     parts = ["<div class='workbook-quiz'>"]
     for number, item in enumerate(questions, 1):
         letters = "ABCDEFGH"
-        options = "".join(f"<li>{html.escape(o.text)}</li>" for o in item.options)
+        options = "".join(f"<li>{_html(o.text)}</li>" for o in item.options)
         explained = "".join(
-            f"<li><b>{letters[i]}</b> {'(right)' if o.correct else '(not quite)'}: {html.escape(o.feedback)}</li>"
+            f"<li><b>{letters[i]}</b> {'(right)' if o.correct else '(not quite)'}: {_html(o.feedback)}</li>"
             for i, o in enumerate(item.options))
         parts.append(
             f"<div class='quiz-question' id='quiz-{html.escape(item.id)}'>"
-            f"<p><b>{number}. {html.escape(item.prompt)}</b></p>"
+            f"<p><b>{number}. {_html(item.prompt)}</b></p>"
             f"<ol class='quiz-options' type='A'>{options}</ol>"
             f"<details class='quiz-answer'><summary>Answer and explanations</summary>"
-            f"<p>The right answer: <b>{letters[item.answer_index]}</b>, {html.escape(item.answer.text)}</p>"
+            f"<p>The right answer: <b>{letters[item.answer_index]}</b>, {_html(item.answer.text)}</p>"
             f"<ul>{explained}</ul></details></div>")
     parts.append("</div>")
     return "".join(parts)
@@ -403,8 +412,6 @@ def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | 
     Returns ``(widget, state, controls)``; ``controls[question_id]`` is ``(radio, button)`` so
     code (and tests) can answer the way a student clicks.
     """
-    import html
-
     import ipywidgets as widgets
 
     state = state or QuizState(tuple(questions))
@@ -423,15 +430,15 @@ def quiz_widget(questions: tuple[Question, ...] = QUESTIONS, state: QuizState | 
             result = state.answer(item.id, radio.value)
             colour = "green" if result.correct else "#b00"
             text = f"<span style='color:{colour}'><b>{'Right' if result.correct else 'Not quite'}.</b></span> "
-            text += html.escape(result.feedback)
+            text += _html(result.feedback)
             if not result.correct:
-                text += f"<br><b>The right answer:</b> {html.escape(result.right_answer)}"
+                text += f"<br><b>The right answer:</b> {_html(result.right_answer)}"
             feedback.value = text
             score.value = f"<b>Score:</b> {state.summary()}"
 
         button.on_click(on_click)
         controls[item.id] = (radio, button)
-        boxes.append(widgets.VBox([widgets.HTML(f"<b>{number}. {html.escape(item.prompt)}</b>"),
+        boxes.append(widgets.VBox([widgets.HTML(f"<b>{number}. {_html(item.prompt)}</b>"),
                                    radio, button, feedback],
                                   layout=widgets.Layout(margin="0 0 16px 0")))
     class QuizBox(widgets.VBox):

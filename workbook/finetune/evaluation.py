@@ -39,6 +39,10 @@ class Paired:
         """Whether the difference is unlikely to be luck (p below ``level``)."""
         return self.p_value < level
 
+    def first_clearly_better(self, level: float = 0.05) -> bool:
+        """Whether the first clearly beat the second: unlikely to be luck, and in the first's favour."""
+        return self.clear(level) and self.only_first > self.only_second
+
 
 def paired(first: Sequence[bool], second: Sequence[bool]) -> Paired:
     """Compare two strategies ticket by ticket (McNemar's exact test, i.e. a sign test on
