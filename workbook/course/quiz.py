@@ -126,11 +126,11 @@ QUESTIONS: tuple[Question, ...] = (
           "a snapshot and is a poor way to teach facts that change."),
         O("At the very start of a project, so that the prompts can stay short from day one.",
           "Without a measured baseline you cannot tell what training bought. The labelled examples "
-          "it needs also work untrained: retrieved into the prompt, or as a nearest-example vote; "
-          "notebook 08 measures all three on the same tickets."),
+          "it needs also work untrained: as few-shot examples, retrieved into the prompt, or as a "
+          "nearest-example vote; notebook 08 measures each of them and the fine-tune on the same tickets."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
-        O("When it beats retrieved examples from the same labelled data beyond a held-out test's noise.",
+        O("When it clearly beats the same labelled data used untrained, beyond a held-out test's noise.",
           "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task). It "
           "earns its training and serving only if it clearly beats the untrained uses of the same "
           "labelled examples on a test set -- by more than that set's noise.", True),
