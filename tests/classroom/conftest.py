@@ -1,7 +1,7 @@
-"""One real classroom for each module that asks for it, started as a class is: as root, each
-of its 3 students a Unix account of their own, served over HTTPS with a certificate it makes
-(on loopback: ``https=True``), at most 1 request in flight each (so the limit is cheap to
-reach). Stopped afterwards -- nothing it started, nor any process of a student account, may
+"""One real classroom for each module that asks for it, started as a class is: as root, with
+SIGINT ignored as a background job inherits it (``background_job.py``), each of its 3 students
+a Unix account of their own, served over HTTPS with a certificate it makes (on loopback:
+``https=True``), at most 1 request in flight each (so the limit is cheap to reach). Stopped afterwards -- nothing it started, nor any process of a student account, may
 be left running -- and its accounts and homes removed, also when a test failed.
 
 The accounts get a prefix of their own per module (``wbt1a2b-student1``), so two classes
@@ -18,6 +18,8 @@ import pytest
 from workbook.classroom.accounts import uid_of
 from workbook.classroom.hub import Classroom
 from workbook.ports import free_port
+
+from background_job import sigint_ignored
 
 
 def require_root() -> None:
@@ -39,7 +41,8 @@ def room(tmp_path_factory, llama_server_binary, as_root):
                      per_student=1, parallel=4, threads=1, n_ctx=512, poll_interval_s=1, https=True,
                      account_prefix=f"wbt{secrets.token_hex(2)}-", progress=None)
     try:
-        room.start()
+        with sigint_ignored():
+            room.start()
         yield room
     finally:
         room.stop()

@@ -28,6 +28,8 @@ from tornado.websocket import websocket_connect
 from workbook.classroom import accounts
 from workbook.classroom.hub import processes_with_marker
 
+from background_job import children_of, ignoring_sigint
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 ATTACKER, VICTIM = "student1", "student2"
@@ -259,6 +261,15 @@ async def test_a_dropped_stream_is_counted(room):
     assert after["requests"] == before["requests"] + 1, after
     counted = after["output_tokens"] - before["output_tokens"]
     assert counted >= received, f"the gateway counted {counted} output tokens of a stream that sent {received}"
+
+
+def test_no_process_the_hub_stops_ignores_the_stop_signal(room, attempt):
+    """The fixture started the class with SIGINT ignored (``background_job.py``); the hub must
+    not hand that on: the services and servers it stops with SIGINT would sit it out."""
+    stopped_by_the_hub = children_of(room.process.pid)
+    assert len(stopped_by_the_hub) >= 5, \
+        f"the hub runs its proxy, services and the students' servers: {stopped_by_the_hub}"
+    assert not ignoring_sigint(stopped_by_the_hub), f"these ignore SIGINT: {ignoring_sigint(stopped_by_the_hub)}"
 
 
 def test_a_students_detached_process_ends_with_their_server(room, attempt):

@@ -38,10 +38,12 @@ from workbook.classroom.namespaces import namespace_of
 from workbook.ports import free_port
 from workbook.serving import vllm_env
 
+from background_job import sigint_ignored
+
 from test_isolation import (  # noqa: F401 -- collected here too, on this module's vLLM class
     attempt, settings, test_every_attempt_of_the_curious_student_is_refused,
-    test_no_secret_shows_in_any_process_the_student_can_read, test_the_attempts_covered_what_the_issue_lists,
-    test_the_students_servers_run_as_their_own_accounts_never_root)
+    test_no_process_the_hub_stops_ignores_the_stop_signal, test_no_secret_shows_in_any_process_the_student_can_read,
+    test_the_attempts_covered_what_the_issue_lists, test_the_students_servers_run_as_their_own_accounts_never_root)
 
 pytestmark = [pytest.mark.solo, pytest.mark.slow,
               # the first run on a machine may wait for make test's background install (minutes)
@@ -72,7 +74,8 @@ def room(tmp_path_factory, as_root):
                      engine="vllm", account_prefix=f"wbv{secrets.token_hex(2)}-", progress=print)
     engine: dict[int, str] = {}
     try:
-        room.start()
+        with sigint_ignored():  # as make test, a background job, starts it (background_job.py)
+            room.start()
         engine.update(vllm_processes(room))
         yield room
     finally:

@@ -188,10 +188,11 @@ async def test_timeout(build, emu, name):
 @providers
 async def test_eight_concurrent_calls_overlap(name):
     # Each call waits TTFT_S for its first token. Overlapped, all 8 requests reach the server
-    # before the first answer comes back (sending them takes milliseconds; TTFT_S leaves a
-    # loaded machine 50x that); one after another, or in rounds of a too-small thread pool,
-    # the first answer comes back before the last requests were sent. Order, not a duration.
-    ttft_s = 3.0
+    # before the first answer comes back (the last arrived at most 30 ms after the first, for
+    # every provider, on this 2-core machine at load 4, 2026-12-07: TTFT_S leaves 30x that);
+    # one after another, or in rounds of a too-small thread pool, the first answer comes back
+    # before the last requests were sent. Order, not a duration.
+    ttft_s = 1.0
     with Emulator(ttft_s=ttft_s, tokens_per_s=2000) as slow:
         provider = create_ai_provider(slow.settings(name))
         prompts = [[Message("user", f"question number {i}")] for i in range(8)]

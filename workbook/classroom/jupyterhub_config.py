@@ -11,10 +11,18 @@
 # A demo (--demo): today's single-account mode, one shared password, no isolation.
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 -- provided by JupyterHub when it loads this file
+
+# A hub started with SIGINT ignored (a background job of a non-interactive shell: `nohup ... &`,
+# a CI step) would hand that on to every service it starts before it installs its own handler:
+# the idle culler then ignores the hub's stop signal, and the hub's shutdown waits 30 s for it
+# (JupyterHub's interrupt timeout) before it terminates it. Python's own handler here means its
+# children start with the default again (exec resets a handled signal, never an ignored one).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings = json.loads(Path(os.environ["WORKBOOK_CLASSROOM_SETTINGS"]).read_text())
 state = Path(settings["state"])

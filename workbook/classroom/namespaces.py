@@ -22,7 +22,8 @@ import socket
 import struct
 from typing import NoReturn
 
-CLONE_NEWNET, CLONE_NEWPID = 0x40000000, 0x20000000
+CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWNS = 0x40000000, 0x20000000, 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -48,6 +49,7 @@ def run_alone(command: list[str]) -> NoReturn:
     if child == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # this parent killed: the namespace ends too
+            _own_proc()
             os.execv(command[0], command)
         finally:
             os._exit(127)
@@ -65,6 +67,19 @@ def run_alone(command: list[str]) -> NoReturn:
             break
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)
+
+
+def _own_proc() -> None:
+    """A /proc of the new PID namespace, in a mount namespace of its own: vLLM reads
+    ``/proc/<its pid>/status``, and the machine's /proc has that pid as someone else's, or not at
+    all (then vLLM's worker fails to start: seen here). The machine's mounts are left as they are."""
+    for call, arguments in (("unshare", (CLONE_NEWNS,)),
+                            ("mount", (None, b"/", None, MS_REC | MS_PRIVATE, None)),
+                            ("mount", (b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None))):
+        if getattr(_libc, call)(*arguments) != 0:
+            error = ctypes.get_errno()
+            raise NamespaceError(error, f"{call}: {os.strerror(error)} (a /proc of its own needs root "
+                                 "with CAP_SYS_ADMIN)")
 
 
 def _loopback_up() -> None:

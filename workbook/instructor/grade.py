@@ -7,8 +7,8 @@ LMS and unpacked one folder per student) are graded against the workbook's emula
    gradebook (nbgrader's ``generate_assignment`` records every test cell and its points), each
    submission copied to ``submitted/<student>/<exercise>/``;
 2. each submission is autograded by nbgrader (``autograde``: its test cells are put back from the
-   source, hidden tests included, and run) in its own worker process bounded by a per-notebook
-   timeout; nbgrader bounds each cell (``Execute.timeout``). The kernel runs in the submission's
+   source, hidden tests included, and run) in its own worker process (a fork of one that
+   imported nbgrader once) bounded by a per-notebook timeout; nbgrader bounds each cell (``Execute.timeout``). The kernel runs in the submission's
    folder, sandboxed (``sandbox.py``), with the emulator's ``AI__*`` variables and none of the
    instructor's credentials;
 3. nbgrader's ``generate_feedback`` writes one HTML page per student and exercise, copied to
@@ -29,6 +29,7 @@ import argparse
 import csv
 import html
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -121,23 +122,21 @@ def _grade_one(root: Path, tmp: Path, student: str, exercise: str, path: Path, e
     kernel_tmp.mkdir(parents=True)
     log = work / "sandbox.log"
     env = _kernel_env(emulator, _provider_of(root, exercise), work, kernel_tmp, log)
-    command = [sys.executable, "-m", "workbook.instructor.grade", "--worker", str(root), exercise,
-               student, str(cell_timeout_s)]
+    output = work / "worker.log"
     started = time.monotonic()
-    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        output, _ = worker.communicate(timeout=notebook_timeout_s)
-    except subprocess.TimeoutExpired:
+    worker = _workers().Process(target=_worker, args=(env, output, root, exercise, student, cell_timeout_s))
+    worker.start()
+    worker.join(notebook_timeout_s)
+    if worker.is_alive():
         _kill_tree(worker.pid)
-        worker.communicate()
+        worker.join()
         grade.zero(f"stopped: the notebook ran longer than {notebook_timeout_s:g} s "
                    "(does a cell wait for ever, or loop without end?)")
     else:
-        result = _last_json(output.decode("utf-8", "replace"))
+        text = output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
+        result = _last_json(text)
         if not result.get("autograded"):
-            grade.zero("nbgrader could not grade it: " + _first_error(result.get("log", "")
-                                                                      or output.decode("utf-8", "replace")))
+            grade.zero("nbgrader could not grade it: " + _first_error(result.get("log", "") or text))
     for refusal in sandbox.violations(log):
         grade.zero(f"tried to write outside its folder or start a program: {refusal}")
     executed = root / "autograded" / student / exercise / f"{exercise}.ipynb"
@@ -151,16 +150,38 @@ def _grade_one(root: Path, tmp: Path, student: str, exercise: str, path: Path, e
     return grade
 
 
-def _worker(root: Path, exercise: str, student: str, cell_timeout_s: int) -> int:
-    """In the worker process: nbgrader's autograde and feedback for one submission."""
-    api = course_api(root, load_config(Execute={"timeout": cell_timeout_s}))
-    autograded = api.autograde(exercise, student)
-    result = {"autograded": bool(autograded.get("success")), "log": autograded.get("log", "")}
-    if result["autograded"]:
-        feedback = api.generate_feedback(exercise, student)
-        result["feedback"] = bool(feedback.get("success"))
-    print(json.dumps(result))
-    return 0
+def _workers():
+    """Where each submission's worker process comes from: a fork of one process that imported
+    nbgrader once (a fresh interpreter per submission spent seconds importing it again)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["workbook.instructor.course", "nbgrader.apps"])
+    return context
+
+
+def _worker(env: dict[str, str], output: Path, root: Path, exercise: str, student: str,
+            cell_timeout_s: int) -> None:
+    """In the worker process (a session of its own, so a timeout ends its whole tree): nbgrader's
+    autograde and feedback for one submission, with the kernel's environment and everything it
+    prints in ``output``, its result as the last line."""
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(env)  # what the kernel nbgrader starts inherits
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    try:
+        api = course_api(root, load_config(Execute={"timeout": cell_timeout_s}))
+        autograded = api.autograde(exercise, student)
+        result = {"autograded": bool(autograded.get("success")), "log": autograded.get("log", "")}
+        if result["autograded"]:
+            feedback = api.generate_feedback(exercise, student)
+            result["feedback"] = bool(feedback.get("success"))
+        print(json.dumps(result))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
 def _kernel_env(emulator, provider: str, work: Path, kernel_tmp: Path, log: Path) -> dict[str, str]:
@@ -208,7 +229,20 @@ def _kill_tree(pid: int) -> None:
             process.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(family, timeout=10)
+    # Gone, or a zombie: the kernel's parent (the worker) died with it, and where the machine's
+    # first process reaps no orphans it stays one; it runs nothing any more.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(_ended(process) for process in family):
+        time.sleep(0.05)
+
+
+def _ended(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _cell_problems(nb, cell_timeout_s: int) -> list[tuple[str, bool]]:
@@ -330,7 +364,4 @@ def main(argv: list[str], prog: str) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--worker"]:
-        root, exercise, student, cell_timeout = sys.argv[2:6]
-        sys.exit(_worker(Path(root), exercise, student, int(cell_timeout)))
     sys.exit(main(sys.argv[1:], prog="python -m workbook.instructor.grade"))
