@@ -36,7 +36,7 @@ _IGNORED = ("disable-pip-version-check", "no-color", "progress-bar", "quiet", "v
 
 
 def cache_home() -> Path:
-    # The same place as workbook.cache.cache_home (this script runs before the package is installed).
+    # workbook.cache.cache_home's place: this runs before the package is installed.
     base = os.environ.get("WORKBOOK_CACHE_DIR") or Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbook"
     return Path(base)
