@@ -77,7 +77,8 @@ def test_an_install_pip_must_do_runs_pip_with_the_same_arguments(pip_config, mon
     pip_config.write_text("[global]\ntrusted-host = pypi.example\n")
     monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path / "cache"))
     ran = []
-    monkeypatch.setattr(venv_install.subprocess, "run", _recording(ran, venv_install.subprocess.run))
+    run = venv_install.subprocess.run
+    monkeypatch.setattr(venv_install.subprocess, "run", _recording(ran, run))
 
     venv_install.install(sys.executable, ["--quiet", "--no-deps", "--no-index", "nothing-here==1"])
 
