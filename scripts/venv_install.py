@@ -106,8 +106,11 @@ def uv_binary(python: str) -> Path | None:
         return binary
     partial = home.with_name(f"{UV_VERSION}.partial-{os.getpid()}")
     installed = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(partial),
-         f"uv=={UV_VERSION}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        # --only-binary: where PyPI has no uv wheel for this platform, pip does the install
+        # instead of spending minutes compiling uv (Rust).
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:",
+         "--target", str(partial), f"uv=={UV_VERSION}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
     if installed != 0 or not (partial / "bin" / "uv").is_file():
         subprocess.run(["rm", "-rf", str(partial)])
         return None
