@@ -162,8 +162,11 @@ def install(python: str, arguments: list[str]) -> int:
         if at is not None:
             del options[at:at + 2]
     # --no-config: pip's settings above, not a uv configuration of this machine, decide.
-    return subprocess.run([str(uv), "pip", "install", "--no-config", "--python", python, *options,
-                           *translated]).returncode
+    # --link-mode copy: uv's default hard links would share each file with its cache, so a
+    # file edited in one venv (a student's experiment, a Jupyter config rewritten in place)
+    # would change it in the cache and in every venv made from it afterwards.
+    return subprocess.run([str(uv), "pip", "install", "--no-config", "--link-mode", "copy",
+                           "--python", python, *options, *translated]).returncode
 
 
 def main(argv: list[str]) -> int:
