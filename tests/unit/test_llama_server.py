@@ -75,3 +75,45 @@ def test_waiting_for_another_build_is_bounded_and_says_what_to_do(tmp_path, monk
     with build._locked(lock, said.append):            # released: taken at once, nothing said
         pass
     assert len(said) == 1
+
+
+def test_a_changed_build_recipe_gets_its_own_cache_entry(monkeypatch):
+    """A machine holding a server built the old way builds anew, never mistakes it for this one."""
+    from workbook.serving import build
+
+    before = build.cpu_fingerprint()
+    monkeypatch.setattr(build, "BUILD_RECIPE", build.BUILD_RECIPE.replace("-O0", "-O1"))
+    assert build.cpu_fingerprint() != before
+    monkeypatch.undo()
+    assert build.cpu_fingerprint() == before
+
+
+def test_only_the_multimodal_library_is_compiled_unoptimised(tmp_path):
+    """What the server runs (its own code, llama.cpp's common code) stays at -O3: only mtmd,
+    which a text-only model never calls, gets -O0, and it comes after the Release flags."""
+    import shutil
+    import subprocess
+
+    from workbook.serving import build
+
+    source = tmp_path / "src"
+    (source / "mm").mkdir(parents=True)
+    (source / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.19)\nproject(\"llama.cpp\" CXX)\n"
+        "add_subdirectory(mm)\nadd_library(server STATIC server.cpp)\n")
+    (source / "mm" / "CMakeLists.txt").write_text("add_library(mtmd STATIC clip.cpp)\n")
+    for name in ("server.cpp", "mm/clip.cpp"):
+        (source / name).write_text("int f() { return 1; }\n")
+    include = tmp_path / "include.cmake"
+    include.write_text(build.MULTIMODAL_UNOPTIMISED)
+    if shutil.which("cmake") is None or shutil.which("ninja") is None:
+        pytest.skip("cmake and ninja are needed to configure (make setup's machines have both)")
+    subprocess.run(["cmake", "-S", str(source), "-B", str(tmp_path / "b"), "-G", "Ninja",
+                    "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PROJECT_llama.cpp_INCLUDE={include}"],
+                   check=True, capture_output=True)
+    commands = subprocess.run(["ninja", "-C", str(tmp_path / "b"), "-t", "commands"],
+                              check=True, capture_output=True, text=True).stdout.splitlines()
+    levels = {line.split(" -o ")[1].split()[0]: [w for w in line.split() if w.startswith("-O")]
+              for line in commands if " -c " in line}
+    assert {o: flags[-1] for o, flags in levels.items()} == {
+        "mm/CMakeFiles/mtmd.dir/clip.cpp.o": "-O0", "CMakeFiles/server.dir/server.cpp.o": "-O3"}

@@ -12,7 +12,11 @@ set flags (the build uses ``-march=native``), so a second clone of the workbook 
 Only the server's own code is compiled: the ``libllama`` and ``libggml`` shared libraries
 the installed llama-cpp-python wheel already ships are copied beside the binary and linked
 (same version, same source), which skips about a third of the compilation. Where the wheel
-has no such libraries the whole server is built, statically linked.
+has no such libraries the whole server is built, statically linked. The server links
+llama.cpp's multimodal library (``mtmd``: image and audio encoders, about 50 of the files
+compiled) although a text-only model never calls it, and the wheel holds no copy of it (the
+Makefile builds llama-cpp-python without it): it is compiled without optimisation, which
+takes a fraction of the time, and everything the server runs stays at ``-O3``.
 
 ``ensure_llama_server()`` returns the binary, building it first if needed (a progress line
 says so and how long it takes); ``python -m workbook.serving.build`` does the same from a
@@ -50,6 +54,16 @@ CMAKE_FLAGS = [
     "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
     "-DGGML_NATIVE=ON",
 ]
+# Run at the end of llama.cpp's top-level CMakeLists (once every target exists): the last -O
+# on a compiler's command line wins, and a target's own options come after the Release flags.
+MULTIMODAL_UNOPTIMISED = """
+if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.19)
+  cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL
+                 set_property TARGET mtmd APPEND PROPERTY COMPILE_OPTIONS -O0)
+endif()
+"""
+# What the cache entry's binary was built with: another recipe gets another entry.
+BUILD_RECIPE = " ".join(CMAKE_FLAGS) + MULTIMODAL_UNOPTIMISED
 _SHARED_LIBRARIES = ("libllama.so", "libggml.so", "libggml-base.so", "libggml-cpu.so")
 
 
@@ -63,8 +77,9 @@ def llama_cpp_version() -> str:
 
 def cpu_fingerprint() -> str:
     """A short hash of what the compiler's ``-march=native`` depends on: the machine type
-    and the CPU's instruction set flags, and of the wheel's engine the build links. Another
-    CPU, or another build of llama-cpp-python, gets its own cache entry."""
+    and the CPU's instruction set flags, of the wheel's engine the build links, and of the
+    build's own recipe. Another CPU, another build of llama-cpp-python, or a change to how
+    the server is built gets its own cache entry."""
     flags = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -77,7 +92,8 @@ def cpu_fingerprint() -> str:
     libs = wheel_library_dir()
     if libs is not None:
         engine = hashlib.sha256((libs / "libggml-cpu.so").read_bytes()).hexdigest()
-    return hashlib.sha256(f"{platform.machine()} {flags} {engine}".encode()).hexdigest()[:12]
+    fingerprint = f"{platform.machine()} {flags} {engine} {BUILD_RECIPE}"
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
 
 
 # A build takes 4-10 minutes on 2 busy cores (measured); waiting longer means it is stuck.
@@ -153,8 +169,11 @@ def _build(work: Path, target: Path, say: Callable[[str], None]) -> None:
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     # Shared libraries only when the wheel's will replace them; otherwise one static binary.
     shared = "ON" if wheel_libs else "OFF"
+    multimodal = work / "multimodal-unoptimised.cmake"
+    multimodal.write_text(MULTIMODAL_UNOPTIMISED)
     _run(["cmake", "-S", str(source), "-B", str(build), *generator, *CMAKE_FLAGS,
-          f"-DBUILD_SHARED_LIBS={shared}"], target / "configure.log", say)
+          f"-DBUILD_SHARED_LIBS={shared}", f"-DCMAKE_PROJECT_llama.cpp_INCLUDE={multimodal}"],
+         target / "configure.log", say)
     jobs = str(os.cpu_count() or 2)
     if wheel_libs:
         objects = _server_objects(build)
