@@ -65,8 +65,8 @@ def test_price_table_round_trips_as_editable_dataframe():
     table = price_table()
     assert set(DEFAULT_PRICES) <= set(table.index)
     # Every price says where it comes from: a dated catalogue entry, or an illustrative rate.
-    assert all("verified on" in note or "illustrative" in note or note == "scripted, free"
-               for note in table["note"])
+    assert all("verified on" in note or "illustrative" in note for note in table["note"])
+    assert "mock" not in table.index, "a scripted reply is unpriced, not free: its cost reads —"
     model = catalog.default_model("bedrock")
     table.loc[model, "output_per_1m"] = 9.0
     assert normalise_prices(table)[model].output_per_1m == 9.0

@@ -164,3 +164,15 @@ async def test_the_timing_sample_says_why_its_token_count_is_estimated():
     reported = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                  timing=await timing_sample(mock))
     assert "(reported by the stream)" in reported and "estimated" not in reported.split("## Timing sample")[1]
+
+
+async def test_the_timing_samples_answer_says_where_it_came_from_and_where_it_stops():
+    settings = AISettings(provider="mock", mock_ttft_s=0.0, mock_tokens_per_s=10_000)
+    report = ConformanceReport("MyProvider", "openai", [CheckResult("a check", True, "", "")])
+    cut = await timing_sample(create_ai_provider(settings), max_tokens=3)
+    text = evidence_markdown(title="t", provider="p", settings=settings, report=report, timing=cut,
+                             where="the mock, scripted")
+    answer = text.split("— answer", 1)[1].split("\n", 1)[0]
+    assert answer.startswith(" (from the mock, scripted): “"), "the answer is labelled where it appears"
+    assert answer.endswith("[… cut here: it reached max_tokens (finish reason: length)]"), \
+        "an answer max_tokens stopped says so"

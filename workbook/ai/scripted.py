@@ -2,7 +2,8 @@
 
 A reply is derived from the prompt alone (same prompt, same reply), split into word
 tokens, and paced by a latency model: the first token after ``ttft_s``, then one token
-every ``1 / tokens_per_s`` seconds, on an absolute schedule so that measured rates match.
+every ``1 / tokens_per_s`` seconds after the first actually went out, on an absolute schedule
+so that measured rates match.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Pace:
     tokens_per_s: float = 200.0
 
     def due(self, index: int) -> float:
-        """Seconds after the start at which token ``index`` (0-based) is due."""
+        """Seconds after the start before which token ``index`` (0-based) never comes."""
         return self.ttft_s + index / self.tokens_per_s
 
 
@@ -96,10 +97,19 @@ def scripted_answer(messages: Iterable, max_tokens: int, reply: str | None = Non
 
 
 async def paced(tokens: list[str], pace: Pace, *, extra_delay_s: float = 0.0) -> AsyncIterator[str]:
-    """Yield ``tokens`` on the pace's schedule (asyncio)."""
-    start = time.perf_counter() + extra_delay_s
+    """Yield ``tokens`` on the pace's schedule (asyncio).
+
+    The tokens after the first are timed from the moment the first one really went out: had
+    they kept the schedule from the start, a first token that slept a few ms late would let the
+    rest catch up, and a short reply would measure faster than its ``tokens_per_s``.
+    """
+    started = time.perf_counter() + extra_delay_s
+    first_sent = None
     for index, token in enumerate(tokens):
-        wait = start + pace.due(index) - time.perf_counter()
+        due = started + pace.ttft_s if first_sent is None else first_sent + index / pace.tokens_per_s
+        wait = due - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
+        if first_sent is None:
+            first_sent = time.perf_counter()
         yield token

@@ -79,8 +79,8 @@ DEFAULT_PRICES: dict[str, Price] = {
     **_catalogue_prices(),
     # Self-hosted, USD per hour of the machine it runs on (the registry says which machine).
     **_self_hosted_prices(),
-    # Nothing to pay.
-    "mock": Price(note="scripted, free"),
+    # No "mock" entry: a scripted reply has no price, and its cost column says so ("—"), one
+    # rule with every other unpriced provider rather than a $0 that reads like a measurement.
 }
 
 

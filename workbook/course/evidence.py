@@ -27,18 +27,21 @@ from typing import Any, Mapping
 from ..ai import AISettings, Message
 from ..markdown import table
 from ..timing import TimedReply, time_reply
+from .backends import cut_note
 
 MASK = "**********"
 EVIDENCE_NAME = "pr_evidence.md"  # git-ignored
 EVIDENCE_DIR_VARIABLE = "WORKBOOK_EVIDENCE_DIR"  # a test run sends the evidence out of the tree
 ALWAYS_SHOWN = ("provider", "model", "timeout_s", "max_retries")
 SAMPLE_PROMPT = "In one sentence, what is a pull request?"
+SAMPLE_MAX_TOKENS = 32
+SHOWN_CHARACTERS = 200  # of the sample's answer: enough to read it, short enough for a PR
 CHALLENGES_PROMPT = ("_Replace this with what was hard and how you solved it: an error you "
                      "met, a check that failed and why, what you would do next._")
 
 
 async def timing_sample(provider: Any, *, prompt: str = SAMPLE_PROMPT,
-                        max_tokens: int = 32) -> TimedReply:
+                        max_tokens: int = SAMPLE_MAX_TOKENS) -> TimedReply:
     """One streamed reply to ``prompt``, timed (time to first token, latency, pieces)."""
     return await time_reply(provider, [Message("user", prompt)], max_tokens=max_tokens,
                             temperature=0.0, timeout_s=30)
@@ -56,7 +59,7 @@ def configuration_rows(settings: AISettings) -> list[tuple[str, str]]:
     return rows
 
 
-def _timing_markdown(reply: TimedReply, report=None) -> str:
+def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
     if reply.error is not None:
         return f"The sample call failed: `{type(reply.error).__name__}: {reply.error}`"
     tokens, estimated = reply.output_tokens()
@@ -67,8 +70,16 @@ def _timing_markdown(reply: TimedReply, report=None) -> str:
              else f"{tokens} (reported by the stream)"),
             ("finish reason", reply.finish_reason or "not passed on by chat_stream")]
     answer = reply.text.strip().replace("\n", " ")
+    # Every way the shown text can stop short of the reply says so, next to the text.
+    ending = f" [… shortened here to its first {SHOWN_CHARACTERS} characters]" if len(answer) > SHOWN_CHARACTERS else ""
+    if reply.finish_reason is None:
+        ending += (" [… the stream did not say why it stopped: it may be cut at the sample's "
+                   f"max_tokens ({SAMPLE_MAX_TOKENS})]")
+    else:
+        ending += cut_note(reply.finish_reason)
+    source = f" (from {where})" if where else ""
     text = (table(("measure", "value"), rows)
-            + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer: “{answer[:200]}”")
+            + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}")
     if estimated and _usage_reported(report):
         # Both are true of one provider: its chat returns the counts, its chat_stream yields text only --
         # the wire's last event (Ollama's done line, ConverseStream's metadata) may carry them all the same.
@@ -115,7 +126,7 @@ def evidence_markdown(*, title: str, provider: str, settings: AISettings, report
         report.to_markdown(),
     ]
     if timing is not None:
-        parts += ["## Timing sample" + (f" ({where})" if where else ""), _timing_markdown(timing, report)]
+        parts += ["## Timing sample" + (f" ({where})" if where else ""), _timing_markdown(timing, report, where)]
     if comparison is not None:
         parts += ["## Comparison", comparison.to_markdown()]
     for heading, text in (sections or {}).items():
