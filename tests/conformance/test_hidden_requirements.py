@@ -46,13 +46,14 @@ def bedrock_solution() -> type:
     from botocore.config import Config
 
     from workbook.ai import ChatResponse, Usage
-    from workbook.ai.catalog import default_model
+    from workbook.ai.catalog import default_model, inference_profile_id
     from workbook.conformance.blocking import iterate_in_thread
 
     return solution_class(EXERCISE_10, "BedrockConverseProvider", {
         "asyncio": asyncio, "time": time, "AsyncIterator": AsyncIterator, "boto3": boto3,
         "botocore": botocore, "Config": Config, "AISettings": AISettings, "ChatResponse": ChatResponse,
         "Message": Message, "Usage": Usage, "errors": errors, "default_model": default_model,
+        "inference_profile_id": inference_profile_id,
         "iterate_in_thread": iterate_in_thread})
 
 
