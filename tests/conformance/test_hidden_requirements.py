@@ -210,3 +210,22 @@ def test_exercise_12s_request_hook_is_sent_under_either_openai_api(emu, openai_a
     without = check_provider(students.NoExtraBody, emulator=emu, openai_api=openai_api, **LLAMACPP)
     assert without["request fields"].passed is False and "cache_prompt" in without["request fields"].detail, \
         without["request fields"].detail
+
+
+def test_bedrocks_on_demand_refusal_is_checked_as_a_model_error(emu):
+    """Notebook 02's rule: "on-demand throughput isn't supported" is a ModelNotFoundError; an
+    _error that sends it to "anything else" fails the unknown-model row."""
+    solution = bedrock_solution()
+
+    def _error(self, error):
+        if "on-demand throughput" in str(error):
+            return errors.ProviderError(str(error), provider=self.name, hint="Read the message.")
+        return solution._error(self, error)
+
+    generic = type("BedrockOnDemandAsAnythingElse", (solution,), {"_error": _error})
+    row = "unknown model → ModelNotFoundError"
+    failed = check_provider(generic, emulator=emu, protocol="bedrock")[row]
+    assert failed.passed is False and "needs_inference_profile" in failed.detail, failed
+    assert "on-demand" in failed.hint
+    passed = check_provider(solution, emulator=emu, protocol="bedrock")[row]
+    assert passed.passed and "needs_inference_profile too: raised ModelNotFoundError" in passed.detail, passed
