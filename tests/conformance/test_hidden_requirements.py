@@ -68,7 +68,8 @@ def bedrock_without_fallback() -> type:
         code = error.response["Error"]["Code"] if isinstance(error, botocore.exceptions.ClientError) else ""
         known = ("UnrecognizedClientException", "ThrottlingException", "InternalServerException",
                  "ResourceNotFoundException")
-        if code in known or "model identifier is invalid" in str(error) or not code:
+        listed = ("model identifier is invalid", "on-demand throughput")  # messages it maps by their text
+        if code in known or any(text in str(error) for text in listed) or not code:
             return solution._error(self, error)
         return None
 
