@@ -46,13 +46,14 @@ def bedrock_solution() -> type:
     from botocore.config import Config
 
     from workbook.ai import ChatResponse, Usage
-    from workbook.ai.catalog import default_model
+    from workbook.ai.catalog import default_model, inference_profile_id
     from workbook.conformance.blocking import iterate_in_thread
 
     return solution_class(EXERCISE_10, "BedrockConverseProvider", {
         "asyncio": asyncio, "time": time, "AsyncIterator": AsyncIterator, "boto3": boto3,
         "botocore": botocore, "Config": Config, "AISettings": AISettings, "ChatResponse": ChatResponse,
         "Message": Message, "Usage": Usage, "errors": errors, "default_model": default_model,
+        "inference_profile_id": inference_profile_id,
         "iterate_in_thread": iterate_in_thread})
 
 
@@ -67,7 +68,8 @@ def bedrock_without_fallback() -> type:
         code = error.response["Error"]["Code"] if isinstance(error, botocore.exceptions.ClientError) else ""
         known = ("UnrecognizedClientException", "ThrottlingException", "InternalServerException",
                  "ResourceNotFoundException")
-        if code in known or "model identifier is invalid" in str(error) or not code:
+        listed = ("model identifier is invalid", "on-demand throughput")  # messages it maps by their text
+        if code in known or any(text in str(error) for text in listed) or not code:
             return solution._error(self, error)
         return None
 
@@ -209,3 +211,22 @@ def test_exercise_12s_request_hook_is_sent_under_either_openai_api(emu, openai_a
     without = check_provider(students.NoExtraBody, emulator=emu, openai_api=openai_api, **LLAMACPP)
     assert without["request fields"].passed is False and "cache_prompt" in without["request fields"].detail, \
         without["request fields"].detail
+
+
+def test_bedrocks_on_demand_refusal_is_checked_as_a_model_error(emu):
+    """Notebook 02's rule: "on-demand throughput isn't supported" is a ModelNotFoundError; an
+    _error that sends it to "anything else" fails the unknown-model row."""
+    solution = bedrock_solution()
+
+    def _error(self, error):
+        if "on-demand throughput" in str(error):
+            return errors.ProviderError(str(error), provider=self.name, hint="Read the message.")
+        return solution._error(self, error)
+
+    generic = type("BedrockOnDemandAsAnythingElse", (solution,), {"_error": _error})
+    row = "unknown model → ModelNotFoundError"
+    failed = check_provider(generic, emulator=emu, protocol="bedrock")[row]
+    assert failed.passed is False and "needs_inference_profile" in failed.detail, failed
+    assert "on-demand" in failed.hint
+    passed = check_provider(solution, emulator=emu, protocol="bedrock")[row]
+    assert passed.passed and "needs_inference_profile too: raised ModelNotFoundError" in passed.detail, passed

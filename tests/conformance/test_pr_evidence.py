@@ -10,7 +10,7 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.compare import Case, run_comparison_async
 from workbook.conformance import CheckResult, ConformanceReport, check_provider
-from workbook.course.evidence import (evidence_markdown, evidence_path, timing_sample,
+from workbook.course.evidence import (SAMPLE_MAX_TOKENS, evidence_markdown, evidence_path, timing_sample,
                                       write_evidence)
 from workbook.markdown import table
 
@@ -158,12 +158,29 @@ async def test_the_timing_sample_says_why_its_token_count_is_estimated():
     settings = AISettings(provider="mock")
     estimated = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                   timing=await timing_sample(StreamsWithoutUsage()))
-    assert "(estimated: chat_stream passed on no usage)" in estimated
+    assert "(estimated: chat_stream passed on no usage; characters / 4" in estimated
     assert "“usage reported” row passed" in estimated and "which passed on no counts" in estimated
     mock = create_ai_provider(AISettings(provider="mock", mock_ttft_s=0.0, mock_tokens_per_s=10_000))
     reported = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                  timing=await timing_sample(mock))
     assert "(reported by the stream)" in reported and "estimated" not in reported.split("## Timing sample")[1]
+
+
+class StreamsLongWordsWithoutUsage(StreamsWithoutUsage):
+    async def chat_stream(self, messages, *, max_tokens=512, temperature=0.7):
+        for _ in range(max_tokens):
+            yield "characteristically "  # one token each, far more than 4 characters
+
+
+async def test_an_estimate_above_max_tokens_is_shown_as_the_cap_it_cannot_exceed():
+    settings = AISettings(provider="mock")
+    report = ConformanceReport("P", "openai", [CheckResult("a check", True, "", "")])
+    text = evidence_markdown(title="T", provider="p", settings=settings, report=report,
+                             timing=await timing_sample(StreamsLongWordsWithoutUsage()))
+    row = next(line for line in text.splitlines() if line.startswith("| output tokens"))
+    assert f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens" in row
+    estimate = int(row.split("~")[1].split(" ")[0])
+    assert estimate > SAMPLE_MAX_TOKENS and "can exceed the real count" in row
 
 
 async def test_the_timing_samples_answer_says_where_it_came_from_and_where_it_stops():

@@ -113,9 +113,11 @@ def speed_figure(result: "ComparisonResult") -> Figure:
         mine = records[records["provider"] == label]
         ax.scatter(mine["ttft_s"], mine["tokens_per_s"], s=14, alpha=0.25, color=color)
         if not (math.isnan(row["ttft_s_p50"]) or math.isnan(row["tokens_per_s_p50"])):
+            # As in the table: a rate computed from estimated token counts is marked "~".
+            shown = f"{label} (~ tokens estimated)" if row["tokens_estimated"] else label
             ax.scatter([row["ttft_s_p50"]], [row["tokens_per_s_p50"]], s=90, color=color,
-                       edgecolor="black", label=label, zorder=3)
-            ax.annotate(label, (row["ttft_s_p50"], row["tokens_per_s_p50"]),
+                       edgecolor="black", label=shown, zorder=3)
+            ax.annotate(shown, (row["ttft_s_p50"], row["tokens_per_s_p50"]),
                         textcoords="offset points", xytext=(6, 6), fontsize=9)
     ax.set_xlabel("time to first token, s (lower feels snappier)")
     ax.set_ylabel("output tokens/s after the first (higher streams faster)")

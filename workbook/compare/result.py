@@ -113,7 +113,7 @@ class ComparisonResult:
             "TTFT p95": s["ttft_s_p95"].map(_seconds),
             "latency p50": s["latency_s_p50"].map(_seconds),
             "latency p95": s["latency_s_p95"].map(_seconds),
-            "tok/s p50": s["tokens_per_s_p50"].map(lambda v: "-" if _nan(v) else f"{v:.0f}"),
+            "tok/s p50": est + s["tokens_per_s_p50"].map(lambda v: "-" if _nan(v) else f"{v:.0f}"),
             "in tok, total": est + s["input_tokens"].astype(str),
             "out tok, total": est + s["output_tokens"].astype(str),
             "quality": s["quality"].map(lambda v: "-" if _nan(v) else f"{v:.0%}"),
@@ -132,7 +132,8 @@ class ComparisonResult:
             f"{settings['runs']} run(s) + {settings['warmup']} warm-up); \"calls\" counts each "
             "provider's measured ones, without its warm-up.",
             *([f"~ token counts estimated (~4 characters per token) for {', '.join(estimated)}: "
-               "the comparison streams, and their streams reported no usage."] if estimated else []),
+               "the comparison streams, and their streams reported no usage; their tok/s, computed "
+               "from those counts, is as rough."] if estimated else []),
             "tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate after the first token.",
             "cost $: estimated from list prices (API: the model catalogue, with the date each was "
             "verified; self-hosted: illustrative machine rates)"

@@ -43,6 +43,9 @@ def _secret_names(values: dict[str, str]) -> list[str]:
             or "TOKEN" in k]
 
 
+SHOWN = 50  # characters of the test call's reply in the report: enough to see it is a reply
+
+
 async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> ConformanceReport:
     """Check a Bedrock ``.env`` block; ``endpoint_url`` points the test call at the emulator."""
     import boto3
@@ -86,9 +89,12 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
             reply = await provider.chat([Message("user", "Hello, Bedrock!")], max_tokens=20)
         finally:
             await aclose_quietly(provider, 2)
+        text = " ".join(reply.content.split())
+        shown = repr(text[:SHOWN]) + (f" [… its first {SHOWN} characters]" if len(text) > SHOWN else "")
+        answered = "the emulator answered (a scripted reply, no model)" if endpoint_url else f"Bedrock ({settings.model}) answered"
         step("test call", bool(reply.content),
-             f"{reply.usage.input_tokens} tokens in, {reply.usage.output_tokens} out: "
-             f"{reply.content[:50]!r}", "The reply was empty: try another model.")
+             f"{answered}, {reply.usage.input_tokens} tokens in, {reply.usage.output_tokens} out: {shown}",
+             "The reply was empty: try another model.")
     except errors.ProviderError as error:
         step("test call", False, f"{type(error).__name__}: {error.message}", error.hint)
     return report

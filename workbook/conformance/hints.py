@@ -82,8 +82,9 @@ _WIRE_HINTS = {
                 "AccessDeniedException into AuthenticationError.",
         "rate_limit": "Once the provider's retries are used up, turn ThrottlingException into "
                       "RateLimitError.",
-        "model_not_found": "Turn ValidationException 'model identifier is invalid' and "
-                           "ResourceNotFoundException into ModelNotFoundError.",
+        "model_not_found": "Turn ValidationException 'model identifier is invalid' or 'on-demand "
+                           "throughput isn't supported', and ResourceNotFoundException, into "
+                           "ModelNotFoundError.",
         "other_status": "Turn any other ClientError code (ValidationException…) into ProviderError "
                         "with a hint.",
         "server_error": "Turn InternalServerException / ServiceUnavailableException into "

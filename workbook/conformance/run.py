@@ -101,9 +101,10 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
     await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
         "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
         needs_settings=True, retry_after=0), suite.hints["rate_limit"])
+    # Bedrock refuses a model it serves only through an inference profile: a model error too (notebook 02).
     await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
-        "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"]),
-        suite.hints["model_not_found"])
+        "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"],
+        also="needs_inference_profile" if suite.wire == "bedrock" else None), suite.hints["model_not_found"])
     await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
         "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
         suite.hints["server_error"], times=5, needs_settings=True,

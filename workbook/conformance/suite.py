@@ -403,12 +403,21 @@ class _Suite:
 
     async def raises(self, fault: str, expected: tuple[type, ...], hint: str, *,
                      stream: bool = False, times: int = 1, needs_settings: bool = False,
-                     then: tuple[str, dict[str, Any]] | None = None, **options) -> str:
+                     then: tuple[str, dict[str, Any]] | None = None, also: str | None = None,
+                     **options) -> str:
         """Inject ``fault`` and expect one of ``expected`` with a hint a user can act on;
-        ``then``: a second fault (name, options) the same provider must turn into a typed error
-        too (the same requirement on other data: a 400 after a 500)."""
+        ``also``: another fault that must give one of ``expected`` too (the same failure in the
+        service's other words); ``then``: a second fault (name, options) the same provider must
+        turn into a typed error too (the same requirement on other data: a 400 after a 500)."""
         outcome = await self._raises_once(fault, expected, hint, stream=stream, times=times,
                                           needs_settings=needs_settings, **options)
+        if also is not None:
+            self.emulator.reset()
+            try:
+                outcome += f"; {also} too: " + await self._raises_once(also, expected, hint)
+            except CheckFailed as failure:
+                raise CheckFailed(f"{fault} is handled, but not {also}: {failure.detail}",
+                                  failure.hint) from None
         if then is not None:
             name, more = then
             self.emulator.reset()  # faults the first call left unused must not answer the second

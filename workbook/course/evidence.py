@@ -66,8 +66,7 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
     rows = [("time to first token", _seconds(reply.ttft_s)),
             ("latency (whole reply)", _seconds(reply.latency_s)),
             ("pieces streamed", str(reply.chunks)),
-            ("output tokens", f"~{tokens} (estimated: chat_stream passed on no usage)" if estimated
-             else f"{tokens} (reported by the stream)"),
+            ("output tokens", _estimated_count(tokens) if estimated else f"{tokens} (reported by the stream)"),
             ("finish reason", reply.finish_reason or "not passed on by chat_stream")]
     answer = reply.text.strip().replace("\n", " ")
     # Every way the shown text can stop short of the reply says so, next to the text.
@@ -88,6 +87,15 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
                  "stream's last event can carry them; a `chat_stream` that yields only text drops them), "
                  "so its count is estimated (~4 characters per token).")
     return text
+
+
+def _estimated_count(tokens: int) -> str:
+    """The estimate (characters / 4) as what it is: it can run above the real count, and above
+    the sample's max_tokens, which no real count exceeds."""
+    why = "estimated: chat_stream passed on no usage; characters / 4, which can exceed the real count"
+    if tokens > SAMPLE_MAX_TOKENS:
+        return f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens ({why}: ~{tokens} here)"
+    return f"~{tokens} ({why})"
 
 
 def _usage_reported(report) -> bool:
