@@ -12,7 +12,6 @@ fixture builds the site when there is none.
 from __future__ import annotations
 
 import functools
-import html
 import http.server
 import os
 import re
@@ -137,8 +136,9 @@ def test_every_page_loads_with_outputs_images_diagrams_and_working_links(reader,
 
 
 def as_read(text: str) -> str:
-    """A quiz text as the page shows it: its `code` and *emphasis* rendered, not printed as marks."""
-    return html.unescape(re.sub(r"<[^>]+>", "", quiz._html(text)))
+    """A quiz text as a reader sees it: its `code` and *emphasis* marks rendered away (written
+    here, not taken from the quiz's own renderer, so a renderer that drops text fails)."""
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"\1", text.replace("`", ""))
 
 
 def test_the_quiz_is_readable_without_a_kernel_with_its_answers_folded(reader, site_url):
