@@ -86,6 +86,12 @@ def _requests(count: int) -> str:
     return f"{count} request{'s' if count != 1 else ''} sent"
 
 
+def _retries_out_of_time(failed: errors.ProviderError) -> str:
+    """The hint when retrying ``failed`` ran out of AI__TIMEOUT_S: the failure is the news and its
+    hint (is the server running?) what the reader acts on, whichever way the clock ran out."""
+    return f"{failed.hint} (Retries ran out of time: or raise AI__TIMEOUT_S.)"
+
+
 def answer_call(attempt):
     """``chat`` from one attempt at an answer (see the module's docstring)."""
 
@@ -171,7 +177,7 @@ class RemoteProvider(Closeable):
         hint = "Raise AI__TIMEOUT_S, or check that the server is not overloaded or stuck."
         if failed is not None:
             message = f"{message}; the attempt before failed: {failed.message}"
-            hint = f"{failed.hint} (Retries ran out of time: or raise AI__TIMEOUT_S.)"
+            hint = _retries_out_of_time(failed)
         return errors.ProviderUnavailableError(message, provider=self.name, hint=hint)
 
     async def _before_retry(self, error: errors.ProviderError, sent: int, deadline: float) -> None:
@@ -183,12 +189,10 @@ class RemoteProvider(Closeable):
         retry_after = getattr(error, "retry_after", None)
         wait = _backoff(sent, retry_after)
         left = deadline - time.monotonic()
-        if wait >= left and retry_after is None:
-            # Our own back-off ran past the deadline: the failure is the news, and its hint
-            # (is the server running?) is what the reader acts on, however busy the machine.
+        if wait >= left and retry_after is None:  # our own back-off would run past the deadline
             _amend(error, f"({_requests(sent)}; no time left of AI__TIMEOUT_S={self.settings.timeout_s:g} "
                           "for another attempt)")
-            error.hint = f"{error.hint} (Retries ran out of time: or raise AI__TIMEOUT_S.)"
+            error.hint = _retries_out_of_time(error)
             raise error
         if wait >= left:
             _amend(error, f"({_requests(sent)}; the server asked to wait {wait:g} s, more than the "
