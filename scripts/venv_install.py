@@ -39,7 +39,6 @@ UV_VERSION = "0.13.8"
 
 # pip settings uv is given (pip's name -> how uv is told); the ones that change nothing
 # about what is installed are dropped. Anything else means pip does the install.
-_SPACE_SEPARATED = ("extra-index-url", "find-links", "constraint")
 _IGNORED = ("disable-pip-version-check", "no-color", "progress-bar", "quiet", "verbose",
             "no-python-version-warning", "root-user-action")
 
@@ -69,29 +68,32 @@ def pip_settings(python: str) -> dict[str, str]:
     return {name: value for name, (_, value) in chosen.items()}
 
 
-def uv_options(settings: dict[str, str]) -> list[str] | None:
-    """uv's command-line options saying what ``settings`` say to pip; ``None`` when one of
-    them has no uv equivalent."""
+def uv_options(settings: dict[str, str]) -> tuple[list[str], dict[str, str]] | None:
+    """uv's command-line options and environment saying what ``settings`` say to pip; ``None``
+    when one of them has no uv equivalent. Index URLs go in the environment: they may carry a
+    password (``https://user:token@host/simple``), and a command line is visible to every
+    user of the machine (``ps``)."""
     options = ["--index-strategy", "unsafe-best-match"]  # pip's: the best match on any index
+    environment: dict[str, str] = {}
     for name, value in settings.items():
         if name in _IGNORED:
             continue
         if name == "index-url":
-            options += ["--index-url", value]
-        elif name in _SPACE_SEPARATED:
-            flag = {"extra-index-url": "--extra-index-url", "find-links": "--find-links",
-                    "constraint": "--constraint"}[name]
+            environment["UV_INDEX_URL"] = value
+        elif name == "extra-index-url":
+            environment["UV_EXTRA_INDEX_URL"] = " ".join(value.split())
+        elif name in ("find-links", "constraint"):
             for item in value.split():
-                options += [flag, item]
+                options += [f"--{name}", item]
         elif name == "cert":
             options += ["--cert", value]
         elif name == "no-index" and value.lower() in ("1", "true", "yes", "on"):
             options.append("--no-index")
         elif name in ("timeout", "default-timeout"):
-            os.environ["UV_HTTP_TIMEOUT"] = value
+            environment["UV_HTTP_TIMEOUT"] = value
         else:
             return None
-    return options
+    return options, environment
 
 
 # The few `pip install` arguments the Makefile uses, in uv's words.
@@ -152,21 +154,21 @@ def build_wheel(python: str, requirement: str, rebuild: bool = False) -> int:
 
 def install(python: str, arguments: list[str]) -> int:
     arguments = ["--find-links", str(wheels_home()), *arguments]
-    options = uv_options(pip_settings(python))
-    uv = uv_binary(python) if options is not None else None
+    handed_over = uv_options(pip_settings(python))
+    uv = uv_binary(python) if handed_over is not None else None
     if uv is None:
         return subprocess.run([python, "-m", "pip", "install", *arguments]).returncode
+    options, environment = handed_over
     translated = [_ARGUMENTS.get(argument, argument) for argument in arguments]
     if "--index-url" in translated:  # the Makefile's own index (torch's CPU one) wins
-        at = options.index("--index-url") if "--index-url" in options else None
-        if at is not None:
-            del options[at:at + 2]
+        environment.pop("UV_INDEX_URL", None)
     # --no-config: pip's settings above, not a uv configuration of this machine, decide.
     # --link-mode copy: uv's default hard links would share each file with its cache, so a
     # file edited in one venv (a student's experiment, a Jupyter config rewritten in place)
     # would change it in the cache and in every venv made from it afterwards.
     return subprocess.run([str(uv), "pip", "install", "--no-config", "--link-mode", "copy",
-                           "--python", python, *options, *translated]).returncode
+                           "--python", python, *options, *translated],
+                          env={**os.environ, **environment}).returncode
 
 
 def main(argv: list[str]) -> int:

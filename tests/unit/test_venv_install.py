@@ -48,23 +48,28 @@ def test_pip_settings_rank_variables_over_install_over_global(pip_config, monkey
 
 
 def test_uv_is_given_every_index_link_constraint_and_certificate_pip_has():
-    options = venv_install.uv_options({
-        "index-url": "https://i.example/simple",
+    options, environment = venv_install.uv_options({
+        "index-url": "https://user:token@i.example/simple",
         "extra-index-url": "file:///a/simple file:///b/simple",
         "find-links": "/opt/wheels",
         "constraint": "/etc/xdg/pip/constraints.txt",
         "cert": "/etc/ssl/certs/ca-certificates.crt",
+        "timeout": "60",
         "disable-pip-version-check": "1",
     })
 
     assert options == [
         "--index-strategy", "unsafe-best-match",
-        "--index-url", "https://i.example/simple",
-        "--extra-index-url", "file:///a/simple", "--extra-index-url", "file:///b/simple",
         "--find-links", "/opt/wheels",
         "--constraint", "/etc/xdg/pip/constraints.txt",
         "--cert", "/etc/ssl/certs/ca-certificates.crt",
     ]
+    # Index URLs may hold a password, so never on a command line every user can read.
+    assert environment == {
+        "UV_INDEX_URL": "https://user:token@i.example/simple",
+        "UV_EXTRA_INDEX_URL": "file:///a/simple file:///b/simple",
+        "UV_HTTP_TIMEOUT": "60",
+    }
 
 
 @pytest.mark.parametrize("setting", ["trusted-host", "proxy", "require-hashes", "prefer-binary"])
