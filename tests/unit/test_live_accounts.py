@@ -42,6 +42,12 @@ def test_live_bedrock_without_credentials_says_so(no_accounts, monkeypatch):
     assert account.offline and "AWS credentials" in account.skipped
 
 
+def test_live_bedrock_with_nothing_names_the_region_and_the_credentials_at_once(no_accounts, monkeypatch):
+    monkeypatch.delenv("AI__AWS_REGION", raising=False)
+    account = account_for("live", "bedrock")
+    assert "AI__AWS_REGION" in account.skipped and "AWS credentials" in account.skipped, account.skipped
+
+
 def test_live_bedrock_with_credentials_is_live(no_accounts, monkeypatch):
     monkeypatch.setenv("AI__AWS_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "X" * 16)

@@ -98,11 +98,14 @@ def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
     from ..probe import is_loopback, probe
     from ..ai.registry import provider_url
 
+    needs = []
     missing = missing_variables(settings, protocol)
     if missing:
-        return [", ".join(missing) + " (in .env)"]
+        needs.append(", ".join(missing) + " (in .env)")
     if protocol == "bedrock" and not _aws_credentials_found():
-        return ["AWS credentials (`aws sso login`, AWS_PROFILE, or a role)"]
+        needs.append("AWS credentials (`aws sso login`, AWS_PROFILE, or a role)")
+    if needs:  # all of them at once: a student fixing one should not meet the next on the rerun
+        return needs
     spec = get_spec(protocol)
     url = provider_url(settings, protocol)
     # Only a server on this machine is probed: a cloud service's own errors say more.
