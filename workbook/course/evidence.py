@@ -78,7 +78,8 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
         ending += cut_note(reply.finish_reason)
     source = f" (from {where})" if where else ""
     text = (table(("measure", "value"), rows)
-            + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}")
+            + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}"
+            + "\n\nThe sample is here for its timing: nobody checked whether the answer is right.")
     if estimated and _usage_reported(report):
         # Both are true of one provider: its chat returns the counts, its chat_stream yields text only --
         # the wire's last event (Ollama's done line, ConverseStream's metadata) may carry them all the same.
@@ -92,10 +93,10 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
 def _estimated_count(tokens: int) -> str:
     """The estimate (characters / 4) as what it is: it can run above the real count, and above
     the sample's max_tokens, which no real count exceeds."""
-    why = "estimated: chat_stream passed on no usage; characters / 4, which can exceed the real count"
     if tokens > SAMPLE_MAX_TOKENS:
-        return f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens ({why}: ~{tokens} here)"
-    return f"~{tokens} ({why})"
+        return (f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens (chat_stream passed on no usage; "
+                f"characters / 4 gives ~{tokens}, more than a real count can be: long words)")
+    return f"~{tokens} (estimated: chat_stream passed on no usage; characters / 4)"
 
 
 def _usage_reported(report) -> bool:
