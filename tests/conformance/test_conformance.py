@@ -85,7 +85,7 @@ def test_chat_stream_that_is_not_a_generator(emu):
     report = check_provider(sp.StreamNotAGenerator, protocol="ollama", emulator=emu)
     stream = _failed(report, "streams in pieces")
     assert "coroutine" in stream.detail
-    assert "async generator yielding str pieces" in stream.hint
+    assert "async iterator of str pieces" in stream.hint and "`yield piece`" in stream.hint
 
 
 def test_raw_library_errors_are_reported_not_raised(emu):

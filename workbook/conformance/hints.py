@@ -41,7 +41,8 @@ _HINTS = {
     "round_trip": "Implement chat: POST the messages, read the reply, return a ChatResponse.",
     "finish": "Set finish_reason in the words every provider uses: 'stop' when the answer ended, "
               "'length' when max_tokens cut it.",
-    "stream": "chat_stream must be an async generator yielding str pieces.",
+    "stream": "chat_stream must return an async iterator of str pieces: the simplest is an async "
+              "generator, `async def chat_stream(...)` with `yield piece` inside.",
     "usage": "Fill Usage(input_tokens, output_tokens) from what the server reports.",
     "request_fields": "Send max_tokens, temperature and the system prompt where the protocol wants them.",
     "builds": "The class is built as cls(settings): accept an AISettings and read your URL and "

@@ -19,7 +19,7 @@ from ..emulator.aws import emulator_credentials
 from .report import STRETCH, ConformanceReport
 from ..ai.registry import PROTOCOLS, accepts_settings
 from .suite import CHECK_TIMEOUT_S, _name, _Suite
-from .wire import WIRE
+from .wire import MODEL_FAULT_TOO, WIRE
 
 
 def _protocol_of(subject, protocol: str | None) -> str | None:
@@ -101,10 +101,9 @@ async def _run_checks(suite: _Suite) -> ConformanceReport:
     await suite.run("429 exhausted → RateLimitError", lambda: suite.raises(
         "rate_limit", (errors.RateLimitError,), suite.hints["rate_limit"], times=5,
         needs_settings=True, retry_after=0), suite.hints["rate_limit"])
-    # Bedrock refuses a model it serves only through an inference profile: a model error too (notebook 02).
     await suite.run("unknown model → ModelNotFoundError", lambda: suite.raises(
         "model_not_found", (errors.ModelNotFoundError,), suite.hints["model_not_found"],
-        also="needs_inference_profile" if suite.wire == "bedrock" else None), suite.hints["model_not_found"])
+        also=MODEL_FAULT_TOO.get(suite.wire)), suite.hints["model_not_found"])
     await suite.run("500 exhausted → ProviderError", lambda: suite.raises(
         "server_error", (errors.ProviderUnavailableError, errors.ProviderError),
         suite.hints["server_error"], times=5, needs_settings=True,

@@ -23,7 +23,7 @@ from ..ports import free_port
 from ..ai.scripted import scripted_answer, scripted_reply
 from ..ai.structured import output_schema, takes_response_format
 from ..ai.types import ChatResponse, Message
-from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _USAGE_HINT, _hints_for
+from .hints import _FIELD_HINT, _HINT_KEY, _HINT_MUST_SAY, _HINTS, _USAGE_HINT, _hints_for
 from .report import CORE, CheckResult, ConformanceReport, NOT_WRITTEN
 from .wire import _FIELD_OK, SCHEMA_FIELD, SYSTEM_PROMPT, URL_FIELD, WIRE, _field_problems, responses_view
 
@@ -110,12 +110,11 @@ async def _collect(stream_call: Callable[[], Any]) -> tuple[list[Any], Any]:
         raise CheckFailed(
             "chat_stream returned a coroutine, not an async iterator (is it `async def` "
             "without a `yield`?)",
-            "chat_stream must be an async generator yielding str pieces: "
-            "`async def chat_stream(...)` with `yield piece` inside.")
+            _HINTS["stream"])
     if not hasattr(stream, "__aiter__"):
         raise CheckFailed(
             f"chat_stream returned a {type(stream).__name__}, which `async for` cannot iterate",
-            "chat_stream must be an async generator yielding str pieces.")
+            _HINTS["stream"])
     pieces = []
     async for piece in stream:
         pieces.append(piece)
@@ -268,7 +267,10 @@ class _Suite:
                         p.kind is p.VAR_KEYWORD for p in parameters.values()):
                     raise CheckFailed(f"{method} has no {keyword} parameter",
                                       f"Give {method} keyword arguments max_tokens and temperature.")
-        kind = "async generator" if inspect.isasyncgenfunction(self.subject.chat_stream) else "method"
+        # Either way chat_stream gives an async iterator: a generator is one, a built-in provider's
+        # method returns one (its decorator wraps a generator).
+        kind = ("an async generator" if inspect.isasyncgenfunction(self.subject.chat_stream)
+                else "returns an async iterator")
         return f"async chat, chat_stream ({kind}) with max_tokens and temperature"
 
     async def builds(self) -> str:

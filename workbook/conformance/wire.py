@@ -47,6 +47,10 @@ URL_FIELD: Mapping[str, str] = _FromRegistry("url_field")
 
 SYSTEM_PROMPT = "You are a conformance check."
 
+# A wire's other way of saying "no such model", which the model check injects as well: Bedrock
+# refuses a model it serves only through an inference profile (notebook 02).
+MODEL_FAULT_TOO: Mapping[str, str] = {"bedrock": "needs_inference_profile"}
+
 # The Responses API (AI__OPENAI_API=responses) on the openai and azure_openai wires: its own
 # names for the same things (max_output_tokens, input, text.format), read by ``responses_view``.
 RESPONSES_WIRES = ("openai", "azure_openai")
