@@ -67,10 +67,6 @@ class Pace:
     ttft_s: float = 0.05
     tokens_per_s: float = 200.0
 
-    def due(self, index: int) -> float:
-        """Seconds after the start before which token ``index`` (0-based) never comes."""
-        return self.ttft_s + index / self.tokens_per_s
-
 
 @dataclass(frozen=True)
 class ScriptedAnswer:
