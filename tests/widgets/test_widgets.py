@@ -191,6 +191,7 @@ async def test_chat_panel_streams_and_times_the_reply():
     assert state.tokens_per_s == decode_rate(state.tokens, state.ttft_s, state.latency_s) > 0
     assert "Hello there" in panel.reply.value and "tokens (reported)" in panel.stats.value
     assert "answered by mock / " in panel.stats.value, "the panel says which provider answered"
+    assert "scripted by the mock provider" in panel.stats.value, "and that its answer is canned text"
 
 
 async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
@@ -256,6 +257,7 @@ async def test_race_streams_columns_concurrently():
     assert race.state.wall_s < fast.latency_s + slow.latency_s
     assert len(race.columns.children) == 2
     assert "tokens/s" in race._stats["slow"].value
+    assert "scripted by the mock provider" in race._stats["slow"].value, "each column says what its answer is"
     frame = race.state.summary()
     assert list(frame.index) == ["fast", "slow"]
 

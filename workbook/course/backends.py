@@ -131,12 +131,19 @@ EMULATED = "the emulator's scripted responder: canned text in the real wire form
 SMOLLM2 = "SmolLM2-135M on this machine: a tiny model, often wrong -- read it as a sample, not as a fact"
 
 
+def provider_caption(provider: AIProvider | None) -> str | None:
+    """What an answer of ``provider`` is, when its name alone says so (the mock, the local model);
+    ``None`` for a provider whose answers depend on the server it reaches."""
+    name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
+    return {"mock": SCRIPTED, "local": SMOLLM2}.get(name)
+
+
 def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     """Where an answer of ``provider`` under ``backend`` comes from, in one line for a caption."""
     name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
-    if backend == "mock" or name == "mock":
+    if backend == "mock" or provider_caption(provider) == SCRIPTED:
         return SCRIPTED
-    if name == "local" or backend == "local":
+    if provider_caption(provider) == SMOLLM2 or backend == "local":
         stood_in = backend == "live"
         return SMOLLM2 + (" (no account is configured, so the default local model stood in)" if stood_in else "")
     if backend == "emulator":

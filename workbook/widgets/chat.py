@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
+from ..course.backends import provider_caption
 from .picker import ProviderPicker
 from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
@@ -89,4 +90,5 @@ class ChatPanel(StaticView):
 def _who(provider) -> str:
     name = getattr(provider, "name", None) or type(provider).__name__
     model = getattr(provider, "model", None)
-    return f"{name} / {model}" if model else name
+    caption = provider_caption(provider)  # a widget's answer stands alone in a snapshot: it says what it is
+    return (f"{name} / {model}" if model else name) + (f" ({caption})" if caption else "")

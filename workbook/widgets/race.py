@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
+from ..course.backends import provider_caption
 from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
 
@@ -114,4 +115,5 @@ class Race(StaticView):
         if column.error:
             self._stats[label].value = error_html(column.error, column.hint)
         else:
-            self._stats[label].value = stats_html(column.stats())
+            caption = provider_caption(provider)  # the answer above says what it is, in a snapshot too
+            self._stats[label].value = stats_html(column.stats() + (f" · {caption}" if caption else ""))
