@@ -130,15 +130,15 @@ QUESTIONS: tuple[Question, ...] = (
           "nearest-example vote; notebook 08 measures each of them and the fine-tune on the same tickets."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
-        O("When it clearly beats the same labelled data used untrained, beyond a held-out test's noise.",
+        O("When the fine-tune beats the same labelled data used untrained by more than a held-out test's noise.",
           "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task). It "
           "earns its training and serving only if it clearly beats the untrained uses of the same "
           "labelled examples on a test set -- by more than that set's noise.", True),
     ), "fine-tuning"),
     Question("self-hosted-advantage", "What is the key advantage of self-hosted models?", (
         O("Control: data stays on your machines, and you pick the model version and its uptime.",
-          "Yes. Privacy and data residency are why most teams self-host; control over versions, "
-          "latency and availability comes with it.", True),
+          "Yes. Data that never leaves your machines settles privacy and data-residency questions; "
+          "control over versions, latency and availability comes with it.", True),
         O("Cost: running your own model is cheaper than an API at every volume of traffic you get.",
           "Only above the break-even volume: an idle GPU still costs its hourly price, and a cheap "
           "API model may never be beaten (notebook 07)."),
@@ -177,7 +177,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("With an AI__BEDROCK_API_KEY variable that holds a key copied from the console.",
           "There is no such setting: the bedrock provider uses AWS credentials."),
         O("It sends no credentials at all when the code runs inside the company's VPC.",
-          "Every Bedrock request is signed, inside a VPC too."),
+          "Every Bedrock request is authenticated, inside a VPC too: signed with IAM credentials, "
+          "or carrying a Bedrock API key (notebook 02)."),
         O("With the e-mail and password of the AWS account's root user, kept in .env.",
           "Never give applications root credentials: use a role or an SSO profile."),
         O("Through the AWS credentials chain: environment, profile or SSO, or a role.",
@@ -214,8 +215,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("Answer factual questions accurately enough to quote the answers to customers.",
           "It gets some simple facts right but also invents answers (notebook 06 measures it)."),
         O("Run the workbook offline: the plumbing, streaming, timing and lenient checks.",
-          "Yes. It loads in a fraction of a second on a CPU, ideal for offline demos and tests "
-          "-- not for quality.", True),
+          "Yes. It loads and answers on a plain CPU, offline (notebook 00's doctor times the load), "
+          "ideal for demos and tests -- not for quality.", True),
         O("Follow strict output formats, such as \"reply with the year only\", every time.",
           "It mostly ignores such instructions and answers in a sentence; strict formats need "
           "constrained decoding, fine-tuning or a bigger model (notebooks 06a and 08)."),
@@ -226,7 +227,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("Rewrite the calls in your code with the Azure SDK's client and its methods.",
           "No code change is needed: that is what the abstraction is for."),
         O("Subclass OllamaProvider and point its base URL at the Azure endpoint.",
-          "Azure speaks another protocol and needs its own provider, which already exists."),
+          "OllamaProvider speaks Ollama's native /api/chat, which Azure does not serve; Azure has "
+          "its own provider already (azure_openai)."),
         O("Restart JupyterLab and choose the kernel that has the Azure packages in it.",
           "Kernels have nothing to do with providers: one kernel runs them all."),
         O("Set AI__PROVIDER=azure_openai and the AI__AZURE_OPENAI_* variables in .env.",
