@@ -41,6 +41,61 @@ async def test_each_wrong_step_fails_with_a_hint_and_no_call_is_made(emu):
     assert not [r for r in emu.requests if r.protocol == "bedrock"]
 
 
+async def test_the_emulators_dummy_keys_are_shown_but_not_counted(emu, monkeypatch):
+    """Offline, the notebook lends boto3 the emulator's dummy keys: that row tests nothing of the
+    student's, so it carries no ✓ and the count and ``require`` leave it out."""
+    for name, value in emu.env("bedrock").items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    report = await check_bedrock_env(GOOD_BLOCK, endpoint_url=emu.url)
+    row = report["credentials chain"]
+    assert row.passed is None and row.mark == "–" and row.detail.startswith("not counted: the emulator's dummy keys")
+    counted = [c for c in report.checks if c.passed is not None]
+    assert report.passed and all(c.passed for c in counted) and len(counted) == len(report.checks) - 1
+    assert report.summary().endswith(f"{len(counted)}/{len(counted)} checks passed, 1 not counted"), report.summary()
+    assert "credentials chain" not in report.require()
+    assert report["test call"].passed, "the dummy keys still reach the emulator: the test call is made"
+
+
+async def test_real_looking_keys_are_a_counted_step(emu, monkeypatch):
+    """Credentials the chain finds that are not the emulator's (live, or a student's own) are a ✓
+    that counts; none at all is a ✗ with its hint."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    block = GOOD_BLOCK.replace("us-east-1", "TODO")  # a step fails first: no call leaves this machine
+    report = await check_bedrock_env(block, endpoint_url=None)
+    row = report["credentials chain"]
+    assert row.passed is True and row.detail == "found via env", row
+    assert report.summary().endswith("checks passed"), "nothing left out of the count, nothing said about it"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    report = await check_bedrock_env(block, endpoint_url=None)
+    row = report["credentials chain"]
+    assert row.passed is False and row.detail == "none found" and "aws sso login" in row.hint
+
+
+async def test_the_graded_cell_fails_in_one_line_naming_the_steps_left(emu):
+    """``setup.require()`` (exercise 10's graded part-1 cell) raises, so nbgrader scores it 0, with
+    one line: the steps left and where their hints are; the table above has the rest."""
+    from workbook.conformance.report import NotPassedYet
+
+    block = GOOD_BLOCK.replace("us-east-1", "TODO").replace(MODEL, "TODO")
+    with emulator_credentials(emu.env("bedrock")):
+        report = await check_bedrock_env(block, endpoint_url=emu.url)
+    with pytest.raises(NotPassedYet) as failed:
+        report.require()
+    message = str(failed.value)
+    assert isinstance(failed.value, AssertionError)
+    assert message == ("✗ Not passed yet: AI__AWS_REGION, AI__MODEL, test call (part 1's table above "
+                       "shows what each step got, and its hint)."), message
+    assert failed.value._render_traceback_() == [message], "a notebook shows that one line, no traceback"
+    assert {c.name for c in report.failed} == {"AI__AWS_REGION", "AI__MODEL", "test call"}
+    assert all(c.hint for c in report.failed), "the table keeps each failed step's hint"
+
+
 async def test_an_unknown_model_is_reported_by_the_test_call(emu):
     block = GOOD_BLOCK.replace(MODEL, "amazon.no-such-model-v9:0")
     with emulator_credentials(emu.env("bedrock")):

@@ -4,7 +4,10 @@ A student writes the block (provider, region, model id); this checks it step by 
 when everything before it is right, makes one test call through the built-in ``bedrock``
 provider -- against the emulator offline, against AWS live. The answer is a
 ``ConformanceReport`` (one row per step, a hint on each failed one), so it renders like the
-checker's report and goes into ``pr_evidence.md`` the same way.
+checker's report and goes into ``pr_evidence.md`` the same way. Its graded cell
+(``setup.require()``) fails in one line naming the steps left: the table above it has the hints.
+Offline, the emulator's dummy AWS keys are shown but not counted: they test nothing of the
+student's.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from ..aio import aclose_quietly
 from ..ai.catalog import default_model
 from ..ai.registry import get_spec
 from ..ai.settings import settings_from_mapping
-from .report import CheckResult, ConformanceReport
+from .report import CheckResult, ConformanceReport, NotPassedYet
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # provider.model-version, optionally behind a cross-Region inference profile prefix (us., eu., global.…)
@@ -46,11 +49,29 @@ def _secret_names(values: dict[str, str]) -> list[str]:
 SHOWN = 50  # characters of the test call's reply in the report: enough to see it is a reply
 
 
-async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> ConformanceReport:
+class SetupReport(ConformanceReport):
+    """Part 1's steps. A row not counted (``passed is None``: the emulator's dummy keys) is
+    shown and left out of the count and of ``require``."""
+
+    def require(self, *names: str):
+        counted = names or tuple(c.name for c in self.checks if c.passed is not None)
+        try:
+            return super().require(*counted)
+        except NotPassedYet as failed:   # one line: part 1's table, above, has each step's hint
+            raise NotPassedYet(failed.problems, failed.names, failed.untouched,
+                               f"✗ Not passed yet: {', '.join(failed.names)} (part 1's table above "
+                               "shows what each step got, and its hint).") from None
+
+    def summary(self) -> str:
+        left_out = len(self.skipped)
+        return super().summary().replace(f", {left_out} skipped", f", {left_out} not counted" if left_out else "")
+
+
+async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> SetupReport:
     """Check a Bedrock ``.env`` block; ``endpoint_url`` points the test call at the emulator."""
     import boto3
 
-    report = ConformanceReport("the .env block", "bedrock")
+    report = SetupReport("the .env block", "bedrock")
 
     def step(name: str, ok: bool, detail: str, hint: str) -> bool:
         report.checks.append(CheckResult(name, ok, detail, "" if ok else hint))
@@ -71,12 +92,15 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
                "(`aws sso login`, AWS_PROFILE, a role).")
     credentials = boto3.Session().get_credentials()
     # Offline, the notebook itself may have put the emulator's dummy keys in the environment:
-    # say so, or a student reads the tick as "my AWS credentials were found".
+    # they test nothing of the student's, so the row says so and is not counted (no ✓, no point).
     dummy = credentials is not None and endpoint_url is not None and credentials.access_key == get_spec("bedrock").emulator_env["AWS_ACCESS_KEY_ID"]
-    ok &= step("credentials chain", credentials is not None,
-               "the emulator's dummy keys (offline; set by the notebook, not yours)" if dummy else
-               f"found via {credentials.method}" if credentials else "none found",
-               "Run `aws configure sso` then `aws sso login`, or set AWS_PROFILE.")
+    if dummy:
+        report.checks.append(CheckResult("credentials chain", None, "not counted: the emulator's dummy keys "
+                                         "(offline; set by the notebook, not yours)"))
+    else:
+        ok &= step("credentials chain", credentials is not None,
+                   f"found via {credentials.method}" if credentials else "none found",
+                   "Run `aws configure sso` then `aws sso login`, or set AWS_PROFILE.")
     if not ok:
         step("test call", False, "not attempted", "Fix the steps above first.")
         return report
@@ -100,4 +124,4 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> C
     return report
 
 
-__all__ = ["check_bedrock_env", "settings_from_block"]
+__all__ = ["SetupReport", "check_bedrock_env", "settings_from_block"]

@@ -26,14 +26,15 @@ NOT_WRITTEN = "not implemented yet"  # how a row begins whose call reached a TOD
 class NotPassedYet(AssertionError):
     """A graded cell whose checks have not passed: an ``AssertionError``, so nbgrader scores the
     cell 0. While every row still waits for a TODO its message is one line (the checker's table
-    above has the hints); once some code runs, it gives each row's detail and hint. A notebook
-    shows the message alone, without a traceback."""
+    above has the hints); once some code runs, it gives each row's detail and hint. A report can
+    pass its own one-line ``message`` instead (exercise 10's part 1: its table is the hint). A
+    notebook shows the message alone, without a traceback."""
 
-    def __init__(self, problems: list[str], names: list[str], untouched: bool):
+    def __init__(self, problems: list[str], names: list[str], untouched: bool, message: str | None = None):
         self.problems, self.names, self.untouched = problems, names, untouched
-        super().__init__(
+        super().__init__(message or (
             f"✗ Not passed yet: {', '.join(names)}: {NOT_WRITTEN} (the checker's table above says "
-            "which TODO each row waits for)." if untouched else "\n".join(problems))
+            "which TODO each row waits for)." if untouched else "\n".join(problems)))
 
     def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
         return str(self).splitlines()

@@ -77,16 +77,17 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
     else:
         ending += cut_note(reply.finish_reason)
     source = f" (from {where})" if where else ""
-    text = (table(("measure", "value"), rows)
+    # "timing", not "measure": a sample from the emulator or the mock is not a measurement.
+    text = (table(("timing", "value"), rows)
             + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}"
             + "\n\nThe sample is here for its timing: nobody checked whether the answer is right.")
     if estimated and _usage_reported(report):
-        # Both are true of one provider: its chat returns the counts, its chat_stream yields text only --
-        # the wire's last event (Ollama's done line, ConverseStream's metadata) may carry them all the same.
+        # Both are true of one provider: its chat returns the counts, its chat_stream passed on none.
+        # Only what this sample showed is said: not why (the finish reason row may show the stream
+        # passed other things on).
         text += ("\n\nThe checker's “usage reported” row passed: a whole answer (`chat`) came with "
-                 "its token counts. This sample streamed (`chat_stream`), which passed on no counts (a "
-                 "stream's last event can carry them; a `chat_stream` that yields only text drops them), "
-                 "so its count is estimated (~4 characters per token).")
+                 "its token counts. This sample streamed (`chat_stream`), and its stream carried no "
+                 "token counts, so its count is estimated (~4 characters per token).")
     return text
 
 
