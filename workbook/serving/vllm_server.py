@@ -162,7 +162,7 @@ class VllmServer(LlamaServer):
             self.port = free_port()
         say(f"Starting vLLM {self.version} on the CPU: dtype {self.dtype} ({self.dtype_reason}), "
             f"{self.threads} thread{'s' if self.threads > 1 else ''}, KV cache {self.kv_cache_gib:g} GiB, max model length "
-            f"{self.max_model_len}, at {self.url} (loading takes half a minute or more)...")
+            f"{self.max_model_len}, at {self.url}; loading the model (the time it took is printed when it is ready)...")
         self._log = tempfile.TemporaryFile()
         started = time.perf_counter()
         # Its own session: stop() signals the whole group, vLLM's engine process included. And
