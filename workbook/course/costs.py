@@ -217,7 +217,8 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
     Fine-tuning is chosen by the course's one rule for it (notebook 08 applies it to a measured
     run, "07's rule" there): only when a fine-tune,
     measured on held-out cases, beat the untrained uses of the same labelled examples
-    (retrieved into the prompt, or a nearest-example vote) by more than the test's noise
+    (as few-shot examples, retrieved into the prompt, or a nearest-example vote) by more than
+    the test's noise
     (``fine_tune_beat_untrained``).
     """
     comparison = compare_costs(inputs)
@@ -233,8 +234,9 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
         reasons = [
             "the task needs behaviour, format or terminology the model does not have untrained",
             f"a fine-tune on the {labelled_examples:,} labelled examples, measured on held-out cases, beat "
-            "the same examples used untrained (retrieved into the prompt, a nearest-example vote) by more "
-            "than the test's noise, as you report it (notebook 08 shows how to measure it)",
+            "the same examples used untrained (as few-shot examples, retrieved into the prompt, or a "
+            "nearest-example vote) by more than the test's noise, as you report it (notebook 08 shows how "
+            "to measure it)",
             cost_line,
         ]
         if data_must_stay_on_premises:
