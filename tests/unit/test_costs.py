@@ -97,8 +97,9 @@ def test_recommend_respects_hard_constraints_and_fine_tuning_conditions():
     # 08's rule: without a fine-tune that beat the untrained uses of the same examples, no fine-tune.
     untried = recommend(base, needs_custom_behaviour=True, labelled_examples=2000)
     assert untried.choice == "api" and any("before fine-tuning" in r for r in untried.reasons)
+    # One rule, not two: no minimum count of examples beside it (too few make a test too noisy to beat).
     few = recommend(base, needs_custom_behaviour=True, fine_tune_beat_untrained=True, labelled_examples=50)
-    assert few.choice != "fine-tuned" and any("collect" in r for r in few.reasons)
+    assert few.choice == "fine-tuned" and any("50 labelled examples" in r for r in few.reasons)
     for rec in (tuned, untried, few):
         assert rec.choice in CHOICES and rec.reasons and str(rec).startswith(rec.choice)
 

@@ -210,7 +210,7 @@ def _money(value: float) -> str:
 def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
               needs_frontier_quality: bool = False, has_ops_team: bool = True,
               needs_custom_behaviour: bool = False, fine_tune_beat_untrained: bool = False,
-              labelled_examples: int = 0, min_examples_to_fine_tune: int = 500) -> Recommendation:
+              labelled_examples: int = 0) -> Recommendation:
     """API, self-hosted or fine-tuned, with the reasons in the order they decided it.
 
     Hard constraints first (data residency, quality), then the fine-tuning case, then cost.
@@ -219,7 +219,8 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
     measured on held-out cases, beat the untrained uses of the same labelled examples
     (as few-shot examples, retrieved into the prompt, or a nearest-example vote) by more than
     the test's noise
-    (``fine_tune_beat_untrained``).
+    (``fine_tune_beat_untrained``). How many examples is no second rule: too few show up as a
+    held-out test too noisy to be beaten clearly.
     """
     comparison = compare_costs(inputs)
     api, own = comparison.api_monthly, comparison.self_hosted_monthly
@@ -230,7 +231,7 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
     else:
         even_line = f"break-even at {comparison.break_even_tokens_per_day:,.0f} tokens/day"
 
-    if needs_custom_behaviour and fine_tune_beat_untrained and labelled_examples >= min_examples_to_fine_tune:
+    if needs_custom_behaviour and fine_tune_beat_untrained:
         reasons = [
             "the task needs behaviour, format or terminology the model does not have untrained",
             f"a fine-tune on the {labelled_examples:,} labelled examples, measured on held-out cases, beat "
@@ -257,10 +258,7 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
             cost_line, even_line], comparison)
 
     reasons = [cost_line, even_line]
-    if needs_custom_behaviour and labelled_examples < min_examples_to_fine_tune:
-        reasons.append(f"only {labelled_examples} labelled examples: collect about "
-                       f"{min_examples_to_fine_tune} before fine-tuning")
-    elif needs_custom_behaviour:
+    if needs_custom_behaviour:
         reasons.append("measure before fine-tuning: put the labelled examples in the prompt (retrieved) "
                        "and in a vote, fine-tune, and compare on held-out cases (notebook 08); until a "
                        "fine-tune clearly beats them, the untrained uses win")
