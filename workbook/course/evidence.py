@@ -87,7 +87,7 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
         # passed other things on).
         text += ("\n\nThe checker's “usage reported” row passed: a whole answer (`chat`) came with "
                  "its token counts. This sample streamed (`chat_stream`), and its stream carried no "
-                 "token counts, so its count is estimated (~4 characters per token).")
+                 "token counts, so the output-tokens row gives what can be said without them.")
     return text
 
 
