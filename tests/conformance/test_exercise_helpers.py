@@ -60,7 +60,7 @@ async def test_the_emulators_dummy_keys_are_shown_but_not_counted(emu, monkeypat
 async def test_real_looking_keys_are_a_counted_step(emu, monkeypatch):
     """Credentials the chain finds that are not the emulator's (live, or a student's own) are a ✓
     that counts; none at all is a ✗ with its hint."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "X" * 16)  # key-shaped, built here: no key-like literal in git
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
     block = GOOD_BLOCK.replace("us-east-1", "TODO")  # a step fails first: no call leaves this machine
     report = await check_bedrock_env(block, endpoint_url=None)
