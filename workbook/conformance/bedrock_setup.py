@@ -62,9 +62,8 @@ class SetupReport(ConformanceReport):
                                f"✗ Not passed yet: {', '.join(failed.names)} (part 1's table above "
                                "shows what each step got, and its hint).") from None
 
-    def summary(self) -> str:
-        left_out = len(self.skipped)
-        return super().summary().replace(f", {left_out} skipped", f", {left_out} not counted" if left_out else "")
+    def _left_out(self, count: int) -> str:
+        return f", {count} not counted" if count else ""
 
 
 async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> SetupReport:

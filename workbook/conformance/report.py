@@ -132,8 +132,12 @@ class ConformanceReport:
             f"{sum(1 for c in ran if c.level == level)}"
             for level in (CORE, STRETCH)) if self._has_stretch() else ""
         return (f"{self.subject} ({self.protocol or 'no protocol'}): {verdict} — "
-                f"{ok}/{len(ran)} checks passed, {len(self.checks) - len(ran)} skipped"
+                f"{ok}/{len(ran)} checks passed{self._left_out(len(self.checks) - len(ran))}"
                 + (f" ({levels})" if levels else ""))
+
+    def _left_out(self, count: int) -> str:
+        """The summary's words for the rows that did not run (``passed is None``)."""
+        return f", {count} skipped"
 
     def __repr__(self) -> str:
         return f"<ConformanceReport {self.summary()}>"

@@ -141,9 +141,10 @@ def provider_caption(provider: AIProvider | None) -> str | None:
 def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     """Where an answer of ``provider`` under ``backend`` comes from, in one line for a caption."""
     name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
-    if backend == "mock" or provider_caption(provider) == SCRIPTED:
+    caption = provider_caption(provider)
+    if backend == "mock" or caption == SCRIPTED:
         return SCRIPTED
-    if provider_caption(provider) == SMOLLM2 or backend == "local":
+    if caption == SMOLLM2 or backend == "local":
         stood_in = backend == "live"
         return SMOLLM2 + (" (no account is configured, so the default local model stood in)" if stood_in else "")
     if backend == "emulator":
