@@ -13,7 +13,7 @@ from workbook.ai.registry import get_spec, provider_names, unregister_provider
 from workbook.emulator import Emulator
 
 from scheduling import (  # noqa: F401 -- pytest finds hooks by name in conftest
-    _longest_first, _notebook_metadata, pytest_configure, pytest_configure_node,
+    _longest_first, _notebook_metadata, pytest_addoption, pytest_configure, pytest_configure_node,
     pytest_runtest_logreport, pytest_sessionfinish, pytest_xdist_make_scheduler)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,19 @@ def pytest_configure_node(node):
     node.workerinput["builds_pending"] = node.config.builds_pending
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--unit-order", default="longest-first",
+        help="the order units are handed out: longest-first (make test's), reversed (the units "
+             "in reverse file order) or shuffled:SEED. The other two prove that no test depends on "
+             "what ran before it in its worker: run the parallel phase with each, both must pass.")
+
+
 def _longest_first(config, items: list) -> None:
+    order = config.getoption("unit_order")
+    if order != "longest-first":
+        _other_order(order, items)
+        return
     try:
         known = json.loads(_DURATIONS.read_text())
     except (OSError, ValueError):
@@ -92,6 +105,18 @@ def _longest_first(config, items: list) -> None:
     # Whole units move, never a test within one: a file's tests keep their order.
     items.sort(key=lambda item: (_scope(item.nodeid) in waiting,
                                  -float(known.get(_scope(item.nodeid), 0.0))))  # stable
+
+
+def _other_order(order: str, items: list) -> None:
+    units = list(dict.fromkeys(_scope(item.nodeid) for item in items))
+    if order == "reversed":
+        units.reverse()
+    elif order.startswith("shuffled:"):
+        random.Random(order.removeprefix("shuffled:")).shuffle(units)  # the same on every worker
+    else:
+        raise pytest.UsageError(f"--unit-order={order}: say longest-first, reversed or shuffled:SEED")
+    rank = {unit: position for position, unit in enumerate(units)}
+    items.sort(key=lambda item: rank[_scope(item.nodeid)])  # stable: a unit's tests keep their order
 
 
 def pytest_runtest_logreport(report):
