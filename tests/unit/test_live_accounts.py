@@ -51,7 +51,7 @@ def test_live_bedrock_with_nothing_names_the_region_and_the_credentials_at_once(
     assert "AI__AWS_REGION" in account.skipped and "AWS credentials" in account.skipped, account.skipped
     # The output below the banner shows the emulator's region: the banner says whose it is.
     banner = capsys.readouterr().out
-    assert f"AI__AWS_REGION={account.settings.aws_region}" in banner and "dummy AWS keys" in banner, banner
+    assert f"its AI__AWS_REGION={account.settings.aws_region}" in banner and "dummy AWS keys" in banner, banner
 
 
 def test_live_bedrock_with_credentials_is_live(no_accounts, monkeypatch):

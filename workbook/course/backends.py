@@ -88,7 +88,7 @@ def account_for(backend: str, protocol: str) -> Account:
     # Asked before the emulator puts its dummy AWS keys in the environment.
     no_credentials = protocol == "bedrock" and not _aws_credentials_found()
     emulated = settings_for("emulator", protocol)
-    print(f"{skipped}.\n  Standing in, this run: {_stand_ins(live, emulated, protocol, no_credentials)}. "
+    print(f"{skipped}.\n  Standing in for this run: {_stand_ins(live, emulated, protocol, no_credentials)}. "
           f"Fix that and run again to reach the real service.")
     return Account(emulated, offline=True, skipped=skipped)
 
@@ -102,16 +102,18 @@ def _stand_ins(live: AISettings, emulated: AISettings, protocol: str, no_credent
 
     spec = get_spec(protocol)
     url = getattr(emulated, spec.url_field) if spec is not None and spec.url_field else None
-    parts = [f"the workbook's emulator{f' at {display_url(url)}' if url else ''}"]
+    parts = []
     for variable in missing_variables(live, protocol):
         field = variable.removeprefix("AI__").lower()
         if field == (spec.url_field if spec else None):
             continue  # the emulator's address, named above
         parts.append(f"its dummy key for {variable}" if field in SECRET_FIELDS
-                     else f"{variable}={getattr(emulated, field)}")
+                     else f"its {variable}={getattr(emulated, field)}")
     if no_credentials:
         parts.append("its dummy AWS keys for the missing credentials")
-    return ", ".join(parts)
+    emulator = f"the workbook's emulator{f' at {display_url(url)}' if url else ''}"
+    return emulator + (f", with {', '.join(parts[:-1])}{' and ' if len(parts) > 1 else ''}{parts[-1]}"
+                       if parts else "")
 
 
 def what_is_missing(settings: AISettings, protocol: str) -> list[str]:
