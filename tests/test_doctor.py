@@ -205,3 +205,15 @@ def test_the_fine_tuning_extra_is_reported_and_optional(monkeypatch):
     monkeypatch.setattr(train, "versions", lambda: {**installed, "torch": None, "peft": None})
     row = doctor._finetune_row()
     assert row.status == doctor.WARN and "torch, peft missing" in row.detail and "make finetune" in row.detail
+
+
+def test_rows_show_the_home_folder_as_tilde_and_wrap_under_their_column():
+    from workbook.doctor import LINE_WIDTH, DoctorReport
+
+    home = os.path.expanduser("~")
+    long = f"installed in {home}/.cache/workbook/vllm, " + "a detail that goes on and on " * 6
+    text = str(DoctorReport([Row("packages", "vLLM (real engine)", "✓", long)]))
+    assert f"{home}/" not in text and "~/.cache/workbook/vllm" in text
+    assert all(len(line) <= LINE_WIDTH for line in text.splitlines()), text
+    column = text.splitlines()[1].index("installed")
+    assert all(line.startswith(" " * column) for line in text.splitlines()[2:-2] if line.strip()), text

@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import sys
+import textwrap
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,14 @@ def _in_process(name: str) -> bool:
 
 
 OK, FAIL, WARN, SKIP = "✓", "✗", "!", "–"
+# A terminal's and a notebook's printed width: longer details wrap under their own column.
+LINE_WIDTH = 110
+
+
+def _home_as_tilde(text: str) -> str:
+    """Paths under the home folder as ``~/...``: shorter, and the same on every student's machine."""
+    home = os.path.expanduser("~")
+    return text.replace(home + os.sep, "~" + os.sep) if len(home) > 1 else text
 
 
 @dataclass
@@ -79,12 +88,16 @@ class DoctorReport(list):
 
     def __str__(self) -> str:
         width = max((len(r.check) for r in self), default=10)
+        indent = " " * (width + 6)  # where a row's detail starts: its wrapped lines start there too
         lines, section = [], None
         for row in self:
             if row.section != section:
                 section = row.section
                 lines.append(f"\n{section}")
-            lines.append(f"  {row.status} {row.check:<{width}}  {row.detail}")
+            lines.append(textwrap.fill(_home_as_tilde(row.detail), LINE_WIDTH, break_long_words=False,
+                                       break_on_hyphens=False, initial_indent=f"  {row.status} {row.check:<{width}}  ",
+                                       subsequent_indent=indent).rstrip()
+                         if row.detail else f"  {row.status} {row.check}")
         verdict = (f"\n{self.chosen_label}: "
                    + ("ready" if self.chosen_ok else "NOT ready -- see the ✗ rows above"))
         return "\n".join(lines).lstrip("\n") + "\n" + verdict
@@ -95,7 +108,7 @@ class DoctorReport(list):
             f"<tr><td style='text-align:left'>{html.escape(r.section)}</td>"
             f"<td style='text-align:left'>{html.escape(r.check)}</td>"
             f"<td style='color:{colour.get(r.status, '#000')};font-weight:bold;text-align:center'>"
-            f"{r.status}</td><td style='text-align:left'>{html.escape(r.detail)}</td></tr>"
+            f"{r.status}</td><td style='text-align:left'>{html.escape(_home_as_tilde(r.detail))}</td></tr>"
             for r in self)
         verdict = (f"{html.escape(self.chosen_label)}: "
                    + ("ready ✓" if self.chosen_ok else "NOT ready ✗"))
@@ -205,7 +218,8 @@ def _load_settings() -> LoadedSettings:
     from .ai.settings import PREFIX, find_env_file, settings_from_mapping
 
     env_file = find_env_file()
-    where = f".env at {env_file}" if env_file else "no .env file (environment only)"
+    where = (f".env at {env_file}" if env_file else
+             "no .env file: the environment only (`make lab` copies .env.example to .env when there is none)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the near misses get their own row
         try:

@@ -47,6 +47,8 @@ async def test_a_legacy_model_unused_for_15_days_says_so():
         assert LEGACY_TEXT in caught.value.message
         assert "Legacy" in caught.value.hint and "15 days" in caught.value.hint
         assert len(converse_calls(emulator)) == 1
+        # The replacement it names is an Anthropic model: the hint says the step before its first call.
+        assert "anthropic." in caught.value.hint and "use-case form" in caught.value.hint, caught.value.hint
 
 
 @pytest.mark.parametrize(("region", "profile"), [

@@ -88,6 +88,18 @@ async def test_an_azure_deployment_named_by_its_owner_gets_its_models_fields():
             assert ("reasoning_effort" in body) == (expected == "max_completion_tokens")
 
 
+async def test_the_dated_api_version_path_gets_no_reasoning_effort():
+    """The dated 2024-10-21 reference has no reasoning_effort (and "none" is documented on v1
+    only): there the provider sends the model's token field and nothing it is not documented to take."""
+    with Emulator(backend="scripted") as emulator:
+        settings = emulator.settings("azure_openai").with_(model="gpt-5.4-nano")
+        for version, sends_effort in (("v1", True), ("2024-10-21", False)):
+            await create_ai_provider(settings.with_(azure_openai_api_version=version)).chat(QUESTION, max_tokens=20)
+            body = model_requests(emulator)[-1].body
+            assert body["max_completion_tokens"] == 20 and "max_tokens" not in body, body
+            assert ("reasoning_effort" in body) == sends_effort, (version, body)
+
+
 @providers
 async def test_stream_asks_for_usage(build, emu, name):
     [p async for p in build(name).chat_stream(QUESTION)]

@@ -104,6 +104,20 @@ def test_recommend_respects_hard_constraints_and_fine_tuning_conditions():
         assert rec.choice in CHOICES and rec.reasons and str(rec).startswith(rec.choice)
 
 
+def test_a_fine_tune_is_served_where_the_cost_comparison_says():
+    """The recommendation's reasons agree: a fine-tune at a volume where the API is cheaper is a
+    provider's hosted fine-tune; past the break-even, with people to run it, one served yourself."""
+    tuned = dict(needs_custom_behaviour=True, fine_tune_beat_untrained=True, labelled_examples=2000)
+    low = recommend(CostInputs(tokens_per_day=2_000_000), **tuned)
+    assert low.comparison.cheaper == "api" and "hosted fine-tuning" in low.reasons[-1], low.reasons
+    big = CostInputs(tokens_per_day=2_000_000_000, price_in_per_m=2.5, price_out_per_m=10)
+    high = recommend(big, **tuned)
+    assert high.comparison.cheaper == "self-hosted" and high.reasons[-1].startswith("serve it yourself")
+    assert "hosted fine-tuning" in recommend(big, has_ops_team=False, **tuned).reasons[-1]
+    assert "own hardware" in recommend(CostInputs(tokens_per_day=2_000_000), data_must_stay_on_premises=True,
+                                       **tuned).reasons[-1]
+
+
 def test_a_cheap_api_model_never_breaks_even_against_the_default_server():
     small = catalog.price("openai", catalog.tier_model("openai", "small"))
     assert break_even_tokens_per_day(CostInputs(0, price_in_per_m=small.input_per_1m,

@@ -33,7 +33,10 @@ def test_live_without_the_azure_block_names_the_variables_and_uses_the_emulator(
     assert account.settings.azure_openai_endpoint.startswith("http://127.0.0.1:"), "not the emulator"
     for variable in ("AI__AZURE_OPENAI_ENDPOINT", "AI__AZURE_OPENAI_API_KEY", "AI__AZURE_OPENAI_DEPLOYMENT"):
         assert variable in account.skipped
-    assert "skipped live azure_openai: configure" in capsys.readouterr().out, "the student is not told"
+    banner = capsys.readouterr().out
+    assert "skipped live azure_openai: configure" in banner, "the student is not told"
+    assert "its dummy key for AI__AZURE_OPENAI_API_KEY" in banner and account.settings.secret(
+        "azure_openai_api_key") not in banner, "the banner names the stand-in key, never its value"
 
 
 def test_live_bedrock_without_credentials_says_so(no_accounts, monkeypatch):
@@ -42,10 +45,13 @@ def test_live_bedrock_without_credentials_says_so(no_accounts, monkeypatch):
     assert account.offline and "AWS credentials" in account.skipped
 
 
-def test_live_bedrock_with_nothing_names_the_region_and_the_credentials_at_once(no_accounts, monkeypatch):
+def test_live_bedrock_with_nothing_names_the_region_and_the_credentials_at_once(no_accounts, monkeypatch, capsys):
     monkeypatch.delenv("AI__AWS_REGION", raising=False)
     account = account_for("live", "bedrock")
     assert "AI__AWS_REGION" in account.skipped and "AWS credentials" in account.skipped, account.skipped
+    # The output below the banner shows the emulator's region: the banner says whose it is.
+    banner = capsys.readouterr().out
+    assert f"its AI__AWS_REGION={account.settings.aws_region}" in banner and "dummy AWS keys" in banner, banner
 
 
 def test_live_bedrock_with_credentials_is_live(no_accounts, monkeypatch):

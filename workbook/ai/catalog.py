@@ -53,6 +53,7 @@ class CatalogEntry:
     price: CatalogPrice | None = None
     end_of_life: datetime.date | None = None
     token_limit_field: TokenLimitField = "max_tokens"
+    before_first_use: str = ""          # a step an account takes once before its first call, if any
 
     @property
     def active(self) -> bool:
@@ -75,6 +76,7 @@ def _load() -> tuple[dict[str, str], dict[str, dict[str, str]], tuple[CatalogEnt
             end_of_life=(datetime.date.fromisoformat(item["end_of_life"])
                          if item.get("end_of_life") else None),
             token_limit_field=item.get("token_limit_field", "max_tokens"),
+            before_first_use=item.get("before_first_use", ""),
         ))
     return dict(raw["defaults"]), dict(raw.get("tiers", {})), tuple(entries)
 

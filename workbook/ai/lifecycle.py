@@ -34,16 +34,21 @@ _ON_DEMAND = re.compile(r"model ID (\S+) with on-demand throughput", re.IGNORECA
 
 
 def _replacement(model: str, region: str) -> str:
-    """'set AI__MODEL to ...' naming the catalogue's current model (another, if it is this one)."""
+    """'set AI__MODEL to ...' naming the catalogue's current model (another, if it is this one):
+    one that needs no first-use step where the catalogue has one, else that step, said."""
     retiring = catalog.base_model_id(model)
     candidates = [catalog.default_model("bedrock")] + [item.id for item in catalog.models("bedrock")]
-    current = next((name for name in candidates if name != retiring), None)
+    others = [name for name in candidates if name != retiring]
+    current = next((name for name in others if not catalog.entry(name, "bedrock").before_first_use),
+                   others[0] if others else None)
     if current is None:
         return "set AI__MODEL to an active model (`aws bedrock list-foundation-models`)"
+    first_use = catalog.entry(current, "bedrock").before_first_use
     if catalog.needs_inference_profile(current):
         current = catalog.inference_profile_id(current, region) or current
     return (f"set AI__MODEL to an active model, e.g. {current} "
-            f"(the workbook's catalogue, verified on {catalog.verified_on().isoformat()})")
+            f"(the workbook's catalogue, verified on {catalog.verified_on().isoformat()})"
+            + (f"; before its first call, {first_use}" if first_use else ""))
 
 
 def profile_hint(model: str, region: str) -> str:

@@ -85,9 +85,35 @@ def account_for(backend: str, protocol: str) -> Account:
     if not missing:
         return Account(live, offline=False)
     skipped = f"skipped live {protocol}: configure {'; '.join(missing)}"
-    print(f"{skipped}.\n  This run uses the workbook's emulator instead; "
-          f"fix that and run again to reach the real service.")
-    return Account(settings_for("emulator", protocol), offline=True, skipped=skipped)
+    # Asked before the emulator puts its dummy AWS keys in the environment.
+    no_credentials = protocol == "bedrock" and not _aws_credentials_found()
+    emulated = settings_for("emulator", protocol)
+    print(f"{skipped}.\n  Standing in for this run: {_stand_ins(live, emulated, protocol, no_credentials)}. "
+          f"Fix that and run again to reach the real service.")
+    return Account(emulated, offline=True, skipped=skipped)
+
+
+def _stand_ins(live: AISettings, emulated: AISettings, protocol: str, no_credentials: bool) -> str:
+    """What the emulator put in the place of each thing the live account lacked: a banner that
+    names a missing variable beside output showing a value says whose value that is."""
+    from ..ai import missing_variables
+    from ..ai.registry import get_spec
+    from ..ai.settings import SECRET_FIELDS, display_url
+
+    spec = get_spec(protocol)
+    url = getattr(emulated, spec.url_field) if spec is not None and spec.url_field else None
+    parts = []
+    for variable in missing_variables(live, protocol):
+        field = variable.removeprefix("AI__").lower()
+        if field == (spec.url_field if spec else None):
+            continue  # the emulator's address, named above
+        parts.append(f"its dummy key for {variable}" if field in SECRET_FIELDS
+                     else f"its {variable}={getattr(emulated, field)}")
+    if no_credentials:
+        parts.append("its dummy AWS keys for the missing credentials")
+    emulator = f"the workbook's emulator{f' at {display_url(url)}' if url else ''}"
+    return emulator + (f", with {', '.join(parts[:-1])}{' and ' if len(parts) > 1 else ''}{parts[-1]}"
+                       if parts else "")
 
 
 def what_is_missing(settings: AISettings, protocol: str) -> list[str]:

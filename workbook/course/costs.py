@@ -207,6 +207,25 @@ def _money(value: float) -> str:
     return f"${value:,.0f}"
 
 
+def _where_to_serve_a_fine_tune(comparison: Comparison, even_line: str, on_premises: bool,
+                                has_ops_team: bool) -> str:
+    """Where the fine-tuned model runs, by the same cost comparison as every other choice: a
+    fine-tune is a model to serve, and serving it yourself pays only where self-hosting does."""
+    if on_premises:
+        return ("data must stay on premises: fine-tune an open model and serve it on your own "
+                "hardware (notebook 08 trains a LoRA adapter, notebook 03 serves a model)")
+    if comparison.cheaper == "self-hosted" and has_ops_team:
+        return ("serve it yourself: self-hosting is the cheaper of the two at this volume and you can "
+                "operate it -- fine-tune an open model (notebook 08's LoRA) and serve it as in notebook 03")
+    why = ("self-hosting would be cheaper, but without an ops team the provider runs it"
+           if comparison.cheaper == "self-hosted"
+           else f"at this volume your own servers cost more than the API ({even_line})")
+    return (f"train and serve it with a provider's hosted fine-tuning (Azure OpenAI, OpenAI, Bedrock "
+            f"model customization), not on servers of your own: {why}. The API figure above prices "
+            "the base model; a hosted fine-tune adds its training and, on Azure OpenAI, its deployment's "
+            "hourly hosting, called or not (the providers' pricing pages) -- add them before you compare again")
+
+
 def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
               needs_frontier_quality: bool = False, has_ops_team: bool = True,
               needs_custom_behaviour: bool = False, fine_tune_beat_untrained: bool = False,
@@ -240,8 +259,8 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
             "to measure it)",
             cost_line,
         ]
-        if data_must_stay_on_premises:
-            reasons.append("data must stay on premises: fine-tune and serve on your own hardware")
+        reasons.append(_where_to_serve_a_fine_tune(comparison, even_line, data_must_stay_on_premises,
+                                                   has_ops_team))
         return Recommendation("fine-tuned", reasons, comparison)
 
     if data_must_stay_on_premises:

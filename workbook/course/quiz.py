@@ -166,8 +166,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("The API key is wrong, or it belongs to a different Azure OpenAI resource.",
           "A wrong key answers 401, not 404 (notebook 01)."),
         O("AI__AZURE_OPENAI_DEPLOYMENT holds the model's name, not the deployment's name.",
-          "Yes. Azure routes by the name you gave the deployment; copy it from the Deployments "
-          "page of your resource.", True),
+          "Yes. Azure routes by the name you gave the deployment; copy it from the Foundry "
+          "portal, under Models + endpoints (notebook 01).", True),
         O("The resource received too many requests and refuses new ones for a while.",
           "Too many requests answers 429 with Retry-After; the workbook retries it first."),
         O("Streaming is switched off for this resource, so chat_stream cannot connect.",

@@ -21,13 +21,23 @@ class AzureOpenAIProvider(OpenAIProvider):
     hints = {
         "auth": "Check AI__AZURE_OPENAI_API_KEY: Azure portal -> your resource -> Keys and Endpoint.",
         "not_found": "The Azure deployment name is not the model name: set AI__AZURE_OPENAI_DEPLOYMENT "
-                     "to the name under Deployments in Microsoft Foundry (a 404 'Resource not found' "
+                     "to the deployment's name in the Foundry portal, under Models + endpoints (a 404 'Resource not found' "
                      "can also mean an AI__AZURE_OPENAI_API_VERSION the resource does not offer).",
         "unavailable": "Check AI__AZURE_OPENAI_ENDPOINT (https://RESOURCE.openai.azure.com) and your network.",
     }
 
     def _model_name(self, settings: AISettings) -> str:
         return settings.azure_openai_deployment
+
+    def _request(self, messages, max_tokens: int, temperature: float) -> dict:
+        request = super()._request(messages, max_tokens, temperature)
+        if self.settings.azure_openai_api_version != "v1":
+            # verified 2026-12-07: the dated GA version's reference (azure-rest-api-specs,
+            # inference/stable/2024-10-21) has no `reasoning_effort` -- it predates reasoning
+            # models -- and Microsoft documents the value "none" for gpt-5.1 and later, on v1. So
+            # the dated path sends only what the model cannot do without (its token field).
+            request.pop("reasoning_effort", None)
+        return request
 
     def _base_url(self, settings: AISettings) -> str | None:
         return settings.azure_openai_endpoint
