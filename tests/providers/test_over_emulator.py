@@ -302,6 +302,38 @@ async def test_a_wrong_url_path_names_the_url_not_the_model(emu, name, field, wr
     assert variable in caught.value.hint
 
 
+async def test_a_web_frameworks_own_404_is_a_wrong_url_not_an_unknown_model():
+    """vLLM and llama-cpp-python's server are FastAPI apps: a path they do not serve (a base URL
+    without /v1) answers 404 {"detail": "Not Found"}, which names no model."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class FastApiLike(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = json.dumps({"detail": "Not Found"}).encode()
+            self.send_response(404)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FastApiLike)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = settings_from_mapping({"AI__PROVIDER": "vllm", "AI__MODEL": "m", "AI__MAX_RETRIES": "0",
+                                          "AI__VLLM_BASE_URL": f"http://127.0.0.1:{server.server_port}"})
+        with pytest.raises(ConfigurationError) as caught:
+            await create_ai_provider(settings).chat(QUESTION)
+        assert "AI__VLLM_BASE_URL" in caught.value.hint and "/v1" in caught.value.hint
+    finally:
+        server.shutdown()
+
+
 @providers
 async def test_settings_give_the_default_limits(build, emu, name):
     provider = build(name, max_tokens=5, temperature=0.1)

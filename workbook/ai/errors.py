@@ -65,7 +65,9 @@ class AuthenticationError(ProviderError):
 class RateLimitError(ProviderError):
     """The service answered 429 / Throttling, even after the configured retries."""
 
-    default_hint = "Wait a moment and retry, raise AI__MAX_RETRIES, or ask for a higher quota."
+    # The course's one wording for a 429 (notebook 01): every provider, built-in or an exercise's
+    # solution, gives this hint, so a student reads one rule however the limit reached them.
+    default_hint = "Wait and retry, raise AI__MAX_RETRIES, or ask for a higher quota."
 
     def __init__(self, message: str, *, provider: str = "", hint: str | None = None,
                  retry_after: float | None = None):

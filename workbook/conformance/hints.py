@@ -8,6 +8,8 @@ and request-field checks have their own per-protocol hints.
 
 from __future__ import annotations
 
+from ..ai.errors import RateLimitError
+
 _USAGE_HINT = {
     "ollama": "Read prompt_eval_count and eval_count from the final done:true line into "
               "Usage(input_tokens, output_tokens).",
@@ -23,9 +25,16 @@ _FIELD_HINT = {
     "bedrock": "Send inferenceConfig.maxTokens / temperature and the system prompt in the "
                "top-level system=[{'text': ...}], not as a message.",
 }
+# The course's one rule for a 429 (notebook 01, CLAUDE.md): the provider retries, the SDK makes one
+# attempt; each retry waits Retry-After; one AI__TIMEOUT_S deadline covers every attempt and wait.
+# Every wire's "retry" and "rate_limit" hint says it in these words, naming its own SDK's pieces.
+_RETRY_RULE = ("Retry {what} in the provider, up to settings.max_retries times, each after Retry-After, "
+               "within one AI__TIMEOUT_S deadline")
+_RATE_LIMIT_RULE = ("Once the provider's retries are used up, turn {what} into RateLimitError with the "
+                    f"course's hint: '{RateLimitError.default_hint}'")
 _HINTS = {
     "auth": "Map HTTP 401/403 to AuthenticationError (raise it with a hint about the key).",
-    "rate_limit": "Map HTTP 429 to RateLimitError once your retries are used up.",
+    "rate_limit": _RATE_LIMIT_RULE.format(what="HTTP 429"),
     "model_not_found": "Map HTTP 404 to ModelNotFoundError.",
     "server_error": "Map HTTP 5xx to ProviderUnavailableError (after retrying), never return it "
                     "as an answer.",
@@ -34,7 +43,7 @@ _HINTS = {
     "cut_stream": "Check for the protocol's end marker and raise IncompleteResponseError if the "
                   "stream ends without it.",
     "unreachable": "Catch the connection error and raise ProviderUnavailableError naming the URL.",
-    "retry": "Retry a 429 up to settings.max_retries times, waiting Retry-After seconds.",
+    "retry": _RETRY_RULE.format(what="a 429 or a 5xx") + ".",
     "concurrent": "Each call must work on its own: no shared per-call state on self.",
     "concurrent_blocking": "Use an async client (httpx.AsyncClient) and await it; a blocking "
                            "call (requests, time.sleep) stops every other call.",
@@ -54,8 +63,7 @@ _HINTS = {
 _OPENAI_HINTS = {
     "auth": "Catch openai.AuthenticationError / PermissionDeniedError (401/403) and raise "
             "AuthenticationError with a hint about the key.",
-    "rate_limit": "Once the provider's retries are used up, turn openai.RateLimitError into "
-                  "RateLimitError.",
+    "rate_limit": _RATE_LIMIT_RULE.format(what="openai.RateLimitError (429)"),
     "model_not_found": "Turn openai.NotFoundError (404) into ModelNotFoundError; on Azure the "
                        "deployment name is not the model name.",
     "server_error": "Turn openai.InternalServerError (5xx) into ProviderUnavailableError.",
@@ -64,8 +72,8 @@ _OPENAI_HINTS = {
                   "carried a finish_reason (and when APIConnectionError interrupts the loop).",
     "unreachable": "Turn openai.APIConnectionError / APITimeoutError into ProviderUnavailableError "
                    "naming the base URL.",
-    "retry": "Retry a 429 in the provider (the SDK's own retries off: max_retries=0), waiting "
-             "Retry-After; a subclass of OpenAIProvider inherits this.",
+    "retry": _RETRY_RULE.format(what="a 429 or a 5xx") + "; the SDK makes one attempt (max_retries=0). A "
+             "subclass of OpenAIProvider inherits this.",
 }
 _WIRE_HINTS = {
     "ollama": {
@@ -81,8 +89,7 @@ _WIRE_HINTS = {
     "bedrock": {
         "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
                 "AccessDeniedException into AuthenticationError.",
-        "rate_limit": "Once the provider's retries are used up, turn ThrottlingException into "
-                      "RateLimitError.",
+        "rate_limit": _RATE_LIMIT_RULE.format(what="ThrottlingException"),
         "model_not_found": "Turn ValidationException 'model identifier is invalid' or 'on-demand "
                            "throughput isn't supported', and ResourceNotFoundException, into "
                            "ModelNotFoundError.",
@@ -95,8 +102,8 @@ _WIRE_HINTS = {
         "unreachable": "Turn botocore EndpointConnectionError into ProviderUnavailableError.",
         "finish": "Translate stopReason into the words every provider uses: end_turn and "
                   "stop_sequence -> 'stop', max_tokens -> 'length'.",
-        "retry": "Retry ThrottlingException in the provider (as _call does), with botocore at "
-                 "total_max_attempts 1.",
+        "retry": _RETRY_RULE.format(what="a ThrottlingException or a 5xx") + " (as _call does); botocore makes "
+                 "one attempt (total_max_attempts 1).",
         "concurrent_blocking": "boto3 blocks: run converse in a thread (asyncio.to_thread or "
                                "loop.run_in_executor) so calls overlap.",
     },

@@ -267,8 +267,15 @@ def _redirect_loop(cause: BaseException | None) -> bool:
 
 
 def _is_api_error(body) -> bool:
-    """True for the JSON error object an OpenAI-style API sends, not a web server's 404 page."""
-    return isinstance(body, dict) and isinstance(body.get("error", body), (dict, str))
+    """True for the JSON error object an OpenAI-style API sends, not a web server's 404 page.
+
+    The object carries a "message"; a web framework's own 404 for a path it does not serve does
+    not: FastAPI's ``{"detail": "Not Found"}`` (vLLM, llama-cpp-python's server) is a wrong URL, such
+    as a base URL without its /v1, not an unknown model."""
+    if not isinstance(body, dict):
+        return False
+    error = body.get("error", body)
+    return isinstance(error, str) or (isinstance(error, dict) and "message" in error)
 
 
 def _event_status(body) -> int | None:

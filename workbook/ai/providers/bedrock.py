@@ -161,7 +161,7 @@ class BedrockProvider(RemoteProvider):
                          "SCP) allows bedrock:InvokeModel for {model} in {region}; Anthropic models also need "
                          "the one-time use-case form in the Bedrock console.",
         "auth": "Your AWS credentials were refused: check the keys / AWS_PROFILE, or `aws sso login` again.",
-        "rate_limit": "Bedrock throttled the call: slow down, raise AI__MAX_RETRIES, or request a quota increase.",
+        "rate_limit": errors.RateLimitError.default_hint,   # the course's one wording for a 429
         "not_found": "Check AI__MODEL is a Bedrock model id available in {region} (`aws bedrock list-foundation-models`).",
         "server": "Bedrock is failing or the model is not ready; retry shortly.",
         "rejected": "Bedrock rejected the request; read its message.",

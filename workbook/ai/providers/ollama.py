@@ -113,7 +113,9 @@ class OllamaProvider(HttpClientOwner, RemoteProvider):
     _hints = {
         "wrong_url": "Check AI__OLLAMA_BASE_URL: it is the server's root, e.g. http://localhost:11434 (no /api or /v1).",
         "not_found": "Run `ollama pull MODEL` (or set AI__MODEL to a model you have: `ollama list`).",
-        "rate_limit": "Ollama is busy; wait a moment and retry (OLLAMA_NUM_PARALLEL, OLLAMA_MAX_QUEUE: how many it takes).",
+        # The course's one wording for a 429, and where your own Ollama sets how many it takes.
+        "rate_limit": errors.RateLimitError.default_hint.removesuffix(".")
+                      + " (your own Ollama: OLLAMA_NUM_PARALLEL, OLLAMA_MAX_QUEUE).",
         "auth": "A proxy in front of Ollama refused the request; check its credentials.",
         "server": "Check `ollama ps` and Ollama's log (a model that does not fit in memory fails like this), then retry.",
         "unavailable": "Start it with `ollama serve`, or set AI__OLLAMA_BASE_URL.",
