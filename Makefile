@@ -122,9 +122,9 @@ test: setup
 	@# test workers' deadlines come first, the builds take the rest of the CPU.
 	@mkdir -p test-output && (nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook.serving.build \
 		> test-output/llama-server-build.log 2>&1 &)
-	@# The real vLLM for notebook 03 and the solo-phase engine tests: installed and its model
-	@# converted in the background below the test workers' priority (a file lock: whatever
-	@# needs it first waits for this one).
+	@# The real vLLM for notebook 03 and the vLLM tests (handed out last while it is missing):
+	@# installed and its model converted in the background below the test workers' priority
+	@# (a file lock: whatever needs it first waits for this one).
 	@(nice -n $(BACKGROUND_NICE) $(BIN)/python -m workbook.serving.vllm_env > test-output/vllm.log 2>&1 &)
 	@# Debian's chromium and npm (CI installs them when missing) download while pip installs
 	@# the fine-tuning extra: neither waits for the other.

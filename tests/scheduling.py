@@ -58,11 +58,16 @@ def _builds_pending() -> dict[str, bool]:
     from workbook.finetune.train import cached, default_request
     from workbook.serving.build import cached_binary
 
-    return {"llama-server": cached_binary() is None, "fine-tune": cached(default_request()) is None}
+    from workbook.serving import vllm_env
+
+    return {"llama-server": cached_binary() is None, "fine-tune": cached(default_request()) is None,
+            "vllm": not vllm_env.installed()}
 
 
 def _waits_for(item, pending: dict[str, bool]) -> bool:
     if pending["llama-server"] and "llama_server_binary" in getattr(item, "fixturenames", ()):
+        return True
+    if pending["vllm"] and item.get_closest_marker("vllm"):
         return True
     notebook = getattr(item, "callspec", None) and item.callspec.params.get("path")
     # A notebook that says how long it may wait for a background job waits for the fine-tune.

@@ -11,9 +11,10 @@ two students, Unix accounts of their own, started once for this file as a class 
 * vLLM killed leaves no engine behind (the hub restarts it: a second one beside the first would
   not fit in a class machine's memory), and stopping the class leaves no vLLM process.
 
-Marked ``solo``: vLLM takes half a minute and 3-4 GB to load, so ``make test`` runs this after
-the parallel phase, alone. Without the extra a developer's run skips it (saying ``make vllm``);
-on CI it waits for make test's background install instead.
+Marked ``vllm``: nothing here measures speed, so it runs with the other tests, and on a new
+machine last, after make test's background install has had the time it needs (vLLM takes half a
+minute and 3-4 GB to load; the machine has room for it beside the other worker). Without the extra
+a developer's run skips it (saying ``make vllm``); on CI it waits for that install instead.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from test_isolation import (  # noqa: F401 -- collected here too, on this module
     test_no_process_the_hub_stops_ignores_the_stop_signal, test_no_secret_shows_in_any_process_the_student_can_read,
     test_the_attempts_covered_what_the_issue_lists, test_the_students_servers_run_as_their_own_accounts_never_root)
 
-pytestmark = [pytest.mark.solo, pytest.mark.slow,
+pytestmark = [pytest.mark.vllm, pytest.mark.slow,
               # the first run on a machine may wait for make test's background install (minutes)
               pytest.mark.timeout(900, func_only=False)]
 

@@ -3,9 +3,10 @@
 
 One server for the module (it takes half a minute to load and 3-4 GB): start, the conformance
 suite, structured output, a ``/metrics`` read, the errors it really answers, stop with every
-process gone. Marked ``solo``: ``make test`` runs these after the parallel phase, when the
-background install it started long ago is done. Without the extra a developer's run skips them
-(saying ``make vllm``); on CI they wait for that install instead.
+process gone. Nothing here measures speed, so these run with the other tests, marked ``vllm``:
+on a new machine they go last, after make test's background install has had the time it needs.
+Without the extra a developer's run skips them (saying ``make vllm``); on CI they wait for that
+install instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from workbook.conformance import check_provider_async
 from workbook.serving import VllmServer, read_metrics
 from workbook.serving import vllm_env
 
-pytestmark = [pytest.mark.solo, pytest.mark.slow,
+pytestmark = [pytest.mark.vllm, pytest.mark.slow,
               # the first run on a machine may wait for make test's background install (minutes)
               pytest.mark.timeout(900, func_only=False)]
 
