@@ -211,7 +211,7 @@ async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
     assert state.finish_reason is None and "no finish reason reported" in state.stats()
     # An estimate above what the request allowed says so, instead of contradicting it silently.
     state = await ChatPanel(Plain(), max_tokens=2).send("count")
-    assert state.tokens == 4 and "overshoots here: the request allowed at most 2" in state.stats()
+    assert state.tokens == 4 and "above max_tokens=2, so the estimate overshoots" in state.stats()
 
 
 async def test_chat_panel_marks_an_answer_max_tokens_cut_as_the_notebooks_do():

@@ -107,17 +107,17 @@ class StreamTiming:
         if self.tokens is not None and not self.tokens_estimated:
             parts.append(f"{self.tokens} tokens (reported)")
         elif self.tokens is not None:
-            estimate = (f"~{self.tokens} tokens (the provider reported no count: estimated from the text's "
-                        f"length, ~{CHARS_PER_TOKEN} characters a token")
+            estimate = (f"~{self.tokens} tokens (estimated at ~{CHARS_PER_TOKEN} characters a token: "
+                        "the provider reported no count")
             if self.max_tokens is not None and self.tokens > self.max_tokens:
                 # A provider keeps to max_tokens in its own tokenizer's tokens; the rule of thumb overshoots.
-                estimate += f", which overshoots here: the request allowed at most {self.max_tokens}"
+                estimate += f"; above max_tokens={self.max_tokens}, so the estimate overshoots"
             parts.append(estimate + ")")
         if self.tokens_per_s is not None:
             parts.append(f"{'~' if self.tokens_estimated else ''}{self.tokens_per_s:.0f} tokens/s")
         if self.done and self.finish_reason is None:
             # A student's plain generator ends without one: a cut would then look like a whole answer.
-            parts.append("no finish reason reported, so whether max_tokens cut the answer is unknown")
+            parts.append("no finish reason reported: a cut at max_tokens would not show")
         return " · ".join(parts)
 
     def shown_text(self) -> str:
