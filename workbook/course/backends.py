@@ -9,6 +9,7 @@ the scripted mock, or -- ``live`` -- whatever ``.env`` configures.
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -143,12 +144,13 @@ def provider_caption(provider: AIProvider | None) -> str | None:
     if inner is not None and inner is not provider:
         return provider_caption(inner)
     settings = getattr(provider, "settings", None)
-    if settings is None or name is None:
+    # An emulator runs in this process only if its module was imported: never import it just to ask.
+    emulators = sys.modules.get("workbook.emulator.emulator")
+    if settings is None or name is None or emulators is None:
         return None
     from ..ai.registry import provider_url
-    from ..emulator.emulator import emulator_serving
 
-    emulator = emulator_serving(provider_url(settings, name))
+    emulator = emulators.emulator_serving(provider_url(settings, name))
     if emulator is None:
         return None
     # The emulator's local responder answers with SmolLM2: the words are the model's, not canned.
