@@ -149,6 +149,7 @@ def test_report_renders_as_text_html_and_dataframe(emu):
     report = check_provider(sp.SilentlyTruncates, protocol="ollama", emulator=emu)
     text = str(report)
     assert "✗ cut stream" in text and "Hint:" in text and "FAILED" in text
+    assert max(map(len, text.splitlines())) <= 120, "the text table fits a notebook's width: long lines wrap"
     page = report._repr_html_()
     assert "<table>" in page and "✓" in page and "done:true" in page
     frame = report.to_dataframe()

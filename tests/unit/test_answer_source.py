@@ -3,7 +3,8 @@
 from types import SimpleNamespace
 
 from workbook.ai import create_ai_provider
-from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source
+from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source, provider_caption
+from workbook.emulator import Emulator
 
 
 def test_the_mock_is_scripted_under_any_backend():
@@ -23,3 +24,22 @@ def test_the_emulator_and_a_real_service_are_told_apart():
     assert answer_source("emulator", SimpleNamespace(name="openai", model="gpt-x")) == EMULATED
     real = answer_source("live", SimpleNamespace(name="openai", model="gpt-x"))
     assert "openai / gpt-x" in real and "real service" in real
+
+
+async def test_a_provider_pointed_at_an_emulator_of_this_process_says_its_answers_are_canned():
+    with Emulator() as emu:
+        ollama = create_ai_provider(emu.settings("ollama"))
+        try:
+            # What a widget shows beside its answer, and what a live run that fell back to the emulator says.
+            assert provider_caption(ollama) == EMULATED
+            assert answer_source("live", ollama) == EMULATED
+        finally:
+            await ollama.aclose()
+    assert provider_caption(ollama) is None, "a stopped emulator's address is any server's"
+
+
+def test_a_wrapper_is_captioned_by_the_provider_it_wraps():
+    # Notebook 04's ShoutingProvider: its own name says nothing; its words are the inner provider's.
+    wrapper = SimpleNamespace(name="shouting", model="shouting(mock)", inner=create_ai_provider(provider="mock"))
+    assert provider_caption(wrapper) == SCRIPTED
+    assert provider_caption(SimpleNamespace(name="shouting", inner=SimpleNamespace(name="local"))) == SMOLLM2

@@ -206,7 +206,22 @@ async def test_chat_panel_estimates_tokens_when_usage_is_not_reported():
     state = await ChatPanel(Plain()).send("count")
     # 13 characters at ~4 per token: the estimate workbook.compare makes for the same reply
     assert state.text == "one two three" and state.tokens == 4 and state.tokens_estimated
-    assert "estimated" in state.stats()
+    assert "estimated" in state.stats() and "overshoots" not in state.stats()
+    # No finish reason came: the panel says a cut would not show, rather than let it pass as whole.
+    assert state.finish_reason is None and "no finish reason reported" in state.stats()
+    # An estimate above what the request allowed says so, instead of contradicting it silently.
+    state = await ChatPanel(Plain(), max_tokens=2).send("count")
+    assert state.tokens == 4 and "above max_tokens=2, so the estimate overshoots" in state.stats()
+
+
+async def test_chat_panel_marks_an_answer_max_tokens_cut_as_the_notebooks_do():
+    from workbook.course.backends import cut_note
+
+    panel = ChatPanel(mock(ttft=0.0, rate=2000), max_tokens=3)
+    state = await panel.send("Tell me a long story")
+    assert state.finish_reason == "length", "the mock stops at max_tokens and says so"
+    assert cut_note("length").strip() in panel.reply.value, "the reply carries the course's one cut note"
+    assert "finish reason" not in state.stats(), "the stream reported its finish reason"
 
 
 async def test_chat_panel_uses_the_pickers_current_provider():

@@ -194,11 +194,15 @@ class ConformanceReport:
     def __str__(self) -> str:
         width = max((len(c.name) for c in self.checks), default=5)
         lines = [self.summary()]
+        previous = None
         for c, hint in zip(self.checks, self._new_hints()):
             level = "" if c.level == CORE else " (stretch)"
-            lines.append(f"  {c.mark} {c.name:<{width}}  {c.detail}{level}")
+            # A reason many rows share (skipped: no wire protocol) is read once, as the hints are.
+            detail = "same as above" if c.detail and c.detail == previous else c.detail
+            previous = c.detail
+            lines += _wrapped(f"  {c.mark} {c.name:<{width}}  ", f"{detail}{level}")
             if hint:
-                lines.append(f"    {'':<{width}}  Hint: {hint}")
+                lines += _wrapped(f"    {'':<{width}}  ", f"Hint: {hint}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -218,3 +222,15 @@ class ConformanceReport:
                 "<th style='text-align:left'>hint</th></tr>")
         return (f"<p><b>{html.escape(self.summary())}</b></p>"
                 f"<table>{head}{''.join(rows)}</table>")
+
+
+TEXT_WIDTH = 120  # a notebook's saved text and a terminal: wider lines wrap or scroll sideways
+
+
+def _wrapped(lead: str, text: str) -> list[str]:
+    """``lead + text`` within ``TEXT_WIDTH``, its further lines indented under the text's start."""
+    import textwrap
+
+    room = max(TEXT_WIDTH - len(lead), 40)
+    pieces = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False) or [""]
+    return [lead + pieces[0], *(" " * len(lead) + piece for piece in pieces[1:])]

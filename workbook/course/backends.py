@@ -9,6 +9,7 @@ the scripted mock, or -- ``live`` -- whatever ``.env`` configures.
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -158,25 +159,46 @@ SMOLLM2 = "SmolLM2-135M on this machine: a tiny model, often wrong -- read it as
 
 
 def provider_caption(provider: AIProvider | None) -> str | None:
-    """What an answer of ``provider`` is, when its name alone says so (the mock, the local model);
-    ``None`` for a provider whose answers depend on the server it reaches."""
-    name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
-    return {"mock": SCRIPTED, "local": SMOLLM2}.get(name)
+    """What an answer of ``provider`` is, when the provider alone says so: the mock, the local model,
+    a provider pointed at an emulator of this process, or a wrapper (a provider holding another as
+    ``inner``, as notebooks 04 and 06a write them: its words are the inner one's). ``None`` for a
+    provider whose answers depend on a server elsewhere."""
+    name = _name(provider)
+    if name in ("mock", "local"):
+        return {"mock": SCRIPTED, "local": SMOLLM2}[name]
+    inner = getattr(provider, "inner", None)
+    if inner is not None and inner is not provider:
+        return provider_caption(inner)
+    settings = getattr(provider, "settings", None)
+    # An emulator runs in this process only if its module was imported: never import it just to ask.
+    emulators = sys.modules.get("workbook.emulator.emulator")
+    if settings is None or name is None or emulators is None:
+        return None
+    from ..ai.registry import provider_url
+
+    emulator = emulators.emulator_serving(provider_url(settings, name))
+    if emulator is None:
+        return None
+    # The emulator's local responder answers with SmolLM2: the words are the model's, not canned.
+    return SMOLLM2 if emulator.backend_name == "local" else EMULATED
+
+
+def _name(provider: AIProvider | None) -> str | None:
+    return getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
 
 
 def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     """Where an answer of ``provider`` under ``backend`` comes from, in one line for a caption."""
-    name = getattr(provider, "name", None) or getattr(getattr(provider, "settings", None), "provider", None)
     caption = provider_caption(provider)
-    if backend == "mock" or caption == SCRIPTED:
-        return SCRIPTED
+    if backend == "mock" or caption in (SCRIPTED, EMULATED):
+        return caption or SCRIPTED
     if caption == SMOLLM2 or backend == "local":
         stood_in = backend == "live"
         return SMOLLM2 + (" (no account is configured, so the default local model stood in)" if stood_in else "")
     if backend == "emulator":
         return EMULATED
     model = getattr(provider, "model", None) or getattr(getattr(provider, "settings", None), "model", None)
-    return f"{name or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
+    return f"{_name(provider) or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
 
 
 def cut_note(finish_reason: str | None) -> str:

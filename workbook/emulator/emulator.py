@@ -25,6 +25,17 @@ CATALOG_LIFECYCLE = {item.id: item.lifecycle for item in catalog.CATALOG
 CATALOG_PROFILE_ONLY = tuple(item.id for item in catalog.CATALOG
                              if item.provider == "bedrock" and not item.on_demand)
 API_KEY = "emulator-key"
+# The emulators running in this process, by URL: what lets a caption tell an answer the emulator
+# gave (canned text, whatever model name the provider sent) from a real service's.
+_RUNNING: dict[str, "Emulator"] = {}
+
+
+def emulator_serving(url: str | None) -> "Emulator | None":
+    """The emulator of this process that ``url`` points at (any path under its address), else ``None``."""
+    if not url:
+        return None
+    return next((emulator for base, emulator in list(_RUNNING.items())
+                 if url == base or url.startswith(base + "/")), None)
 
 
 def env_providers() -> list[str]:
@@ -69,9 +80,12 @@ class Emulator:
     def start(self) -> "Emulator":
         if not self.running:
             self._server.start()
+            _RUNNING[self.url] = self
         return self
 
     def stop(self) -> None:
+        if self._server.port is not None:
+            _RUNNING.pop(self.url, None)
         self._server.stop()
         if self._replaced_environment is not None:
             from .aws import restore_environment

@@ -12,7 +12,8 @@ from typing import Any, Awaitable, Callable
 
 from ..ai.errors import ProviderError
 from ..ai.types import Message
-from ..timing import TimedReply, time_reply
+from ..course.backends import cut_note
+from ..timing import CHARS_PER_TOKEN, TimedReply, time_reply
 
 
 def spawn(coroutine: Awaitable[Any]) -> "asyncio.Future[Any]":
@@ -77,6 +78,7 @@ class StreamTiming:
     tokens_estimated: bool = False
     tokens_per_s: float | None = None
     finish_reason: str | None = None  # the stream's own, when it reported one: "length" = cut by max_tokens
+    max_tokens: int | None = None     # what the request asked for: the figures above are read against it
     error: str | None = None
     hint: str | None = None
     done: bool = False
@@ -93,6 +95,8 @@ class StreamTiming:
         return self.done and self.error is None
 
     def stats(self) -> str:
+        """The reply's figures in one line, each saying where it came from: a token count the
+        provider reported, or an estimate from the text (and then what it cannot tell)."""
         if self.error is not None:
             return ""
         parts = []
@@ -100,14 +104,25 @@ class StreamTiming:
             parts.append(f"first token {self.ttft_s * 1000:.0f} ms")
         if self.latency_s is not None:
             parts.append(f"total {self.latency_s:.2f} s")
-        if self.tokens is not None:
-            kind = "estimated" if self.tokens_estimated else "reported"
-            parts.append(f"{self.tokens} tokens ({kind})")
+        if self.tokens is not None and not self.tokens_estimated:
+            parts.append(f"{self.tokens} tokens (reported)")
+        elif self.tokens is not None:
+            estimate = (f"~{self.tokens} tokens (estimated at ~{CHARS_PER_TOKEN} characters a token: "
+                        "the provider reported no count")
+            if self.max_tokens is not None and self.tokens > self.max_tokens:
+                # A provider keeps to max_tokens in its own tokenizer's tokens; the rule of thumb overshoots.
+                estimate += f"; above max_tokens={self.max_tokens}, so the estimate overshoots"
+            parts.append(estimate + ")")
         if self.tokens_per_s is not None:
-            parts.append(f"{self.tokens_per_s:.0f} tokens/s")
-        if self.finish_reason == "length":
-            parts.append("cut at max_tokens")
+            parts.append(f"{'~' if self.tokens_estimated else ''}{self.tokens_per_s:.0f} tokens/s")
+        if self.done and self.finish_reason is None:
+            # A student's plain generator ends without one: a cut would then look like a whole answer.
+            parts.append("no finish reason reported: a cut at max_tokens would not show")
         return " · ".join(parts)
+
+    def shown_text(self) -> str:
+        """The reply as a view shows it: the text, and ``cut_note`` when max_tokens cut it."""
+        return self.text + cut_note(self.finish_reason)
 
 
 async def stream_into(state: StreamTiming, provider, messages: list[Message], *, max_tokens: int,
@@ -115,7 +130,7 @@ async def stream_into(state: StreamTiming, provider, messages: list[Message], *,
     """Stream ``provider``'s reply into ``state``, timed by ``workbook.timing`` (the figures
     ``workbook.compare`` reports too); errors land in the state as message and hint."""
     state.reset()
-    state.running = True
+    state.running, state.max_tokens = True, max_tokens
 
     def follow(reply: TimedReply) -> None:
         _copy_progress(state, reply)

@@ -76,6 +76,7 @@ class ChatPanel(StaticView):
             self.reply.value = text_html(self.state.text) + error_html(self.state.error, self.state.hint)
             self.stats.value = ""
         else:
+            self.reply.value = text_html(self.state.shown_text(), height="3em")
             # Every answer says where it came from, in the saved snapshot too.
             self.stats.value = stats_html(f"answered by {_who(provider)} · {self.state.stats()}")
         self._record_view()

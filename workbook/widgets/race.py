@@ -106,7 +106,8 @@ class Race(StaticView):
         self._stats[label].value = stats_html("waiting…")
 
         def show():
-            self._text[label].value = text_html(column.text, height="6em")
+            text = column.shown_text() if column.done else column.text
+            self._text[label].value = text_html(text, height="6em")
 
         await stream_into(column, provider, messages, max_tokens=self.max_tokens,
                           temperature=self.temperature, on_piece=show)
