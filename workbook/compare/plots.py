@@ -125,7 +125,9 @@ def speed_figure(result: "ComparisonResult") -> Figure:
     ax.set_ylim(0, _top([records["tokens_per_s"]]))
     ax.grid(alpha=0.3)
     if len(result.summary):
-        ax.legend(loc="best", fontsize=8)
+        # Beside the axes, never loc="best": searching every dot for a free corner takes seconds on
+        # a busy machine, and matplotlib then warns about it in the student's output.
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.set_title("Responsiveness vs throughput (dots: calls; circles: p50)", fontsize=10)
     return fig
 
@@ -152,7 +154,7 @@ def quality_figure(result: "ComparisonResult") -> Figure:
     ax.set_title(f"Quality by check type ({n_cases} cases; small samples: differences of one "
                  "case are noise)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))   # beside the bars (as above)
     return fig
 
 
