@@ -500,7 +500,8 @@ def _local_model(settings) -> tuple[Row, bool]:
     rate = f", {result['tokens_per_s']:.0f} tokens/s" if result["tokens_per_s"] else ""
     return Row("local model", "SmolLM2 loads and answers", OK,
                f"loaded in {load_s:.2f} s; first token {result['ttft_s'] * 1000:.0f} ms, "
-               f"{result['tokens_label']}{rate}; its answer began: {_opening_words(result['text'])}"), True
+               f"{result['tokens_label']}{rate}; its answer began: {_opening_words(result['text'])} "
+               "(a tiny model, often off the point: this checks only that it answers)"), True
 
 
 def _opening_words(text: str, limit: int = 40) -> str:
