@@ -83,9 +83,13 @@ def _subset(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+_ARTICLE_AFTER_NOT = re.compile(r"(?<!\w)not\s+(?:a|an|the)\s+", re.IGNORECASE)
+
+
 def named_choices(choices: Iterable[str], answer: str) -> list[str]:
-    """Which choices the answer names, longest first so "not spam" is not also "spam"."""
-    text, named = answer, []
+    """Which choices the answer names, longest first so "not spam" is not also "spam" (and "not a
+    spam" reads as "not spam": the article does not turn a denial into the label it denies)."""
+    text, named = _ARTICLE_AFTER_NOT.sub("not ", answer), []
     for label in sorted(choices, key=len, reverse=True):
         pattern = re.compile(rf"(?<!\w){re.escape(label)}(?!\w)", re.IGNORECASE)
         if pattern.search(text):

@@ -27,6 +27,9 @@ def test_a_label_answer_counts_only_when_it_names_one_label():
     assert only_choice(["spam", "not spam"], "This is not spam.") == "not spam"   # not also "spam"
     assert only_choice(["spam", "not spam"], "Spam, clearly. Not spam? No.") is None
     assert only_choice(["spam", "not spam"], "No idea.") is None
+    # "not a spam" is the label "not spam", not "spam" (SmolLM2 wrote this one in notebook 06).
+    assert only_choice(["spam", "not spam"], "This email is not a spam. It's a genuine message") == "not spam"
+    assert only_choice(["spam", "not spam"], "Not a spam? It is a spam.") is None   # names both
     assert only_choice(["billing"], "BILLING") == "billing"
     assert not is_correct("positive, I mean negative", "negative", "choice", ["positive", "negative"])
 
