@@ -57,6 +57,9 @@ TORCH_VERSION := 2.13.0
 TORCH_CPU_INDEX := $(if $(filter Linux,$(shell uname -s)),--index-url https://download.pytorch.org/whl/cpu)
 
 setup: $(STAMP) $(LAB_OVERRIDES) $(INSTRUCTOR_OFF)
+	@# The workbook's own modules compiled ahead, as the venv's are at install (only what changed):
+	@# every kernel imports them, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
+	@$(BIN)/python -m compileall -q workbook > /dev/null
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile scripts/venv_install.py
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

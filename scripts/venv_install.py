@@ -166,8 +166,12 @@ def install(python: str, arguments: list[str]) -> int:
     # --link-mode copy: uv's default hard links would share each file with its cache, so a
     # file edited in one venv (a student's experiment, a Jupyter config rewritten in place)
     # would change it in the cache and in every venv made from it afterwards.
+    # --compile-bytecode: what pip does at install time and uv does not. Without it every new
+    # Python process compiles each module it imports from source, and where
+    # PYTHONDONTWRITEBYTECODE is set (these machines' shells) never keeps the result: measured
+    # here, `import pandas` 3.3 s -> 0.9 s, `import openai` 3.4 s -> 1.7 s, in every kernel.
     return subprocess.run([str(uv), "pip", "install", "--no-config", "--link-mode", "copy",
-                           "--python", python, *options, *translated],
+                           "--compile-bytecode", "--python", python, *options, *translated],
                           env={**os.environ, **environment}).returncode
 
 
