@@ -267,9 +267,8 @@ async def test_race_streams_columns_concurrently():
     assert fast.error is None and slow.error is None
     # The fast column's first token is due 0.25 s before the slow one's: it came first.
     assert fast.first_chunk_at < slow.first_chunk_at
+    # concurrent, by the order of events: every column started before any finished
     assert race.state.overlapped()
-    # concurrent: one after the other, the race would take at least the sum of both columns
-    assert race.state.wall_s < fast.latency_s + slow.latency_s
     assert len(race.columns.children) == 2
     assert "tokens/s" in race._stats["slow"].value
     assert "scripted by the mock provider" in race._stats["slow"].value, "each column says what its answer is"
