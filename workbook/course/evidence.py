@@ -80,8 +80,8 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
     # "timing", not "measure": a sample from the emulator or the mock is not a measurement.
     text = (table(("timing", "value"), rows)
             + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}"
-            + "\n\nThe sample shows a reply streamed through the provider end to end, and how long each "
-              "part took; nobody checked whether the answer is right.")
+            + "\n\nThe sample shows a reply streamed through the provider end to end, and how long it took "
+              "to its first piece and to its last; nobody checked whether the answer is right.")
     if where in (SCRIPTED, EMULATED):
         text += (" The reply was scripted, so those times are the pace the scripted responder is set to, "
                  "plus the provider's own code: they say nothing of a model's speed.")

@@ -329,8 +329,8 @@ PRACTICE = Question("practice", "Practice: which two BACKENDs need no model at a
     O("local and mock: SmolLM2 in the kernel, and scripted replies.",
       "local runs a real (small) model in the kernel; mock is one of the two."),
     O("mock and emulator: scripted replies, in the kernel or over each real protocol.",
-      "Yes. Both script their replies: the mock in the kernel, the emulator as a server speaking each "
-      "provider's real wire format (notebook 00's table: each needs nothing).", True),
+      "Yes. Both script their replies: the mock inside the kernel, the emulator (as BACKEND=\"emulator\" "
+      "starts it) as a local server speaking each provider's real wire format.", True),
     O("emulator and live: a local server, and whatever .env configures.",
       "live uses your configured provider: a real model somewhere; the emulator is one of the two."),
 ), "practice")
