@@ -3,7 +3,8 @@
 from types import SimpleNamespace
 
 from workbook.ai import create_ai_provider
-from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source, provider_caption
+from workbook.course.backends import (EMULATED, SCRIPTED, SCRIPTED_PACE, SMOLLM2, answer_source, pace_note,
+                                      provider_caption)
 from workbook.emulator import Emulator
 
 
@@ -43,3 +44,12 @@ def test_a_wrapper_is_captioned_by_the_provider_it_wraps():
     wrapper = SimpleNamespace(name="shouting", model="shouting(mock)", inner=create_ai_provider(provider="mock"))
     assert provider_caption(wrapper) == SCRIPTED
     assert provider_caption(SimpleNamespace(name="shouting", inner=SimpleNamespace(name="local"))) == SMOLLM2
+
+
+def test_a_scripted_reply_s_timing_says_it_measures_no_model():
+    """Beside a tokens/s of canned text (widgets, notebook 04), never beside a model's."""
+    mock = create_ai_provider(provider="mock")
+    assert pace_note(mock) == SCRIPTED_PACE and "measures no model" in SCRIPTED_PACE
+    assert pace_note(SimpleNamespace(name="shouting", inner=mock)) == SCRIPTED_PACE   # a wrapper of it too
+    assert pace_note(SimpleNamespace(name="local", model="smollm2")) == ""
+    assert pace_note(SimpleNamespace(name="openai", model="gpt-x")) == ""

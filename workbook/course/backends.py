@@ -201,6 +201,17 @@ def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     return f"{_name(provider) or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
 
 
+# What a timing of a canned reply is worth: its first token and tokens/s are a latency model's setting.
+SCRIPTED_PACE = "the pace of a scripted reply: it shows the timing at work, it measures no model"
+
+
+def pace_note(provider: AIProvider | None) -> str:
+    """``SCRIPTED_PACE`` for a provider whose replies are scripted (the mock, the emulator's scripted
+    responder, a wrapper of either), else ``""``: printed beside a reply's timing figures, so a
+    tokens/s of canned text is never read as a measured speed."""
+    return SCRIPTED_PACE if provider_caption(provider) in (SCRIPTED, EMULATED) else ""
+
+
 def cut_note(finish_reason: str | None) -> str:
     """What to print after an answer's text: a note when ``max_tokens`` cut it (finish reason
     ``length``), so a reply ending mid-sentence is not read as the model's whole answer."""
