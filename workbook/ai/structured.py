@@ -77,6 +77,15 @@ class OutputSchema:
 
     def parse(self, text: str, *, provider: str = "", finish_reason: str | None = None):
         """The answer as the model instance (or dict); ``StructuredOutputError`` if it does not fit."""
+        if self.model is not None:
+            from pydantic import ValidationError
+
+            try:
+                # pydantic reads the JSON text itself, as a program on the raw SDK would: the
+                # answer that fits (nearly every one) is parsed once, not decoded then validated.
+                return self.model.model_validate_json(text)
+            except ValidationError:
+                pass  # said below, from the text: not JSON, or which fields do not fit
         try:
             data = json.loads(text)
         except ValueError as error:
