@@ -78,8 +78,6 @@ class OutputSchema:
     def parse(self, text: str, *, provider: str = "", finish_reason: str | None = None):
         """The answer as the model instance (or dict); ``StructuredOutputError`` if it does not fit."""
         if self.model is not None:
-            from pydantic import ValidationError
-
             try:
                 # pydantic reads the JSON text itself, as a program on the raw SDK would: the
                 # answer that fits (nearly every one) is parsed once, not decoded then validated.
