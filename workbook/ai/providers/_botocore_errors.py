@@ -31,6 +31,11 @@ def unreadable_answer(provider, result: dict) -> errors.ProviderError:
         return provider._not_bedrock(f"a {content_type or 'untyped'} body instead of Converse's JSON")
     return provider._not_bedrock("JSON that does not parse, or without the answer's output")
 
+# urllib3's own timeout reaches us from inside an event stream, unwrapped.
+TIMEOUTS = (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
+            urllib3.exceptions.TimeoutError, TimeoutError)
+
+
 def translate(provider, error: BaseException) -> errors.ProviderError:
     name = provider.name
     if isinstance(error, errors.ProviderError):
@@ -45,9 +50,7 @@ def translate(provider, error: BaseException) -> errors.ProviderError:
             f"no AWS credentials found ({type(error).__name__})", provider=name,
             hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE "
                  "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
-    if isinstance(error, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
-                          urllib3.exceptions.TimeoutError, TimeoutError)):
-        # urllib3's own timeout reaches us from inside an event stream, unwrapped.
+    if isinstance(error, TIMEOUTS):
         return errors.ProviderUnavailableError(
             f"Bedrock did not answer within {provider.settings.timeout_s:g} s", provider=name,
             hint="Raise AI__TIMEOUT_S, or check your network to AWS.")

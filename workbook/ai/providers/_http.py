@@ -185,6 +185,16 @@ def transport_error(provider, exc) -> errors.ProviderError:
     return errors.ProviderUnavailableError(message, provider=provider.name, hint=hint)
 
 
+def broken_stream(provider, exc, received: int) -> errors.ProviderError:
+    """A failure of the connection ``received`` pieces into a stream: a read timeout is the stall
+    the stream's deadline names (``_stalled``: whichever clock noticed it), anything else a cut."""
+    library = sys.modules[type(exc).__module__.split(".")[0]]
+    if isinstance(exc, library.TimeoutException):
+        return provider._stalled(received)
+    return errors.IncompleteResponseError(
+        f"the stream broke after {received} chunks: {type(exc).__name__}", provider=provider.name)
+
+
 def json_object(text: str, not_ours) -> dict:
     """``text`` parsed as a JSON object; else ``not_ours(what it is)``, the provider's error
     for an answer that is not its protocol's."""

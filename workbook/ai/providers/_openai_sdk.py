@@ -109,6 +109,8 @@ def stream_error(provider, error: Exception, received: int) -> errors.ProviderEr
             f"the server reported an error after {received} chunks: "
             f"{redact(error.message, provider._secrets)}",
             provider=provider.name, hint="The answer is incomplete; retry the request.")
+    if received and _timed_out(error):
+        return provider._stalled(received)
     if received and decode_failure(error) is None:
         # A cut inside a chunked body surfaces as APIConnectionError (or a raw
         # transport error): the answer so far is incomplete, say so. (Invalid UTF-8
@@ -294,6 +296,14 @@ def _event_status(body) -> int | None:
     if "server_error" in words or "internal" in words or "overloaded" in words:
         return 500
     return None
+
+
+def _timed_out(error: BaseException) -> bool:
+    """The client's read timeout, raw from inside a stream or wrapped by the SDK."""
+    libraries = [httpx2] + ([sys.modules["httpx"]] if "httpx" in sys.modules else [])
+    causes = (error, error.__cause__)
+    return isinstance(error, openai.APITimeoutError) or any(
+        isinstance(cause, library.TimeoutException) for cause in causes for library in libraries)
 
 
 def _dropped_unanswered(cause: BaseException | None) -> bool:

@@ -170,6 +170,15 @@ class RemoteProvider(Closeable):
                 await self._renew_client()
             self._loop = loop
 
+    def _stalled(self, pieces: int) -> errors.IncompleteResponseError:
+        """A stream that went quiet for AI__TIMEOUT_S mid-answer. Two clocks can notice it -- the
+        gap deadline here and the client's own read timeout, set to the same AI__TIMEOUT_S -- and a
+        busy machine decides which fires first: both give this one error."""
+        return errors.IncompleteResponseError(
+            f"{self._where()} sent nothing for AI__TIMEOUT_S={self.settings.timeout_s:g} s after "
+            f"{pieces} pieces: the answer is incomplete",
+            provider=self.name, hint="The server stalled mid-answer; retry, or raise AI__TIMEOUT_S.")
+
     def _out_of_time(self, what: str, sent: int, failed: errors.ProviderError | None) -> errors.ProviderError:
         """AI__TIMEOUT_S ran out during attempt ``sent``; ``failed`` is the earlier attempt's
         error, if one failed and was being retried: that failure is the news, not the clock."""
@@ -248,11 +257,7 @@ class RemoteProvider(Closeable):
                             provider=self.name,
                             hint="The server sends slower than one token a second; raise AI__TIMEOUT_S "
                                  "if it is only slow, else check the server.") from None
-                    raise errors.IncompleteResponseError(
-                        f"{self._where()} sent nothing for AI__TIMEOUT_S={timeout_s:g} s after "
-                        f"{count} pieces: the answer is incomplete",
-                        provider=self.name,
-                        hint="The server stalled mid-answer; retry, or raise AI__TIMEOUT_S.") from None
+                    raise self._stalled(count) from None
                 if piece is None:
                     await _read_after_end(pieces, stream)
                     return

@@ -16,7 +16,7 @@ from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..structured import OutputSchema
 from ..types import Message, Usage, split_system
-from ._botocore_errors import translate, unreadable_answer
+from ._botocore_errors import TIMEOUTS, translate, unreadable_answer
 from ._botocore_io import POOL_SIZE, call_in_thread, events_in_thread, install
 from .base import Answer, RemoteProvider, StreamInfo, answer_call, stream_call
 
@@ -109,6 +109,8 @@ class BedrockProvider(RemoteProvider):
         except Exception as error:  # botocore's, raised on the thread and handed over
             if isinstance(error, errors.ProviderError):
                 raise
+            if received and isinstance(error, TIMEOUTS):
+                raise self._stalled(received) from None
             typed = translate(self, error)
             if received and isinstance(typed, errors.ProviderUnavailableError):
                 raise errors.IncompleteResponseError(

@@ -13,8 +13,8 @@ from ..registry import get_spec
 from ..settings import AISettings, display_url
 from ..structured import OutputSchema
 from ..types import Message, Usage
-from ._http import (HttpClientOwner, guarded_transport, guarded_url, json_object, post, read, strict_lines,
-                    strict_text, transport_error)
+from ._http import (HttpClientOwner, broken_stream, guarded_transport, guarded_url, json_object, post, read,
+                    strict_lines, strict_text, transport_error)
 from .base import Answer, RemoteProvider, StreamInfo, answer_call, reported_count, reported_text, stream_call
 
 
@@ -80,8 +80,7 @@ class OllamaProvider(HttpClientOwner, RemoteProvider):
             except httpx.HTTPError as error:
                 if received == 0:
                     raise transport_error(self, error) from None
-                raise errors.IncompleteResponseError(
-                    f"the stream broke after {received} chunks: {type(error).__name__}", provider=self.name) from None
+                raise broken_stream(self, error, received) from None
         if not done:
             raise errors.IncompleteResponseError(
                 f"the stream ended after {received} chunks without its final \"done\": true line", provider=self.name)
