@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 from workbook.ai import create_ai_provider
-from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source, provider_caption
+from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source, pace_note, provider_caption
 from workbook.emulator import Emulator
 
 
@@ -43,3 +43,10 @@ def test_a_wrapper_is_captioned_by_the_provider_it_wraps():
     wrapper = SimpleNamespace(name="shouting", model="shouting(mock)", inner=create_ai_provider(provider="mock"))
     assert provider_caption(wrapper) == SCRIPTED
     assert provider_caption(SimpleNamespace(name="shouting", inner=SimpleNamespace(name="local"))) == SMOLLM2
+
+
+def test_a_scripted_pace_is_never_shown_as_a_measurement():
+    # Notebooks 00a, 01 and 02 print a latency beside each answer: a scripted one says whose pace it is.
+    assert "mock" in pace_note(SCRIPTED) and "measures no model" in pace_note(SCRIPTED)
+    assert "emulator" in pace_note(EMULATED) and "measures no model" in pace_note(EMULATED)
+    assert pace_note(SMOLLM2) == pace_note(answer_source("live", SimpleNamespace(name="openai", model="x"))) == ""

@@ -201,6 +201,17 @@ def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     return f"{_name(provider) or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
 
 
+def pace_note(source: str) -> str:
+    """What to print after a time or a speed taken on an answer from ``source`` (a caption from
+    ``answer_source`` or ``provider_caption``): a scripted reply's pace is a setting, so its figures
+    time the code path, never a model. Empty for a model's or a service's answer: those are measured."""
+    if source == SCRIPTED:
+        return " (the mock's scripted pace, a setting: it measures no model)"
+    if source == EMULATED:
+        return " (the emulator's scripted pace on this machine: it measures no model or service)"
+    return ""
+
+
 def cut_note(finish_reason: str | None) -> str:
     """What to print after an answer's text: a note when ``max_tokens`` cut it (finish reason
     ``length``), so a reply ending mid-sentence is not read as the model's whole answer."""
