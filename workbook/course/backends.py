@@ -208,7 +208,7 @@ def pace_note(source: str) -> str:
     if source == SCRIPTED:
         return " (the mock's scripted pace, a setting: it measures no model)"
     if source == EMULATED:
-        return " (the emulator's scripted pace on this machine: it measures no model or service)"
+        return " (the emulator's scripted pace plus this machine's overhead: it measures no model or service)"
     return ""
 
 
