@@ -19,14 +19,15 @@ _TOKEN = re.compile(r"\s*\S+")
 
 # Each sender's own words: a notebook shows the mock's and the emulator's answers side by side, and
 # a student must be able to tell them apart by the text alone, not only by the caption above it.
+# No apostrophe in them: notebooks print some replies with repr(), which would show it escaped.
 _VOICES = {
-    "mock": ("The mock's scripted reply to", (
+    "mock": ("Scripted reply from the mock to", (
         "A scripted backend answers each prompt identically, which makes tests repeatable.",
         "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
         "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
         "No server took part: the mock answered inside this Python process.",
     )),
-    "emulator": ("The emulator's scripted reply to", (
+    "emulator": ("Scripted reply from the emulator to", (
         "A scripted backend answers each prompt identically, which makes tests repeatable.",
         "Point the provider at a real service and the same code gets a real answer.",
         "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
