@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pandas as pd
 import pytest
 
-from workbook.ai import create_ai_provider
+from workbook.ai import AISettings, create_ai_provider
+from workbook.ai.providers.mock import MockProvider
 from workbook.compare import Case, run_comparison_async
 from workbook.compare.load import (
-    goodput, max_load_meeting_slo, meets_slo, poisson_arrivals, run_load_async, sweep_async,
+    goodput, late_arrival_async, max_load_meeting_slo, meets_slo, poisson_arrivals, run_load_async,
+    sweep_async,
 )
 from workbook.compare.metrics import confidence_interval, serving_stats, serving_summary
 
@@ -122,3 +125,31 @@ async def test_a_load_figure_draws_throughput_and_latency_against_load():
     assert "Poisson" in left.get_xlabel()
     assert [list(line.get_xdata()) for line in left.lines] == [[20.0, 40.0]]
     assert len(right.lines) == 2  # p50 and p99
+
+
+class _OneAtATime:
+    """A server that answers one request at a time: the rest queue behind a lock."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.lock = asyncio.Lock()
+
+    async def chat_stream(self, messages, **options):
+        async with self.lock:
+            async for piece in self.inner.chat_stream(messages, **options):
+                yield piece
+
+
+def _long_talker():
+    settings = AISettings(provider="mock", mock_ttft_s=0.02, mock_tokens_per_s=200)
+    return MockProvider(settings, reply=lambda messages: "word " * 200)
+
+
+async def test_the_late_question_is_first_to_finish_only_where_requests_run_together():
+    # Read from the order the answers ended in: the async mock serves all five at once, so the
+    # 4-token question sent 0.05 s in ends long before the 96-token answers; queued, it cannot.
+    together = await late_arrival_async(_long_talker(), long_tokens=96, short_tokens=4, delay_s=0.05)
+    queued = await late_arrival_async(_OneAtATime(_long_talker()), long_tokens=96, short_tokens=4,
+                                      delay_s=0.05)
+    assert together["finished_before_long_ones"] is True
+    assert queued["finished_before_long_ones"] is False

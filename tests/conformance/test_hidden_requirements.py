@@ -76,6 +76,26 @@ def bedrock_without_fallback() -> type:
     return type("BedrockWithoutFallback", (solution,), {"_error": _error})
 
 
+def bedrock_logs_in_for_a_refused_permission() -> type:
+    """The solution's Bedrock class, but AccessDeniedException gets the hint of refused
+    credentials (`aws sso login`): the fix for another failure (notebook 02's table)."""
+    import botocore.exceptions
+
+    solution = bedrock_solution()
+
+    def _error(self, error):
+        mapped = solution._error(self, error)
+        if isinstance(error, botocore.exceptions.ClientError) and \
+                error.response["Error"]["Code"] == "AccessDeniedException":
+            refused = botocore.exceptions.ClientError(
+                {"Error": {"Code": "UnrecognizedClientException", "Message": "refused"}}, "Converse")
+            return errors.AuthenticationError(mapped.message, provider=self.name,
+                                              hint=solution._error(self, refused).hint)
+        return mapped
+
+    return type("BedrockLogsInForAPermission", (solution,), {"_error": _error})
+
+
 def hidden_tests() -> dict[tuple[str, str], tuple[list[str], str]]:
     """(exercise, grade_id) -> (the checks its visible part requires, its hidden code)."""
     found = {}
@@ -111,6 +131,8 @@ VIOLATIONS = {
     (EXERCISE_10, "errors"): [
         ("a code it does not list is no typed error", bedrock_without_fallback, {"protocol": "bedrock"},
          ("bad key → AuthenticationError", "500 exhausted → ProviderError"), "access_denied"),
+        ("AccessDeniedException with the credentials' hint", bedrock_logs_in_for_a_refused_permission,
+         {"protocol": "bedrock"}, "bad key → AuthenticationError", "IAM"),
     ],
     (EXERCISE_12, "hints"): [
         ("no hints at all", students.llamacpp_with_hints({}), LLAMACPP, HINTED_ROWS, "default"),
@@ -183,6 +205,11 @@ def test_the_correct_providers_pass_the_hidden_tests_too():
              {"mine": mine, "Message": Message, "OpenAIProvider": students.OpenAIProvider})
     ollama = students.StudentOllama(AISettings(provider="ollama"))
     exec(hidden[(EXERCISE_09, "errors")][1], {"mine": ollama, "errors": errors})  # noqa: S102
+    import botocore.exceptions
+
+    bedrock = bedrock_solution()(AISettings(provider="bedrock", aws_region="us-east-1"))
+    exec(hidden[(EXERCISE_10, "errors")][1], {"mine": bedrock, "errors": errors,  # noqa: S102
+                                              "botocore": botocore})
 
 
 def test_swapped_token_counts_fail_the_usage_check(emu):

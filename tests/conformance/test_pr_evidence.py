@@ -12,6 +12,7 @@ import pytest
 from workbook.ai import AISettings, Message, create_ai_provider
 from workbook.compare import Case, run_comparison_async
 from workbook.conformance import CheckResult, ConformanceReport, check_provider
+from workbook.course.backends import SCRIPTED
 from workbook.course.evidence import (SAMPLE_MAX_TOKENS, evidence_markdown, evidence_path, timing_sample,
                                       write_evidence)
 from workbook.markdown import table
@@ -183,9 +184,8 @@ async def test_an_estimate_above_max_tokens_is_shown_as_the_cap_it_cannot_exceed
     text = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                              timing=await timing_sample(StreamsLongWordsWithoutUsage()))
     row = next(line for line in text.splitlines() if line.startswith("| output tokens"))
-    assert f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens" in row
-    estimate = int(re.search(r"~(\d+)", row).group(1))
-    assert estimate > SAMPLE_MAX_TOKENS and "more than a real count can be" in row
+    assert f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens" in row and "not reported" in row
+    assert not re.search(r"~\d+", row), "an estimate above what any real count can be is not shown"
 
 
 async def test_the_timing_samples_answer_says_where_it_came_from_and_where_it_stops():
@@ -200,3 +200,8 @@ async def test_the_timing_samples_answer_says_where_it_came_from_and_where_it_st
         "an answer max_tokens stopped says so"
     assert "nobody checked whether the answer is right" in text.split("— answer", 1)[1], \
         "a sample kept for its timing does not pass for a checked answer"
+    assert "a model's speed" not in text, "a source not known to be scripted is not called scripted"
+    scripted = evidence_markdown(title="t", provider="p", settings=settings, report=report, timing=cut,
+                                 where=SCRIPTED)
+    assert "they say nothing of a model's speed" in scripted.split("— answer", 1)[1], \
+        "the times of a scripted reply are not passed off as a model's"

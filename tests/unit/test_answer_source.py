@@ -3,7 +3,8 @@
 from types import SimpleNamespace
 
 from workbook.ai import create_ai_provider
-from workbook.course.backends import EMULATED, SCRIPTED, SMOLLM2, answer_source, pace_note, provider_caption
+from workbook.course.backends import (EMULATED, SCRIPTED, SCRIPTED_PACE, SMOLLM2, answer_source, pace_note,
+                                      provider_caption)
 from workbook.emulator import Emulator
 
 
@@ -45,8 +46,10 @@ def test_a_wrapper_is_captioned_by_the_provider_it_wraps():
     assert provider_caption(SimpleNamespace(name="shouting", inner=SimpleNamespace(name="local"))) == SMOLLM2
 
 
-def test_a_scripted_pace_is_never_shown_as_a_measurement():
-    # Notebooks 00a, 01 and 02 print a latency beside each answer: a scripted one says whose pace it is.
-    assert "mock" in pace_note(SCRIPTED) and "measures no model" in pace_note(SCRIPTED)
-    assert "emulator" in pace_note(EMULATED) and "measures no model" in pace_note(EMULATED)
-    assert pace_note(SMOLLM2) == pace_note(answer_source("live", SimpleNamespace(name="openai", model="x"))) == ""
+def test_a_scripted_reply_s_timing_says_it_measures_no_model():
+    """Beside a tokens/s of canned text (widgets, notebook 04), never beside a model's."""
+    mock = create_ai_provider(provider="mock")
+    assert pace_note(mock) == SCRIPTED_PACE and "measures no model" in SCRIPTED_PACE
+    assert pace_note(SimpleNamespace(name="shouting", inner=mock)) == SCRIPTED_PACE   # a wrapper of it too
+    assert pace_note(SimpleNamespace(name="local", model="smollm2")) == ""
+    assert pace_note(SimpleNamespace(name="openai", model="gpt-x")) == ""

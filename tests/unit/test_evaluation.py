@@ -2,7 +2,7 @@ import pytest
 
 from workbook.ai import AISettings
 from workbook.ai.providers.mock import MockProvider
-from workbook.course.evaluation import accuracy, grade, is_correct, load_jsonl, only_choice, verdict
+from workbook.course.evaluation import accuracy, grade, is_correct, known_wrong_named, load_jsonl, only_choice, verdict
 from workbook.answer_checks import normalise_exact
 from workbook.course.retrieval import BM25, tokenize
 
@@ -15,6 +15,8 @@ def test_shipped_data_sets_load_and_are_labelled():
         assert item["check"] in ("contains", "choice", "exact")
         if item["check"] == "choice":
             assert item["expected"] in item["labels"]
+        if item["task"] == "facts":   # a few wrong answers, none of them the expected one
+            assert item["known_wrong"] and not known_wrong_named(item["expected"], item), item["id"]
     tickets = load_jsonl("support_tickets.jsonl")
     docs = load_jsonl("support_docs.jsonl")
     assert len(tickets) >= 16 and {t["label"] for t in tickets} == {d["category"] for d in docs}
@@ -32,6 +34,18 @@ def test_a_label_answer_counts_only_when_it_names_one_label():
     assert only_choice(["spam", "not spam"], "Not a spam? It is a spam.") is None   # names both
     assert only_choice(["billing"], "BILLING") == "billing"
     assert not is_correct("positive, I mean negative", "negative", "choice", ["positive", "negative"])
+
+
+def test_a_contains_pass_that_also_names_a_known_wrong_answer_is_pointed_out_not_regraded():
+    """Notebook 06: SmolLM2 named Shakespeare, then gave the play to a French playwright."""
+    item = {"expected": "Shakespeare", "check": "contains", "known_wrong": ["Marlowe", "French playwright"]}
+    answer = ("The story of Romeo and Juliet by William Shakespeare is attributed to the 17th-century "
+              "French playwright and poet.")
+    assert is_correct(answer, item["expected"], "contains"), "contains sees the word, whatever else is said"
+    assert known_wrong_named(answer, item) == ["French playwright"]
+    assert known_wrong_named("William Shakespeare wrote it.", item) == []
+    assert known_wrong_named("Marlowe? No: Shakespeare.", item) == ["Marlowe"]   # a denial names it too: read it
+    assert known_wrong_named("Shakespeare.", {"expected": "Shakespeare"}) == []   # an item without the list
 
 
 @pytest.mark.parametrize("answer, expected, check, cut, outcome", [

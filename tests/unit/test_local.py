@@ -78,7 +78,6 @@ async def test_generation_never_blocks_the_event_loop(local):
 def test_model_is_loaded_once_per_process(local):
     again = create_ai_provider(AISettings(provider="local"))
     assert again._loaded is local._loaded
-    assert local.load_seconds < 5
 
 
 def test_bad_model_path_is_a_configuration_error(tmp_path):

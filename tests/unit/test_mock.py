@@ -43,8 +43,8 @@ async def test_max_tokens_cuts_with_length():
 
 async def test_latency_model_is_honoured():
     # The mock paces each token to a schedule (first after ttft_s, then one every 1/tokens_per_s):
-    # no token may come early. A busy machine only makes them late, so lateness is bounded with
-    # a 5x margin; the measured rate against the configured one is benchmarks/timing_accuracy.py's.
+    # no token may come early. A busy machine only makes them late, so lateness is not bounded
+    # here; the measured rate against the configured one is benchmarks/timing_accuracy.py's.
     p = create_ai_provider(provider="mock", mock_ttft_s=0.2, mock_tokens_per_s=50)
     started = time.perf_counter()
     arrivals = [time.perf_counter() - started async for _ in p.chat_stream(QUESTION)]
@@ -52,7 +52,6 @@ async def test_latency_model_is_honoured():
     due = [p.pace.ttft_s + index / p.pace.tokens_per_s for index in range(len(arrivals))]
     early = [(i, round(at, 4), round(d, 4)) for i, (at, d) in enumerate(zip(arrivals, due)) if at < d - 0.002]
     assert len(arrivals) > 5 and not early, f"tokens arrived before their time (index, at, due): {early}"
-    assert arrivals[-1] < 5 * due[-1], f"the stream took {arrivals[-1]:.2f} s; its schedule says {due[-1]:.2f} s"
 
 
 async def test_concurrent_calls_overlap():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import time
 from typing import Literal
 
 import pytest
@@ -198,7 +197,5 @@ def test_import_of_workbook_ai_does_not_import_jsonschema():
     import sys
 
     code = "import sys, workbook.ai; print('jsonschema' in sys.modules)"
-    started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "jsonschema is only needed once a dict schema is used"
-    assert time.perf_counter() - started < 30

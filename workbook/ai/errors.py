@@ -57,7 +57,8 @@ class InvalidRequestError(ProviderError, ValueError):
 
 
 class AuthenticationError(ProviderError):
-    """The service refused the credentials (401/403, AWS UnrecognizedClient/AccessDenied)."""
+    """The service refused the credentials, or what they may do (401/403; AWS UnrecognizedClient,
+    ExpiredToken, AccessDenied): the hint says which, and what to do."""
 
     default_hint = "Check the API key or credentials for this provider."
 

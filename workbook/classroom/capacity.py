@@ -16,6 +16,11 @@ COLUMNS = {"requests": "requests", "errors": "errors", "ttft_s_p50": "TTFT p50 s
            "goodput_rps": "goodput req/s", "slo_met_fraction": "SLO met"}
 
 
+# A route is not a provider: notebook 11 draws this beside figures whose colours are its providers'
+# (tab10 from the first colour on), so the routes take colours those figures do not use.
+ROUTE_COLORS = {"gateway": "tab:purple", "direct": "tab:brown"}
+
+
 def load_capacity(path: str | Path | None = None) -> dict:
     """The benchmark's results; ``FileNotFoundError`` says how to make them."""
     path = Path(path) if path is not None else RESULTS
@@ -40,12 +45,14 @@ def plot_capacity(result: dict):
     table = capacity_table(result)
     slo = result["settings"]["slo_ttft_s"]
     figure, (ttft_axis, rate_axis) = plt.subplots(1, 2, figsize=(11, 4))
-    for route, style in (("gateway", "-o"), ("direct", "--s")):
+    for route in ("gateway", "direct"):
         rows = table.xs(route, level="route")
-        ttft_axis.plot(rows.index, rows["TTFT p50 s"], style, label=f"{route} p50")
-        ttft_axis.plot(rows.index, rows["TTFT p95 s"], style, alpha=0.5, label=f"{route} p95")
-        rate_axis.plot(rows.index, rows["output tok/s"], style, label=route)
-    ttft_axis.axhline(slo, color="red", linewidth=1, label=f"SLO {slo:g} s")
+        color = ROUTE_COLORS[route]
+        # The concurrency figures' convention (workbook.compare.plots): p50 solid with circles, the tail dashed.
+        ttft_axis.plot(rows.index, rows["TTFT p50 s"], "-o", color=color, label=f"{route} p50")
+        ttft_axis.plot(rows.index, rows["TTFT p95 s"], "--^", color=color, label=f"{route} p95")
+        rate_axis.plot(rows.index, rows["output tok/s"], "-o", color=color, label=route)
+    ttft_axis.axhline(slo, color="black", linestyle=":", linewidth=1, label=f"SLO {slo:g} s")
     ttft_axis.set(xlabel="students", ylabel="time to first token (s)", title="Waiting for the first token")
     rate_axis.set(xlabel="students", ylabel="output tokens/s (whole server)", title="Server throughput")
     for axis in (ttft_axis, rate_axis):

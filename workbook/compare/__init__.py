@@ -34,7 +34,7 @@ from .load import (
 )
 from .cases import CHECKS, Case, CaseError, check_answer, default_cases, load_cases
 from .metrics import SUMMARY_COLUMNS, percentile
-from .plots import concurrency_figure, latency_figure, load_figure, quality_figure, speed_figure
+from .plots import concurrency_figure, latency_figure, load_figure, provider_colors, quality_figure, speed_figure
 from .prices import DEFAULT_PRICES, Price, price_table
 from .result import ComparisonResult
 from .runner import CallRecord, decode_rate, estimate_tokens
@@ -47,4 +47,5 @@ __all__ = [
     "estimate_tokens", "LoadRun", "goodput", "late_arrival", "late_arrival_async",
     "max_load_meeting_slo", "meets_slo", "poisson_arrivals", "run_load", "run_load_async",
     "sweep", "sweep_async", "load_figure", "latency_figure", "speed_figure", "quality_figure", "concurrency_figure",
+    "provider_colors",
 ]

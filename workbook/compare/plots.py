@@ -63,9 +63,14 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def latency_figure(result: "ComparisonResult") -> Figure:
-    """Box plots per provider: time to first token (left) and total latency (right)."""
+    """Box plots per provider: time to first token (left) and total latency (right).
+
+    Each box is filled in its provider's colour, as in the other figures; the median and the mean
+    are drawn in black and white, so no colour means a statistic here and a provider elsewhere, and
+    the mean is a diamond: a triangle marks a tail percentile in the load figures."""
     records = result.measured_records()
     labels = list(result.summary.index)
+    colors = provider_colors(labels)
     fig = _figure(max(6.0, 1.6 * len(labels) + 3), 3.6)
     axes = fig.subplots(1, 2)
     for ax, column, title in ((axes[0], "ttft_s", "Time to first token"),
@@ -74,14 +79,19 @@ def latency_figure(result: "ComparisonResult") -> Figure:
                 for label in labels]
         shown = [(label, values) for label, values in zip(labels, data) if len(values)]
         if shown:
-            ax.bxp([_box(label, values) for label, values in shown], showmeans=True)
+            boxes = ax.bxp([_box(label, values) for label, values in shown], showmeans=True, patch_artist=True,
+                           medianprops={"color": "black", "linewidth": 1.5},
+                           meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"})
+            for patch, (label, _) in zip(boxes["boxes"], shown):
+                patch.set_facecolor(colors[label])
+                patch.set_alpha(0.6)
         ax.set_title(title)
         ax.set_ylabel("seconds")
         ax.set_ylim(0, _top([v for _, v in shown]))
         ax.grid(axis="y", alpha=0.3)
         ax.tick_params(axis="x", labelrotation=20)
-    fig.suptitle("Latency per call (box: p25-p75, whiskers: p5-p95, dots: calls beyond them, triangle: mean)",
-                 fontsize=10)
+    fig.suptitle("Latency per call (box: p25-p75, black line: median, whiskers: p5-p95, dots: calls beyond "
+                 "them, white diamond: mean)", fontsize=10)
     return fig
 
 
@@ -108,8 +118,9 @@ def speed_figure(result: "ComparisonResult") -> Figure:
     records = result.measured_records()
     fig = _figure(6.4, 4.4)
     ax = fig.subplots()
-    colors = _colors(len(result.summary))
-    for color, (label, row) in zip(colors, result.summary.iterrows()):
+    colors = provider_colors(result.summary.index)
+    for label, row in result.summary.iterrows():
+        color = colors[label]
         mine = records[records["provider"] == label]
         ax.scatter(mine["ttft_s"], mine["tokens_per_s"], s=14, alpha=0.25, color=color)
         if not (math.isnan(row["ttft_s_p50"]) or math.isnan(row["tokens_per_s_p50"])):
@@ -140,7 +151,9 @@ def quality_figure(result: "ComparisonResult") -> Figure:
     fig = _figure(max(6.4, 0.9 * len(checks) * max(1, len(labels)) / 2 + 3), 3.8)
     ax = fig.subplots()
     width = 0.8 / max(1, len(labels))
-    for index, (label, color) in enumerate(zip(labels, _colors(len(labels)))):
+    colors = provider_colors(result.summary.index)
+    for index, label in enumerate(labels):
+        color = colors[label]
         shares = list(table.loc[label])
         values = [0.0 if pd.isna(v) else float(v) for v in shares]
         positions = [i + (index - (len(labels) - 1) / 2) * width for i in range(len(checks))]
@@ -158,13 +171,16 @@ def quality_figure(result: "ComparisonResult") -> Figure:
     return fig
 
 
-def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "") -> Figure:
+def concurrency_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "", *,
+                       colors: "dict[str, object] | None" = None) -> Figure:
     """Requests/s and latency p50/p95 against concurrency, from ``measure_concurrency``.
 
-    Pass one table, or ``{label: table}`` to draw several providers on the same axes.
+    Pass one table, or ``{label: table}`` to draw several providers on the same axes; ``colors``
+    (``provider_colors(result.summary.index)``) keeps each provider in the colour a comparison's
+    figures gave it.
     """
     return _against_load(tables, ("requests_per_s", "requests/s", "requests per second"), "latency_s_p95",
-                         title or "Throughput and latency under concurrent load")
+                         title or "Throughput and latency under concurrent load", colors)
 
 
 def load_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "") -> Figure:
@@ -176,14 +192,17 @@ def load_figure(tables: "pd.DataFrame | dict[str, pd.DataFrame]", title: str = "
                          "latency_s_p99", title or "Throughput and latency against load")
 
 
-def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: str) -> Figure:
+def _against_load(tables, throughput: tuple[str, str, str], tail: str, title: str,
+                  colors: "dict[str, object] | None" = None) -> Figure:
     """Throughput (left) and latency p50 plus a tail percentile (right) against load;
     ``throughput`` is (column, legend label, axis label), ``tail`` a latency column."""
     frames = tables if isinstance(tables, dict) else {"": tables}
     column, label, ylabel = throughput
     fig = _figure(8.0, 4.0)
     left, right = fig.subplots(1, 2)
-    for (name, frame), color in zip(frames.items(), _colors(len(frames))):
+    colors = {**provider_colors(frames), **(colors or {})}
+    for name, frame in frames.items():
+        color = colors[name]
         suffix = f" {name}" if name else ""
         levels = list(frame.index)
         left.plot(levels, frame[column], marker="o", color=color, label=f"{label}{suffix}")
@@ -232,14 +251,16 @@ def _top(groups) -> float:
     return max(values) * 1.2 if values and max(values) > 0 else 1.0
 
 
-def _colors(n: int) -> list:
+def provider_colors(labels) -> dict:
+    """One colour per provider, by its place in ``labels`` (a comparison's ``summary.index``): pass the
+    same labels to every figure of one comparison and each provider keeps its colour in all of them."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
+    return {label: cmap(i % 10) for i, label in enumerate(labels)}
 
 
 FIGURES = {"latency": latency_figure, "speed": speed_figure, "quality": quality_figure}
 
-__all__ = ["FIGURES", "concurrency_figure", "load_figure", "in_notebook", "latency_figure", "quality_figure",
-           "speed_figure"]
+__all__ = ["FIGURES", "concurrency_figure", "load_figure", "in_notebook", "latency_figure", "provider_colors",
+           "quality_figure", "speed_figure"]

@@ -15,6 +15,9 @@ from .runner import CallRecord
 
 # One column per CallRecord field, in its order: a field added there is a column here.
 RECORD_COLUMNS = [item.name for item in fields(CallRecord)]
+# The one mark of every table here for a cell with no figure (no price, nothing measured, no case of
+# that kind): a blank a reader cannot take for a measured zero. ``notes()`` says what it stands for.
+NO_FIGURE = "—"
 
 
 def records_frame(records) -> pd.DataFrame:
@@ -113,10 +116,10 @@ class ComparisonResult:
             "TTFT p95": s["ttft_s_p95"].map(_seconds),
             "latency p50": s["latency_s_p50"].map(_seconds),
             "latency p95": s["latency_s_p95"].map(_seconds),
-            "tok/s p50": est + s["tokens_per_s_p50"].map(lambda v: "-" if _nan(v) else f"{v:.0f}"),
+            "tok/s p50": est + s["tokens_per_s_p50"].map(lambda v: NO_FIGURE if _nan(v) else f"{v:.0f}"),
             "in tok, total": est + s["input_tokens"].astype(str),
             "out tok, total": est + s["output_tokens"].astype(str),
-            "quality": s["quality"].map(lambda v: "-" if _nan(v) else f"{v:.0%}"),
+            "quality": s["quality"].map(lambda v: NO_FIGURE if _nan(v) else f"{v:.0%}"),
             "cost $": s["cost_usd"].map(_dollars),
         }, index=s.index)
 
@@ -127,6 +130,9 @@ class ComparisonResult:
         calls = len(self.summary) * (settings["warmup"] + settings["runs"] * settings["cases"])
         estimated = [str(label) for label, flag in self.summary["tokens_estimated"].items() if flag]
         unpriced = [str(label) for label, cost in self.summary["cost_usd"].items() if not cost > 0]
+        unmeasured = [str(label) for label, row in self.summary.iterrows()
+                      if any(_nan(row[column]) for column in ("ttft_s_p50", "latency_s_p50", "tokens_per_s_p50",
+                                                              "quality"))]
         return [
             f"{calls} calls: {len(self.summary)} provider(s) x ({settings['cases']} case(s) x "
             f"{settings['runs']} run(s) + {settings['warmup']} warm-up); \"calls\" counts each "
@@ -137,13 +143,15 @@ class ComparisonResult:
             "tok/s = (output tokens - 1) / (latency - TTFT): the streaming rate after the first token.",
             "cost $: estimated from list prices (API: the model catalogue, with the date each was "
             "verified; self-hosted: illustrative machine rates)"
-            + (f"; — for {', '.join(unpriced)}: no price, not a measured zero." if unpriced else "."),
+            + (f"; {NO_FIGURE} for {', '.join(unpriced)}: no price, not a measured zero." if unpriced else "."),
+            *([f"{NO_FIGURE} in a figure's column ({', '.join(unmeasured)}): no call measured it (see errors), "
+               "not a zero."] if unmeasured else []),
         ]
 
     def to_text(self) -> str:
         """A plain-text report: key figures, quality by check, errors, notes."""
         lines = [self.table().to_string(), ""]
-        quality = self.quality_by_check.map(lambda v: "-" if _nan(v) else f"{v:.0%}")
+        quality = self.quality_by_check.map(lambda v: NO_FIGURE if _nan(v) else f"{v:.0%}")
         lines += ["Quality by check type (fraction of answered calls that passed):",
                   quality.to_string(), ""]
         failing = self.summary[self.summary["errors"] > 0]
@@ -169,7 +177,7 @@ class ComparisonResult:
         figures = self.table()
         parts = [table(["provider", *figures.columns],
                        ([label, *row] for label, row in zip(figures.index, figures.values.tolist())))]
-        quality = self.quality_by_check.map(lambda v: "-" if _nan(v) else f"{v:.0%}")
+        quality = self.quality_by_check.map(lambda v: NO_FIGURE if _nan(v) else f"{v:.0%}")
         if len(quality.columns):
             parts.append("Quality by check type (fraction of answered calls that passed):\n\n"
                          + table(["provider", *quality.columns],
@@ -191,14 +199,14 @@ def _nan(value: Any) -> bool:
 
 def _dollars(value: float) -> str:
     if _nan(value) or value <= 0:
-        return "—"  # no price: a blank, not a measured zero (the notes say so)
+        return NO_FIGURE  # no price: a blank, not a measured zero (the notes say so)
     return f"{value:.2f}" if value >= 0.01 else f"{value:.6f}"
 
 
 def _seconds(value: float) -> str:
     if _nan(value):
-        return "-"
+        return NO_FIGURE
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-__all__ = ["ComparisonResult", "RECORD_COLUMNS", "records_frame"]
+__all__ = ["ComparisonResult", "NO_FIGURE", "RECORD_COLUMNS", "records_frame"]

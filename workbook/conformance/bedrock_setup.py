@@ -80,10 +80,13 @@ async def check_bedrock_env(block: str, *, endpoint_url: str | None = None) -> S
     step("AI__PROVIDER", values.get("AI__PROVIDER") == "bedrock",
          values.get("AI__PROVIDER", "(unset)"), "Set AI__PROVIDER=bedrock.")
     region, model = values.get("AI__AWS_REGION", ""), values.get("AI__MODEL", "")
+    current = default_model("bedrock")
+    # The same region facts the notebook prints beside the model: by its id in us-east-1, elsewhere its profile.
     ok = step("AI__AWS_REGION", bool(REGION.match(region)), region or "(unset)",
-              "A region code such as us-east-1 or eu-central-1: one where the model is offered.")
+              f"A region code: us-east-1 serves {current} by its id; from another region, call it by its "
+              f"inference-profile id instead (AI__MODEL, notebook 02).")
     ok &= step("AI__MODEL", bool(MODEL_ID.match(model)), model or "(unset)",
-               f"A Bedrock model id such as {default_model('bedrock')}, or an inference profile id "
+               f"A Bedrock model id such as {current}, or an inference profile id "
                "(us.…, eu.…, global.…) for models that need one (notebook 02).")
     secrets = _secret_names(values)
     ok &= step("no secrets in .env", not secrets, ", ".join(secrets) or "none",

@@ -87,8 +87,10 @@ _WIRE_HINTS = {
     "openai": _OPENAI_HINTS,
     "azure_openai": _OPENAI_HINTS,
     "bedrock": {
-        "auth": "Turn botocore ClientError codes UnrecognizedClientException and "
-                "AccessDeniedException into AuthenticationError.",
+        "auth": "Turn botocore ClientError codes UnrecognizedClientException / ExpiredTokenException "
+                "(credentials not accepted: hint `aws sso login`) and AccessDeniedException (this identity "
+                "may not call the model: hint the IAM policy, Marketplace permissions, use-case form) into "
+                "AuthenticationError.",
         "rate_limit": _RATE_LIMIT_RULE.format(what="ThrottlingException"),
         "model_not_found": "Turn ValidationException 'model identifier is invalid' or 'on-demand "
                            "throughput isn't supported', and ResourceNotFoundException, into "
@@ -110,10 +112,19 @@ _WIRE_HINTS = {
 }
 
 
-# What the hint of an error must tell the user on a wire, where the hidden tests ask it: an
-# unknown Ollama model is fixed by pulling it (Ollama's own 404 says "try pulling it first").
+# What the hint of an error must tell the user on a wire (and, where another failure's fix would
+# mislead, must not), where the hidden tests ask it, with the checker's hint when it does not: an
+# unknown Ollama model is fixed by pulling it (Ollama's own 404 says "try pulling it first");
+# Bedrock's AccessDeniedException by granting what the identity lacks, not by logging in again
+# (notebook 02's table: refused credentials and a refused permission, two fixes).
 _HINT_MUST_SAY = {
-    ("ollama", "model_not_found"): "ollama pull",
+    ("ollama", "model_not_found"): (
+        "ollama pull", None, "Make the hint tell the user to run `ollama pull MODEL` (the model is not there)."),
+    ("bedrock", "access_denied"): (
+        "IAM", "sso login",
+        "AccessDeniedException means this identity may not call the model, not that AWS refused the "
+        "credentials: make its hint say what to grant (the IAM policy; for a first call the Marketplace "
+        "permissions; the use-case form), not `aws sso login` (notebook 02's table)."),
 }
 # The ``hints`` key of an OpenAI-family provider each check's error takes its hint from.
 _HINT_KEY = {"auth": "auth", "model_not_found": "not_found", "unreachable": "unavailable"}

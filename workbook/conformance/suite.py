@@ -226,7 +226,7 @@ class _Suite:
 
     def _judge_hint(self, error: BaseException, check: str) -> None:
         """A typed error's hint must tell the user what to do: not empty, not a TODO, what the
-        wire needs said (``ollama pull``), and -- for a subclass of a built-in provider -- its
+        wire needs said (``ollama pull``; Bedrock's AccessDeniedException names IAM), and -- for a subclass of a built-in provider -- its
         own words, not a hint it inherited or one the workbook has for another server."""
         hint = str(getattr(error, "hint", "") or "").strip()
         name = type(error).__name__
@@ -236,10 +236,12 @@ class _Suite:
         if "TODO" in hint:
             raise CheckFailed(f"raised {name} whose hint is still a TODO ({hint[:60]!r})",
                               "Replace the TODO with one line telling the user what to do.")
-        needed = _HINT_MUST_SAY.get((self.wire, check))
+        needed, misleading, advice = _HINT_MUST_SAY.get((self.wire, check), (None, None, ""))
         if needed and needed not in hint:
-            raise CheckFailed(f"raised {name}, but its hint ({hint[:80]!r}) does not say `{needed}`",
-                              f"Make the hint tell the user to run `{needed} MODEL` (the model is not there).")
+            raise CheckFailed(f"raised {name}, but its hint ({hint[:80]!r}) does not say `{needed}`", advice)
+        if misleading and misleading in hint:
+            raise CheckFailed(f"raised {name}, but its hint ({hint[:80]!r}) says `{misleading}`, "
+                              "another failure's fix", advice)
         owner = _borrowed_hints(self.subject, self.wire).get(hint) if check in _HINT_KEY else None
         if owner:
             key = _HINT_KEY[check]

@@ -201,15 +201,15 @@ def answer_source(backend: str, provider: AIProvider | None = None) -> str:
     return f"{_name(provider) or 'the configured provider'}{f' / {model}' if model else ''}: the real service your .env configures"
 
 
-def pace_note(source: str) -> str:
-    """What to print after a time or a speed taken on an answer from ``source`` (a caption from
-    ``answer_source`` or ``provider_caption``): a scripted reply's pace is a setting, so its figures
-    time the code path, never a model. Empty for a model's or a service's answer: those are measured."""
-    if source == SCRIPTED:
-        return " (the mock's scripted pace, a setting: it measures no model)"
-    if source == EMULATED:
-        return " (the emulator's scripted pace plus this machine's overhead: it measures no model or service)"
-    return ""
+# What a timing of a canned reply is worth: its first token and tokens/s are a latency model's setting.
+SCRIPTED_PACE = "the pace of a scripted reply: it shows the timing at work, it measures no model"
+
+
+def pace_note(provider: AIProvider | None) -> str:
+    """``SCRIPTED_PACE`` for a provider whose replies are scripted (the mock, the emulator's scripted
+    responder, a wrapper of either), else ``""``: printed beside a reply's timing figures, so a
+    tokens/s of canned text is never read as a measured speed."""
+    return SCRIPTED_PACE if provider_caption(provider) in (SCRIPTED, EMULATED) else ""
 
 
 def cut_note(finish_reason: str | None) -> str:

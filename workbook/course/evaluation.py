@@ -40,6 +40,15 @@ def is_correct(answer: str, expected: str, check: str = "contains",
     return passes(check, answer, expected, choices=labels or ())
 
 
+def known_wrong_named(answer: str, item: dict[str, Any]) -> list[str]:
+    """Which of ``item``'s ``known_wrong`` answers (a few wrong answers to its question) ``answer``
+    names, as whole words. ``contains`` passes an answer that holds the expected text whatever else
+    it says ("Romeo and Juliet by William Shakespeare is attributed to the 17th-century French
+    playwright"): a right verdict beside one of these is a sentence to read, not a fact it knew.
+    It changes no grade: a sentence can also name a wrong answer to deny it."""
+    return named_choices(item.get("known_wrong", ()), answer)
+
+
 def said_something(answer: str) -> bool:
     """Whether an answer finished its first clause -- "The largest planet is Neptune, but" has,
     "The largest planet in the solar system is" has not: what a check can judge of a cut answer."""

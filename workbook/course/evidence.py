@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from ..ai import AISettings, Message
 from ..markdown import table
 from ..timing import TimedReply, time_reply
-from .backends import cut_note
+from .backends import EMULATED, SCRIPTED, cut_note
 
 MASK = "**********"
 EVIDENCE_NAME = "pr_evidence.md"  # git-ignored
@@ -80,7 +80,11 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
     # "timing", not "measure": a sample from the emulator or the mock is not a measurement.
     text = (table(("timing", "value"), rows)
             + f"\n\nPrompt: “{SAMPLE_PROMPT}” — answer{source}: “{answer[:SHOWN_CHARACTERS]}”{ending}"
-            + "\n\nThe sample is here for its timing: nobody checked whether the answer is right.")
+            + "\n\nThe sample shows a reply streamed through the provider end to end, and how long it took "
+              "to its first piece and to its last; nobody checked whether the answer is right.")
+    if where in (SCRIPTED, EMULATED):
+        text += (" The reply was scripted, so those times are the pace the scripted responder is set to, "
+                 "plus the provider's own code: they say nothing of a model's speed.")
     if estimated and _usage_reported(report):
         # Both are true of one provider: its chat returns the counts, its chat_stream passed on none.
         # Only what this sample showed is said: not why (the finish reason row may show the stream
@@ -92,11 +96,11 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
 
 
 def _estimated_count(tokens: int) -> str:
-    """The estimate (characters / 4) as what it is: it can run above the real count, and above
-    the sample's max_tokens, which no real count exceeds."""
+    """The estimate (characters / 4) as what it is. Above the sample's max_tokens, which no real
+    count exceeds, the estimate is wrong and is not shown: only the cap is known."""
     if tokens > SAMPLE_MAX_TOKENS:
-        return (f"at most {SAMPLE_MAX_TOKENS}, the sample's max_tokens (chat_stream passed on no usage; "
-                f"characters / 4 gives ~{tokens}, more than a real count can be: long words)")
+        return (f"not reported (chat_stream passed on no usage); at most {SAMPLE_MAX_TOKENS}, "
+                "the sample's max_tokens")
     return f"~{tokens} (estimated: chat_stream passed on no usage; characters / 4)"
 
 

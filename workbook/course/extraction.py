@@ -61,6 +61,8 @@ class Extraction:
     output_tokens: int | None
     seconds: float
     content: str
+    # "length" when max_tokens cut it: its token count is then the cap, not the answer's length.
+    finish_reason: str | None = None
 
 
 async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 40) -> Extraction:
@@ -72,7 +74,7 @@ async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 40
                                            response_format=TicketFields)
         except StructuredOutputError as error:  # e.g. cut at max_tokens: its tokens are not reported
             return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, None,
-                              time.perf_counter() - started, error.raw or "")
+                              time.perf_counter() - started, error.raw or "")   # finish reason not reported
         parsed = response.parsed
     else:
         response = await provider.chat(messages_for(ticket), max_tokens=max_tokens, temperature=0.0)
@@ -83,10 +85,11 @@ async def extract(provider, ticket: dict, *, enforce: bool, max_tokens: int = 40
     seconds = time.perf_counter() - started
     tokens = response.usage.output_tokens
     if parsed is None:
-        return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, tokens, seconds, response.content)
+        return Extraction(ticket["id"], False, {}, {f: False for f in FIELDS}, tokens, seconds, response.content,
+                          response.finish_reason)
     answered = parsed.model_dump()
     return Extraction(ticket["id"], True, answered, {f: answered[f] == ticket[f] for f in FIELDS},
-                      tokens, seconds, response.content)
+                      tokens, seconds, response.content, response.finish_reason)
 
 
 async def run(provider, tickets: list[dict], *, enforce: bool, max_tokens: int = 40) -> list[Extraction]:
@@ -94,7 +97,8 @@ async def run(provider, tickets: list[dict], *, enforce: bool, max_tokens: int =
 
 
 def summary(rows: list[Extraction]) -> dict:
-    """Rates over the set: valid JSON, each field right, all right; tokens and time."""
+    """Rates over the set: valid JSON, each field right, all right; tokens (and how many answers
+    max_tokens cut, whose counts are the cap) and time."""
     count = len(rows)
     tokens = [r.output_tokens for r in rows if r.output_tokens is not None]
     teams = Counter(r.fields["team"] for r in rows if r.valid)
@@ -104,6 +108,7 @@ def summary(rows: list[Extraction]) -> dict:
         **{f"{field}_accuracy": sum(r.correct[field] for r in rows) / count for field in FIELDS},
         "all_fields_rate": sum(all(r.correct.values()) for r in rows) / count,
         "output_tokens_mean": sum(tokens) / len(tokens) if tokens else None,
+        "cut": sum(r.finish_reason == "length" for r in rows),
         "seconds_total": sum(r.seconds for r in rows),
         "most_common_team": teams.most_common(1)[0] if teams else None,
     }

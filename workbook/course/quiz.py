@@ -215,8 +215,8 @@ QUESTIONS: tuple[Question, ...] = (
         O("Answer factual questions accurately enough to quote the answers to customers.",
           "It gets some simple facts right but also invents answers (notebook 06 measures it)."),
         O("Run the workbook offline: the plumbing, streaming, timing and lenient checks.",
-          "Yes. It loads and answers on a plain CPU, offline (notebook 00's doctor times the load), "
-          "ideal for demos and tests -- not for quality.", True),
+          "Yes. Its weights ship with the workbook (notebook 00's environment check finds them on every "
+          "backend) and it answers on a plain CPU, offline: ideal for demos and tests -- not for quality.", True),
         O("Follow strict output formats, such as \"reply with the year only\", every time.",
           "It mostly ignores such instructions and answers in a sentence; strict formats need "
           "constrained decoding, fine-tuning or a bigger model (notebooks 06a and 08)."),
@@ -325,13 +325,14 @@ QUESTIONS: tuple[Question, ...] = (
 
 # A question for trying the checker: the quiz notebook demonstrates check() on this one, so
 # that running every cell shows no answer to the real questions.
-PRACTICE = Question("practice", "Practice: which BACKEND needs no model at all?", (
-    O("local: SmolLM2 running inside the notebook's own kernel.",
-      "local runs a real (small) model in the kernel."),
-    O("mock: scripted replies at a latency you configure.",
-      "Yes. The mock provider scripts its replies; it is for plumbing and timing.", True),
-    O("live: whatever the .env file configures for you.",
-      "live uses your configured provider: a real model somewhere."),
+PRACTICE = Question("practice", "Practice: which two BACKENDs need no model at all?", (
+    O("local and mock: SmolLM2 in the kernel, and scripted replies.",
+      "local runs a real (small) model in the kernel; mock is one of the two."),
+    O("mock and emulator: scripted replies, in the kernel or over each real protocol.",
+      "Yes. Both script their replies: the mock inside the kernel, the emulator (as BACKEND=\"emulator\" "
+      "starts it) as a local server speaking each provider's real wire format.", True),
+    O("emulator and live: a local server, and whatever .env configures.",
+      "live uses your configured provider: a real model somewhere; the emulator is one of the two."),
 ), "practice")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import ipywidgets as w
 
-from ..course.backends import provider_caption
+from ..course.backends import pace_note, provider_caption
 from .picker import ProviderPicker
 from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
@@ -77,8 +77,11 @@ class ChatPanel(StaticView):
             self.stats.value = ""
         else:
             self.reply.value = text_html(self.state.shown_text(), height="3em")
-            # Every answer says where it came from, in the saved snapshot too.
-            self.stats.value = stats_html(f"answered by {_who(provider)} · {self.state.stats()}")
+            # Every answer says where it came from, in the saved snapshot too, and a scripted reply's
+            # figures say beside them that they time canned text.
+            pace = pace_note(provider)
+            self.stats.value = stats_html(f"answered by {_who(provider)} · {self.state.stats()}"
+                                          + (f" ({pace})" if pace else ""))
         self._record_view()
         return self.state
 

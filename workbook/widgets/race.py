@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import ipywidgets as w
 
-from ..course.backends import provider_caption
+from ..course.backends import pace_note, provider_caption
 from ._common import StaticView, StreamTiming, as_messages, error_html, spawn, stats_html, stream_into, text_html
 
 
@@ -117,4 +117,6 @@ class Race(StaticView):
             self._stats[label].value = error_html(column.error, column.hint)
         else:
             caption = provider_caption(provider)  # the answer above says what it is, in a snapshot too
-            self._stats[label].value = stats_html(column.stats() + (f" · {caption}" if caption else ""))
+            pace = pace_note(provider)   # and a scripted reply's figures, that they time canned text
+            self._stats[label].value = stats_html(column.stats() + (f" ({pace})" if pace else "")
+                                                  + (f" · {caption}" if caption else ""))

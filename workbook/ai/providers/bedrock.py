@@ -157,9 +157,10 @@ class BedrockProvider(RemoteProvider):
 
     # -- errors: the hints; _botocore_errors maps botocore's failures to them --------------
     _hints = {
-        "access_denied": "Your AWS identity lacks permission: check that your IAM policy (and any organisation "
-                         "SCP) allows bedrock:InvokeModel for {model} in {region}; Anthropic models also need "
-                         "the one-time use-case form in the Bedrock console.",
+        "access_denied": "Your AWS identity may not call {model} in {region}: check that your IAM policy (and "
+                         "any organisation SCP) allows bedrock:InvokeModel on it; a first call to a third-party "
+                         "model also needs the Marketplace permissions, and an Anthropic model the one-time "
+                         "use-case form in the Bedrock console.",
         "auth": "Your AWS credentials were refused: check the keys / AWS_PROFILE, or `aws sso login` again.",
         "rate_limit": errors.RateLimitError.default_hint,   # the course's one wording for a 429
         "not_found": "Check AI__MODEL is a Bedrock model id available in {region} (`aws bedrock list-foundation-models`).",
