@@ -240,7 +240,7 @@ def test_chat_panel_streams_a_reply(page, lab, step, output_dir):
         stats = chat.locator(".widget-html").nth(1)
         for word in ("first token", "total", "tokens"):
             expect(stats).to_contain_text(word)
-        expect(chat.locator(".widget-html").nth(0)).to_contain_text("Scripted reply to")
+        expect(chat.locator(".widget-html").nth(0)).to_contain_text("Scripted reply from the mock to")
         print(f"chat (00): {len(set(lengths))} distinct lengths over "
               f"{grow_times[-1] - grow_times[0]:.0f} ms; polled {[n for _, (n, _) in samples]}")
 

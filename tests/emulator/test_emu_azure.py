@@ -19,7 +19,7 @@ async def azure(emu):
 
 async def test_round_trip_through_deployment_route(emu, azure):
     reply = await azure.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT)
-    assert reply.choices[0].message.content == scripted_answer(PROMPT, 4096).text
+    assert reply.choices[0].message.content == scripted_answer(PROMPT, 4096, source="emulator").text
     record = emu.requests[-1]
     assert record.path == "/openai/deployments/gpt-5.4-nano/chat/completions"
     assert record.query == {"api-version": "2024-10-21"}
@@ -33,8 +33,8 @@ async def test_stream_starts_with_empty_choices_like_azure(azure):
     chunks = [c async for c in stream]
     assert chunks[0].choices == []  # the content-filter preamble
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == scripted_answer(PROMPT, 4096).text
-    assert chunks[-1].usage.prompt_tokens == scripted_answer(PROMPT, 4096).input_tokens
+    assert text == scripted_answer(PROMPT, 4096, source="emulator").text
+    assert chunks[-1].usage.prompt_tokens == scripted_answer(PROMPT, 4096, source="emulator").input_tokens
 
 
 async def test_json_validates_against_openai_types(emu):

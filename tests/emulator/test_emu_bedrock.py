@@ -29,7 +29,7 @@ def _code(caught) -> str:
 
 
 def test_converse_round_trip(emu, bedrock):
-    expected = scripted_answer(AS_CHAT, 4096)
+    expected = scripted_answer(AS_CHAT, 4096, source="emulator")
     reply = bedrock.converse(modelId=MODEL, messages=MESSAGES, system=SYSTEM,
                              inferenceConfig={"maxTokens": 4096, "temperature": 0.2})
     assert reply["output"]["message"] == {"role": "assistant", "content": [{"text": expected.text}]}
@@ -57,7 +57,7 @@ def test_converse_stream_events(bedrock):
     assert names[0] == "messageStart" and names[-3:] == ["contentBlockStop", "messageStop", "metadata"]
     assert set(names[1:-3]) == {"contentBlockDelta"}
     text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
-    assert text == scripted_answer(AS_CHAT, 4096).text
+    assert text == scripted_answer(AS_CHAT, 4096, source="emulator").text
     assert events[-2]["messageStop"]["stopReason"] == "end_turn"
     assert events[-1]["metadata"]["usage"]["outputTokens"] == len(names) - 4
 

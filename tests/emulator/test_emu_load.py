@@ -75,7 +75,7 @@ async def test_64_concurrent_streams_arrive_intact():
             results = await asyncio.wait_for(asyncio.gather(*calls), timeout=20 * ttft_s)
         pool.shutdown()
         for (protocol, i), text in zip(jobs, results):
-            assert text == scripted_answer(_prompt(protocol, i), 4096).text, (protocol, i)
+            assert text == scripted_answer(_prompt(protocol, i), 4096, source="emulator").text, (protocol, i)
         assert len(set(results)) == 4 * PER_PROTOCOL
         assert len(emu.requests) == 4 * PER_PROTOCOL
         assert arrived_before_first_answer == 4 * PER_PROTOCOL, (

@@ -19,7 +19,7 @@ async def client(emu):
 
 
 async def test_round_trip_matches_scripted_reply_and_usage(client):
-    expected = scripted_answer(PROMPT, 512)
+    expected = scripted_answer(PROMPT, 512, source="emulator")
     reply = await client.chat.completions.create(model="gpt-5.4-nano", messages=PROMPT, max_tokens=512)
     assert reply.choices[0].message.content == expected.text
     assert reply.choices[0].finish_reason == "stop"
@@ -39,7 +39,7 @@ async def test_stream_with_usage_chunk(client):
         model="gpt-5.4-nano", messages=PROMPT, stream=True, stream_options={"include_usage": True})
     chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == scripted_answer(PROMPT, 4096).text
+    assert text == scripted_answer(PROMPT, 4096, source="emulator").text
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == len(chunks) - 3

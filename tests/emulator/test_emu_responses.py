@@ -27,7 +27,7 @@ async def azure(emu):
 
 
 async def test_create_returns_the_scripted_reply_and_usage(client):
-    expected = scripted_answer(PROMPT, 512)
+    expected = scripted_answer(PROMPT, 512, source="emulator")
     response = await client.responses.create(model=MODEL, input=PROMPT, max_output_tokens=512)
     assert response.output_text == expected.text
     assert response.status == "completed"
@@ -39,7 +39,7 @@ async def test_create_returns_the_scripted_reply_and_usage(client):
 async def test_a_string_input_and_instructions_are_a_conversation(client):
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     response = await client.responses.create(model=MODEL, instructions="Be brief.", input="Hi")
-    assert response.output_text == scripted_answer(messages, 4096).text
+    assert response.output_text == scripted_answer(messages, 4096, source="emulator").text
 
 
 async def test_max_output_tokens_makes_the_response_incomplete(client):
@@ -59,7 +59,7 @@ async def test_stream_events_arrive_in_the_documented_order(client):
                           "response.output_item.done", "response.completed"]
     assert [e.sequence_number for e in events] == list(range(len(events)))
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
-    expected = scripted_answer(PROMPT, 4096)
+    expected = scripted_answer(PROMPT, 4096, source="emulator")
     assert deltas == expected.text
     assert events[-1].response.usage.output_tokens == expected.output_tokens
 
@@ -68,12 +68,12 @@ async def test_the_sdks_stream_helper_assembles_the_final_response(client):
     async with client.responses.stream(model=MODEL, input=PROMPT) as stream:
         deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
         final = await stream.get_final_response()
-    assert "".join(deltas) == final.output_text == scripted_answer(PROMPT, 4096).text
+    assert "".join(deltas) == final.output_text == scripted_answer(PROMPT, 4096, source="emulator").text
 
 
 async def test_azure_v1_route_takes_the_deployment_in_the_body(emu, azure):
     response = await azure.responses.create(model=MODEL, input=PROMPT)
-    assert response.output_text == scripted_answer(PROMPT, 4096).text
+    assert response.output_text == scripted_answer(PROMPT, 4096, source="emulator").text
     assert emu.requests[-1].path == "/openai/v1/responses"
 
 

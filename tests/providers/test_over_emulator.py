@@ -30,7 +30,7 @@ def model_requests(emu):
 @providers
 async def test_round_trip(build, name):
     reply = await build(name).chat(QUESTION, max_tokens=100)
-    assert reply.content == scripted_reply(QUESTION)
+    assert reply.content == scripted_reply(QUESTION, source="emulator")
     assert reply.provider == name and reply.model
     assert reply.usage.input_tokens > 0 and reply.usage.output_tokens == len(reply.content.split())
     assert reply.finish_reason == "stop" and reply.latency_s > 0
@@ -41,7 +41,7 @@ async def test_stream_arrives_in_pieces_with_usage(build, name):
     stream = build(name).chat_stream(QUESTION, max_tokens=100)
     pieces = [piece async for piece in stream]
     assert len(pieces) > 5
-    assert "".join(pieces) == scripted_reply(QUESTION)
+    assert "".join(pieces) == scripted_reply(QUESTION, source="emulator")
     assert stream.usage.output_tokens == len(pieces) and stream.usage.input_tokens > 0
     assert stream.finish_reason == "stop"
 
@@ -137,7 +137,7 @@ async def test_faults_become_typed_errors_with_hints(build, emu, name, fault, er
 async def test_a_429_is_retried_then_succeeds(build, emu, name):
     emu.inject("rate_limit", times=1, retry_after=0)
     reply = await build(name, max_retries=2).chat(QUESTION)
-    assert reply.content == scripted_reply(QUESTION)
+    assert reply.content == scripted_reply(QUESTION, source="emulator")
     assert len(model_requests(emu)) == 2
 
 
@@ -212,7 +212,7 @@ async def test_eight_concurrent_calls_overlap(name):
         await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
         arrived_before_first_answer = len(slow.requests)
         replies = await asyncio.gather(*calls)
-    assert [r.content for r in replies] == [scripted_reply(p) for p in prompts]
+    assert [r.content for r in replies] == [scripted_reply(p, source="emulator") for p in prompts]
     assert arrived_before_first_answer == 8, (
         f"only {arrived_before_first_answer} of 8 requests had reached the server when the first "
         "answer came back: the calls did not overlap")
@@ -257,7 +257,7 @@ async def test_other_refusals_are_typed(build, emu, name):
 
 async def test_azure_v1_path(build, emu):
     reply = await build("azure_openai", azure_openai_api_version="v1").chat(QUESTION)
-    assert reply.content == scripted_reply(QUESTION)
+    assert reply.content == scripted_reply(QUESTION, source="emulator")
     request = model_requests(emu)[-1]
     assert request.path == "/openai/v1/chat/completions" and "api-version" not in request.query
 

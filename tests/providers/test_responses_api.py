@@ -28,7 +28,7 @@ def posted(emu):
 @pytest.mark.parametrize("name", OPENAI_STYLE)
 async def test_chat_and_chat_stream_go_to_the_responses_route(responses, emu, name):
     provider = responses(name)
-    expected = scripted_answer(WIRE_DICTS, 64)
+    expected = scripted_answer(WIRE_DICTS, 64, source="emulator")
     answer = await provider.chat(QUESTION, max_tokens=64)
     stream = provider.chat_stream(QUESTION, max_tokens=64)
     pieces = [piece async for piece in stream]
@@ -71,7 +71,7 @@ async def test_an_error_event_before_any_text_is_the_error_it_names(responses, e
 async def test_a_429_is_retried_by_the_shared_retries_then_answers(responses, emu):
     emu.inject("rate_limit", retry_after=0)
     answer = await responses("openai", max_retries=1).chat(QUESTION, max_tokens=64)
-    assert answer.content == scripted_answer(WIRE_DICTS, 64).text
+    assert answer.content == scripted_answer(WIRE_DICTS, 64, source="emulator").text
     assert [r.status for r in posted(emu)] == [429, 200]
 
 

@@ -91,8 +91,8 @@ async def test_an_answer_off_the_schema_is_a_structured_output_error(build, emu,
         await build(name, openai_api=api).chat(QUESTION, max_tokens=64, response_format=Route)
     error = caught.value
     assert error.provider == name and error.hint
-    assert error.raw.startswith("Scripted reply")  # the raw text is kept on the error...
-    assert error.raw not in str(error) and "Scripted" not in repr(error)  # ...but never shown
+    assert error.raw.startswith("Scripted reply from the emulator")  # the raw text is kept on the error...
+    assert error.raw not in str(error) and "Scripted reply" not in repr(error)  # ...but never shown
     assert len(model_requests(emu)) == 1  # a wrong answer is not retried as a failure
 
 

@@ -12,7 +12,7 @@ async def test_reply_is_deterministic_and_derived_from_the_prompt():
     p = create_ai_provider(provider="mock", mock_ttft_s=0, mock_tokens_per_s=10_000)
     first, second = await p.chat(QUESTION), await p.chat(QUESTION)
     other = await p.chat([Message("user", "Something else entirely")])
-    assert first.content == second.content == scripted_reply(QUESTION)
+    assert first.content == second.content == scripted_reply(QUESTION, source="mock")
     assert other.content != first.content
     assert "capital of France" in first.content
     assert first.provider == "mock" and first.finish_reason == "stop"
@@ -23,10 +23,16 @@ async def test_stream_pieces_join_to_the_reply_and_report_usage():
     stream = p.chat_stream(QUESTION)
     pieces = [piece async for piece in stream]
     assert len(pieces) > 5
-    assert "".join(pieces) == scripted_reply(QUESTION)
+    assert "".join(pieces) == scripted_reply(QUESTION, source="mock")
     assert stream.usage.output_tokens == len(pieces)
     assert stream.usage.input_tokens > 0
     assert stream.finish_reason == "stop"
+
+
+def test_the_mock_and_the_emulator_say_the_same_prompt_in_words_of_their_own():
+    # Notebooks 04 and 05 show both side by side: the text itself names who sent it.
+    mock, emulator = (scripted_reply(QUESTION, source=source) for source in ("mock", "emulator"))
+    assert mock.startswith("Scripted reply from the mock") and emulator.startswith("Scripted reply from the emulator")
 
 
 async def test_max_tokens_cuts_with_length():

@@ -183,7 +183,7 @@ async def test_chat_panel_streams_and_times_the_reply():
     panel = ChatPanel(mock(ttft=0.1, rate=400), max_tokens=32)
     state = await panel.send("Hello there")
     assert state.done and state.error is None
-    assert state.text.startswith('Scripted reply to "Hello there"')
+    assert state.text.startswith('Scripted reply from the mock to "Hello there"')
     assert state.pieces > 2 and 0.09 < state.ttft_s < state.latency_s  # the mock is never early
     assert state.tokens == 32 or state.tokens == len(state.text.split())
     assert state.tokens_estimated is False  # the mock reports usage

@@ -1,9 +1,9 @@
 """The deterministic responder shared by the ``mock`` provider and the emulator.
 
-A reply is derived from the prompt alone (same prompt, same reply), split into word
-tokens, and paced by a latency model: the first token after ``ttft_s``, then one token
-every ``1 / tokens_per_s`` seconds after the first actually went out, on an absolute schedule
-so that measured rates match.
+A reply is derived from the prompt alone (same prompt, same reply) and from who sends it
+(``source``: ``"mock"`` or ``"emulator"``), split into word tokens, and paced by a latency model:
+the first token after ``ttft_s``, then one token every ``1 / tokens_per_s`` seconds after the
+first actually went out, on an absolute schedule so that measured rates match.
 """
 
 from __future__ import annotations
@@ -17,12 +17,24 @@ from typing import AsyncIterator, Iterable
 
 _TOKEN = re.compile(r"\s*\S+")
 
-_SENTENCES = (
-    "A scripted backend answers each prompt identically, which makes tests repeatable.",
-    "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
-    "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
-    "Nothing left this machine to produce this reply.",
-)
+# Each sender's own words: a notebook shows the mock's and the emulator's answers side by side, and
+# a student must be able to tell them apart by the text alone, not only by the caption above it.
+# No apostrophe in them: notebooks print some replies with repr(), which would show it escaped.
+_VOICES = {
+    "mock": ("Scripted reply from the mock to", (
+        "A scripted backend answers each prompt identically, which makes tests repeatable.",
+        "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
+        "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
+        "No server took part: the mock answered inside this Python process.",
+    )),
+    "emulator": ("Scripted reply from the emulator to", (
+        "A scripted backend answers each prompt identically, which makes tests repeatable.",
+        "Point the provider at a real service and the same code gets a real answer.",
+        "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
+        "It came over HTTP, in the wire format of the protocol that asked.",
+    )),
+}
+SOURCES = tuple(_VOICES)
 
 
 def tokenize(text: str) -> list[str]:
@@ -34,8 +46,13 @@ def count_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def scripted_reply(messages: Iterable) -> str:
-    """A deterministic reply to the last user message (``Message`` objects or dicts)."""
+def scripted_reply(messages: Iterable, *, source: str) -> str:
+    """A deterministic reply to the last user message (``Message`` objects or dicts), in the words
+    of ``source``: ``"mock"`` or ``"emulator"``."""
+    try:
+        opening, sentences = _VOICES[source]
+    except KeyError:
+        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}") from None
     items = list(messages)
     last_user = ""
     for message in reversed(items):
@@ -49,9 +66,9 @@ def scripted_reply(messages: Iterable) -> str:
         ).encode()
     ).digest()
     asked = " ".join(last_user.split()[:12]) or "(nothing)"
-    first, second = _SENTENCES[digest[0] % 4], _SENTENCES[digest[1] % 4]
-    tail = second if second != first else _SENTENCES[(digest[1] + 1) % 4]
-    return f'Scripted reply to "{asked}". {first} {tail}'
+    first, second = sentences[digest[0] % 4], sentences[digest[1] % 4]
+    tail = second if second != first else sentences[(digest[1] + 1) % 4]
+    return f'{opening} "{asked}". {first} {tail}'
 
 
 def count_input_tokens(messages: Iterable) -> int:
@@ -83,9 +100,11 @@ class ScriptedAnswer:
         return len(self.tokens)
 
 
-def scripted_answer(messages: Iterable, max_tokens: int, reply: str | None = None) -> ScriptedAnswer:
+def scripted_answer(messages: Iterable, max_tokens: int, reply: str | None = None, *,
+                    source: str) -> ScriptedAnswer:
+    """``reply`` (or ``source``'s scripted reply) cut to ``max_tokens``, with its counts."""
     items = list(messages)
-    tokens = tokenize(reply if reply is not None else scripted_reply(items))
+    tokens = tokenize(reply if reply is not None else scripted_reply(items, source=source))
     finish = "stop"
     if len(tokens) > max_tokens:
         tokens, finish = tokens[:max_tokens], "length"

@@ -310,7 +310,7 @@ class _Suite:
                                   "provider names, and latency_s = time.perf_counter() difference.")
             if not self.served:
                 return f"{len(response.content)} chars from model {response.model!r} in {response.latency_s:.3f} s"
-            expected = scripted_answer(messages, 64)
+            expected = scripted_answer(messages, 64, source="emulator")
             if response.content.strip() != expected.text.strip():
                 raise CheckFailed(f"content {response.content[:60]!r} is not the emulator's reply",
                                   "Return the message content from the response body unchanged.")
@@ -339,7 +339,7 @@ class _Suite:
                                   "lines); don't collect the whole answer first.")
             text = "".join(pieces)
             if self.served:
-                expected = scripted_reply(messages)
+                expected = scripted_reply(messages, source="emulator")
                 if text.strip() != expected:
                     raise CheckFailed(f"pieces join to {text[:60]!r}, not the emulator's reply",
                                       "Yield every piece's text exactly once, in order.")
@@ -359,7 +359,7 @@ class _Suite:
             if counted and self.served and self._scripted():
                 # The emulator's scripted answer is known: its counts differ (a short prompt,
                 # a longer answer), so a swap or a made-up number shows.
-                answer = scripted_answer(messages, 16)
+                answer = scripted_answer(messages, 16, source="emulator")
                 reported = (answer.input_tokens, answer.output_tokens)
                 if got == reported[::-1]:
                     raise CheckFailed(

@@ -32,7 +32,7 @@ class ScriptedBackend:
         reply = None
         if schema is not None:
             reply = json.dumps(example_instance(schema, seed="\x1e".join(m["content"] for m in messages)))
-        answer = scripted_answer(messages, max_tokens, reply)
+        answer = scripted_answer(messages, max_tokens, reply, source="emulator")
 
         async def produce(stream: ChatStream):
             async for token in paced(answer.tokens, self.pace):

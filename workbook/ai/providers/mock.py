@@ -39,7 +39,7 @@ class MockProvider(Closeable):
         if reply is None and schema is not None:
             # A schema-valid instance, varied by the prompt as the scripted text is.
             reply = json.dumps(example_instance(schema.schema, seed="\x1e".join(m.content for m in messages)))
-        return scripted_answer(messages, max_tokens, reply)
+        return scripted_answer(messages, max_tokens, reply, source="mock")
 
     async def chat(self, messages: list[Message], *, max_tokens: int | None = None,
                    temperature: float | None = None, response_format=None) -> ChatResponse:
