@@ -162,7 +162,7 @@ async def test_the_timing_sample_says_why_its_token_count_is_estimated():
     estimated = evidence_markdown(title="T", provider="p", settings=settings, report=report,
                                   timing=await timing_sample(StreamsWithoutUsage()))
     assert "(estimated: chat_stream passed on no usage; characters / 4)" in estimated
-    assert "“usage reported” row passed" in estimated and "its stream carried no token counts" in estimated
+    assert "“usage reported” row passed" in estimated and "`chat_stream` passed on no token counts" in estimated
     assert "drops them" not in estimated, "the sample says what its stream carried, not why"
     assert "| timing | value |" in estimated and "| measure |" not in estimated, \
         "a sample's figures (the emulator's, the mock's) are not called measures"

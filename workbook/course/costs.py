@@ -254,8 +254,8 @@ def recommend(inputs: CostInputs, *, data_must_stay_on_premises: bool = False,
         reasons = [
             "the task needs behaviour, format or terminology the model does not have untrained",
             f"a fine-tune on the {labelled_examples:,} labelled examples, measured on held-out cases, beat "
-            "the same examples used untrained (as few-shot examples, retrieved into the prompt, or a "
-            "nearest-example vote) by more than the test's noise, as you report it (notebook 08 shows how "
+            "every untrained use of the same examples (as few-shot examples, retrieved into the prompt, "
+            "and as a nearest-example vote), each by more than the test's noise, as you report it (notebook 08 shows how "
             "to measure it)",
             cost_line,
         ]

@@ -90,8 +90,8 @@ def _timing_markdown(reply: TimedReply, report=None, where: str = "") -> str:
         # Only what this sample showed is said: not why (the finish reason row may show the stream
         # passed other things on).
         text += ("\n\nThe checker's “usage reported” row passed: a whole answer (`chat`) came with "
-                 "its token counts. This sample streamed (`chat_stream`), and its stream carried no "
-                 "token counts, so the output-tokens row gives what can be said without them.")
+                 "its token counts. This sample streamed, and `chat_stream` passed on no token counts "
+                 "(whatever the server sent), so the output-tokens row gives what can be said without them.")
     return text
 
 

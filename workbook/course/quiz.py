@@ -130,9 +130,9 @@ QUESTIONS: tuple[Question, ...] = (
           "nearest-example vote; notebook 08 measures each of them and the fine-tune on the same tickets."),
         O("When answers run too long and you want them to fit a smaller token budget.",
           "Ask for shorter answers and set max_tokens: a prompt change, no training needed."),
-        O("When the fine-tune beats the same labelled data used untrained by more than a held-out test's noise.",
+        O("When the fine-tune beats every untrained use of the same labelled data by more than a held-out test's noise.",
           "Yes. Fine-tuning changes *how* a model answers (format, tone, jargon, a narrow task). It "
-          "earns its training and serving only if it clearly beats the untrained uses of the same "
+          "earns its training and serving only if it clearly beats every untrained use of the same "
           "labelled examples on a test set -- by more than that set's noise.", True),
     ), "fine-tuning"),
     Question("self-hosted-advantage", "What is the key advantage of self-hosted models?", (
