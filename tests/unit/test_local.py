@@ -112,6 +112,20 @@ async def test_an_abandoned_stream_does_not_hold_the_model(local):
         f"the abandoned stream went on for {stream.usage.output_tokens} of its 400 tokens"
 
 
+async def test_a_chat_is_never_taken_for_an_abandoned_stream(local):
+    """``chat`` reads its own stream to the end. A busy machine that keeps the event loop from
+    reading in time (here the loop is blocked outright) while another call waits for the model
+    must not stop it as abandoned (seen under load: notebook 07's eight gathered chats)."""
+    first = asyncio.create_task(local.chat([Message("user", "Tell me a long story about the sea.")],
+                                           max_tokens=64, temperature=0))
+    second = asyncio.create_task(local.chat([Message("user", "Say hi")], max_tokens=4))
+    await asyncio.sleep(0.05)  # both submitted: the first generating, the second waiting for the model
+    time.sleep(2)  # the loop reads nothing meanwhile, and pieces pile up past ABANDONED_BACKLOG
+    reply = await first
+    assert reply.finish_reason in ("stop", "length") and reply.content
+    assert (await second).content
+
+
 def test_one_provider_works_across_asyncio_run_calls(local):
     # What a student's script does: each asyncio.run has a new event loop.
     question = [Message("user", "Say hi.")]

@@ -90,12 +90,14 @@ class LoadedModel:
 ABANDONED_BACKLOG = 16
 
 
-def stop_reason(relay: ThreadRelay, model: LoadedModel) -> str | None:
+def stop_reason(relay: ThreadRelay, model: LoadedModel, abandonable: bool = True) -> str | None:
     """Why generation should stop early, if it should: the caller stopped reading, or left
-    more than ``ABANDONED_BACKLOG`` pieces unread while another request waits for the model."""
+    more than ``ABANDONED_BACKLOG`` pieces unread while another request waits for the model.
+    ``chat`` reads its own stream to the end, so it is never ``abandonable``: a backlog there
+    only means a busy machine kept the event loop from reading in time."""
     if relay.stopped.is_set():
         return "cancelled"
-    if model.waiting and relay.backlog > ABANDONED_BACKLOG:
+    if abandonable and model.waiting and relay.backlog > ABANDONED_BACKLOG:
         return "abandoned"
     return None
 
@@ -183,8 +185,7 @@ class LocalProvider(Closeable):
                    temperature: float | None = None, response_format=None) -> ChatResponse:
         started = time.perf_counter()
         schema = provider_schema(response_format, self.name)
-        stream = self.chat_stream(messages, max_tokens=max_tokens, temperature=temperature,
-                                  response_format=schema)
+        stream = self._open(messages, max_tokens, temperature, schema, abandonable=False)
         content = "".join([piece async for piece in stream])
         parsed = (schema.parse(content, provider=self.name, finish_reason=stream.finish_reason)
                   if schema is not None else None)
@@ -196,20 +197,24 @@ class LocalProvider(Closeable):
                     temperature: float | None = None, response_format=None) -> ChatStream:
         """``response_format`` constrains the stream too (its pieces join to the JSON; ``chat``
         also validates it)."""
+        return self._open(messages, max_tokens, temperature, provider_schema(response_format, self.name),
+                          abandonable=True)
+
+    def _open(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
+              schema, *, abandonable: bool) -> ChatStream:
         messages, max_tokens, temperature = validate_request(
             messages, max_tokens, temperature, self.settings)
-        schema = provider_schema(response_format, self.name)
         grammar = schema_grammar(schema.text, self.name) if schema is not None else None
-        return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature, grammar),
-                          provider=self.name)
+        return ChatStream(lambda stream: self._stream(stream, messages, max_tokens, temperature, grammar,
+                                                      abandonable), provider=self.name)
 
     async def _stream(self, stream: ChatStream, messages: list[Message], max_tokens: int,
-                      temperature: float, grammar=None) -> AsyncIterator[str]:
+                      temperature: float, grammar, abandonable: bool) -> AsyncIterator[str]:
         loaded = self._loaded
 
         def start():
             loaded.waiting -= 1  # on the model's thread: this generation has begun
-            return self._generate(messages, max_tokens, temperature, relay, grammar)
+            return self._generate(messages, max_tokens, temperature, relay, grammar, abandonable)
 
         # A consumer that stops early sets relay.stopped: that frees the model for the next call.
         relay = ThreadRelay(start, executor=loaded.worker)
@@ -226,7 +231,7 @@ class LocalProvider(Closeable):
                      "when you stop early.")
 
     def _generate(self, messages: list[Message], max_tokens: int, temperature: float,
-                  relay: ThreadRelay, grammar=None) -> Iterator[str]:
+                  relay: ThreadRelay, grammar=None, abandonable: bool = True) -> Iterator[str]:
         """Token by token on the model's thread: yields the text pieces, returns
         (usage, finish_reason)."""
         llama = self._loaded.llama
@@ -256,7 +261,7 @@ class LocalProvider(Closeable):
                 yield piece
             if generated >= limit:
                 break
-            stop = stop_reason(relay, self._loaded)
+            stop = stop_reason(relay, self._loaded, abandonable)
             if stop:
                 finish = stop
                 break
