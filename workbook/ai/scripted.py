@@ -23,7 +23,7 @@ _TOKEN = re.compile(r"\s*\S+")
 _VOICES = {
     "mock": ("Scripted reply from the mock to", (
         "A scripted backend answers each prompt identically, which makes tests repeatable.",
-        "Swap AI__PROVIDER to a real service and the same code gets a real answer.",
+        "Point AI__PROVIDER (or BACKEND in a notebook) at a real service and the same code gets a real answer.",
         "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
         "No server took part: the mock answered inside this Python process.",
     )),

@@ -296,7 +296,8 @@ QUESTIONS: tuple[Question, ...] = (
           "fine-tune given the same labelled data, and decides by a rule fixed in advance.", True),
     ), "fine-tuning"),
     Question("env-precedence", "A student's .env says AI__PROVIDER=ollama; they run "
-             "AI__PROVIDER=mock make lab. Which provider do the notebooks build?", (
+             "AI__PROVIDER=mock make lab. Which provider does create_ai_provider() build in their own code "
+             "(and in a notebook run with BACKEND = \"live\")?", (
         O("mock: a variable set in the environment wins over the same line in .env.",
           "Yes. load_settings() merges .env first and the environment over it; only "
           "override=True lets the file win (notebook 05).", True),
