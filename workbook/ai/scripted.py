@@ -19,11 +19,12 @@ _TOKEN = re.compile(r"\s*\S+")
 
 # Each sender's own words: a notebook shows the mock's and the emulator's answers side by side, and
 # a student must be able to tell them apart by the text alone, not only by the caption above it.
-# No apostrophe in them: notebooks print some replies with repr(), which would show it escaped.
+# No apostrophe or double quote in them: notebooks print some replies with repr() or as JSON,
+# which would show them escaped.
 _VOICES = {
     "mock": ("Scripted reply from the mock to", (
         "A scripted backend answers each prompt identically, which makes tests repeatable.",
-        "Point AI__PROVIDER (or BACKEND in a notebook) at a real service and the same code gets a real answer.",
+        "Set AI__PROVIDER to a configured real service (in a notebook, BACKEND live) and the same code gets a real answer.",
         "Its pace (first token, tokens per second) is set by a scripted latency model, not measured.",
         "No server took part: the mock answered inside this Python process.",
     )),
